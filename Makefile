@@ -1,0 +1,35 @@
+# The README's commands. `make demo` and `make test` work on a fresh clone.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# rules call `python scripts/...`: the venv's python must come first on PATH
+export PATH := $(abspath $(BIN)):$(PATH)
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint pretrain clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/snakemake --cores 2 --printshellcmds
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src scripts tests benchmarks
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+# Retrain the shipped demo base model (about 15 min on 2 CPU cores) and install it.
+pretrain: $(STAMP)
+	$(BIN)/snakemake --cores 2 pretrain --configfile config/pretrain.yaml
+	cp pretrain/model/best.pt resources/models/demo_base.pt
+
+clean:
+	rm -rf results logs .snakemake pretrain resources/demo/*/

@@ -1,0 +1,23 @@
+#!/usr/bin/env python
+"""Decode predictions.h5 into GFF3 gene models (Viterbi constrained by start/stop codons and splice sites)."""
+
+import _bootstrap  # noqa: F401
+
+from genetune import cli
+from genetune.decode import DecodeConfig, decode_h5
+
+
+def main():
+    p = cli.parser(__doc__)
+    p.add_argument("--genome-h5", required=True)
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--settings", help="decoder settings (DecodeConfig): a YAML/JSON file or inline JSON")
+    p.add_argument("--out", required=True)
+    a = p.parse_args()
+    cfg = DecodeConfig.from_dict(cli.load_settings(a.settings))
+    n = decode_h5(a.genome_h5, a.predictions, a.out, cfg)
+    print(f"wrote {n} genes to {a.out}")
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,34 @@
+#!/usr/bin/env python
+"""Score predicted GFF3(s) against a reference GFF3: base, CDS-exon, transcript and gene level -> TSV (+ SVG)."""
+
+import _bootstrap  # noqa: F401
+
+from genetune import cli
+from genetune.evaluate import evaluate, plot, write_tsv
+
+
+def main():
+    p = cli.parser(__doc__)
+    p.add_argument("--reference", required=True)
+    p.add_argument("--prediction", action="append", required=True,
+                   help="pred.gff3 or NAME=pred.gff3; repeat to compare stages")
+    p.add_argument("--genome-h5", required=True, help="genome.h5 (sequence lengths for base-level scores)")
+    p.add_argument("--reference-loci-only", action="store_true",
+                   help="ignore predictions outside reference genes (incomplete reference)")
+    p.add_argument("--plot", help="SVG with F1 per stage")
+    p.add_argument("--out", required=True)
+    a = p.parse_args()
+    tables = {}
+    for spec in a.prediction:
+        name, _, path = spec.rpartition("=")
+        tables[name or "prediction"] = evaluate(a.reference, path, a.genome_h5, a.reference_loci_only)
+    write_tsv(tables, a.out)
+    if a.plot:
+        plot(tables, a.plot)
+    for name, rows in tables.items():
+        f1 = {(r[0], r[1]): r[4] for r in rows}
+        print(f"{name}: base genic F1 {f1[('base', 'genic')]:.3f}, gene F1 {f1[('gene', 'gene')]:.3f}")
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,23 @@
+#!/usr/bin/env python
+"""GFF3 gene models -> labels.h5 (self-contained: genome.h5's X and keys copied, plus data/y, phases, ...)."""
+
+import _bootstrap  # noqa: F401
+
+from genetune import cli
+from genetune.labels import gff_to_labels
+
+
+def main():
+    p = cli.parser(__doc__)
+    p.add_argument("--gff3", required=True)
+    p.add_argument("--genome-h5", required=True)
+    p.add_argument("--all-transcripts", action="store_true",
+                   help="label every coding transcript (default: the longest per gene, as Helixer)")
+    p.add_argument("--out", required=True)
+    a = p.parse_args()
+    n = gff_to_labels(a.gff3, a.genome_h5, a.out, longest_coding_only=not a.all_transcripts)
+    print(f"labelled {n} transcripts into {a.out}")
+
+
+if __name__ == "__main__":
+    cli.run(main)

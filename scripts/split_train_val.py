@@ -1,0 +1,24 @@
+#!/usr/bin/env python
+"""Split labelled chunks by whole sequence into training_data.h5 and validation_data.h5 (seeded)."""
+
+import _bootstrap  # noqa: F401
+
+from genetune import cli
+from genetune.split import split_train_val
+
+
+def main():
+    p = cli.parser(__doc__)
+    p.add_argument("--labels-h5", required=True)
+    p.add_argument("--coverage-h5", help="coverage.h5 to copy into both outputs (paired by chunk key)")
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out-train", required=True)
+    p.add_argument("--out-val", required=True)
+    a = p.parse_args()
+    train, val = split_train_val(a.labels_h5, a.out_train, a.out_val, a.coverage_h5, a.val_fraction, a.seed)
+    print(f"training: {', '.join(train)}\nvalidation: {', '.join(val)}")
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,95 @@
+"""Checkpoints: one torch.save dict with weights, training state and the model card.
+
+Keys: model_state, architecture, input_channels (DNA columns; coverage BAM names,
+strandedness, prefix and normalisation), class_names, phase_names, train_config,
+optimizer_state, step, epoch, best_metric, parent_sha256, genetune_version, model_card.
+Loading checks the architecture and the input channels against the data and fails with
+a message saying what is missing (Helixer issues #111/#189).
+"""
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+
+from . import __version__, layout
+from .errors import InputError
+from .fileio import atomic_path
+from .model import Architecture, HybridModel
+
+
+def sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def input_channels(coverage_bams=None, strandedness=None, prefix=layout.DEFAULT_COVERAGE_PREFIX, norm="log"):
+    return {
+        "dna": list(layout.BASES),
+        "coverage": None if not coverage_bams else {
+            "bams": [os.path.basename(str(b)) for b in coverage_bams],
+            "strandedness": list(strandedness or []),
+            "prefix": prefix,
+            "norm": norm,
+        },
+    }
+
+
+def save_checkpoint(path, model: HybridModel, channels, **extra):
+    ckpt = {
+        "model_state": model.state_dict(),
+        "architecture": model.arch.to_dict(),
+        "input_channels": channels,
+        "class_names": list(layout.CLASSES),
+        "phase_names": list(layout.PHASE_CLASSES),
+        "genetune_version": __version__,
+        **extra,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(ckpt, tmp)
+
+
+def load_checkpoint(path, map_location="cpu"):
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: model checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable genetune checkpoint ({exc})") from None
+    for key in ("model_state", "architecture", "input_channels"):
+        if key not in ckpt:
+            raise InputError(f"{path}: not a genetune checkpoint (no '{key}')")
+    if list(ckpt.get("class_names", layout.CLASSES)) != list(layout.CLASSES):
+        raise InputError(f"{path}: class order {ckpt['class_names']} differs from {list(layout.CLASSES)}")
+    return ckpt
+
+
+def build_model(ckpt, path="checkpoint"):
+    try:
+        model = HybridModel(Architecture(**ckpt["architecture"]))
+        model.load_state_dict(ckpt["model_state"])
+    except (TypeError, RuntimeError) as exc:
+        raise InputError(f"{path}: weights do not fit the stored architecture ({exc})") from None
+    return model
+
+
+def load_model(path, map_location="cpu"):
+    ckpt = load_checkpoint(path, map_location)
+    return build_model(ckpt, path), ckpt
+
+
+def check_channels(ckpt, n_bams, path="model", data="data"):
+    """Fail at once when the model's inputs and the data's channels differ."""
+    cov = ckpt["input_channels"].get("coverage")
+    if cov and not n_bams:
+        raise InputError(f"{path}: model needs RNA-seq coverage from {len(cov['bams'])} BAM(s) "
+                         f"({', '.join(cov['bams'])}, {', '.join(cov['strandedness'])}) but {data} has none; "
+                         "pass --coverage-h5 made from the same BAMs in the same order")
+    if cov and n_bams != len(cov["bams"]):
+        raise InputError(f"{path}: model was trained on coverage from {len(cov['bams'])} BAM(s) "
+                         f"({', '.join(cov['bams'])}) but {data} has {n_bams}")

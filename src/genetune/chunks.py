@@ -1,0 +1,112 @@
+"""Chunk geometry (Helixer's order: per sequence, plus chunks ascending then minus chunks) and
+pairing of files by (seqid, start, end) keys, never by row index alone (HELIXER_NOTES §9.1)."""
+
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+
+from . import layout
+from .errors import InputError
+
+
+def chunk_coords(seq_len: int, length: int):
+    """Helixer's [start, end) pairs for one sequence: plus chunks, then minus chunks (start > end).
+
+    >>> chunk_coords(51321, 21384)
+    [(0, 21384), (21384, 42768), (42768, 51321), (51321, 42768), (42768, 21384), (21384, 0)]
+    """
+    starts = list(range(0, seq_len, length))
+    plus = [(s, min(s + length, seq_len)) for s in starts]
+    minus = [(e, s) for s, e in reversed(plus)]
+    return plus + minus
+
+
+@dataclass(frozen=True)
+class StrandRun:
+    """Consecutive rows of one sequence strand; offsets are positions along the strand 5'->3'."""
+
+    seqid: str
+    strand: str  # '+' or '-'
+    rows: np.ndarray  # row indices in file order
+    valid: np.ndarray  # valid (unpadded) length of each row
+    seq_len: int
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.valid)[:-1]])
+
+
+def read_keys(path):
+    """(seqids, start_ends) of an h5 file, decoded."""
+    with h5py.File(path, "r") as h5:
+        if layout.SEQIDS not in h5 or layout.START_ENDS not in h5:
+            raise InputError(f"{path}: not a genetune/Helixer h5 file (no {layout.SEQIDS}/{layout.START_ENDS})")
+        seqids = h5[layout.SEQIDS][:].astype(str)
+        start_ends = h5[layout.START_ENDS][:]
+    return seqids, start_ends
+
+
+def strand_runs(seqids, start_ends):
+    """Group rows into per-(seqid, strand) runs in 5'->3' order of that strand."""
+    runs = []
+    n = len(seqids)
+    i = 0
+    while i < n:
+        sid = seqids[i]
+        plus = start_ends[i, 0] < start_ends[i, 1]
+        j = i
+        while j < n and seqids[j] == sid and (start_ends[j, 0] < start_ends[j, 1]) == plus:
+            j += 1
+        rows = np.arange(i, j)
+        se = start_ends[i:j]
+        valid = np.abs(se[:, 1] - se[:, 0])
+        seq_len = int(se.max())
+        runs.append(StrandRun(sid, "+" if plus else "-", rows, valid, seq_len))
+        i = j
+    return runs
+
+
+def check_same_chunks(path_a, path_b):
+    """Raise unless two files hold the same chunks in the same order (paired by key)."""
+    ids_a, se_a = read_keys(path_a)
+    ids_b, se_b = read_keys(path_b)
+    if len(ids_a) != len(ids_b) or not (np.array_equal(ids_a, ids_b) and np.array_equal(se_a, se_b)):
+        keys_a = set(zip(ids_a, map(tuple, se_a)))
+        keys_b = set(zip(ids_b, map(tuple, se_b)))
+        only_b = sorted(keys_b - keys_a)[:3]
+        only_a = sorted(keys_a - keys_b)[:3]
+        detail = (f"{len(keys_a - keys_b)} chunks only in {path_a} (e.g. {only_a}), "
+                  f"{len(keys_b - keys_a)} only in {path_b} (e.g. {only_b})")
+        if not (keys_a - keys_b) and not (keys_b - keys_a):
+            detail = "same chunks but in a different order"
+        raise InputError(f"{path_b}: chunks do not match {path_a} by (seqid, start, end): {detail}")
+
+
+def row_index(seqids, start_ends):
+    """Map (seqid, start, end) -> row."""
+    return {(s, int(a), int(b)): i for i, (s, (a, b)) in enumerate(zip(seqids, start_ends))}
+
+
+class StrandReader:
+    """Reads strand positions [a, b) of one run from data/X (and coverage) without padding."""
+
+    def __init__(self, run, X, cov_sets=()):
+        self.run, self.X, self.cov_sets = run, X, cov_sets
+        self.offsets = run.offsets
+        self.ends = self.offsets + run.valid
+
+    def read(self, a, b):
+        i0 = int(np.searchsorted(self.ends, a, side="right"))
+        i1 = int(np.searchsorted(self.offsets, b, side="left"))
+        r0, r1 = int(self.run.rows[i0]), int(self.run.rows[i1 - 1]) + 1
+        valid = self.run.valid[i0:i1]
+        def gather(d):
+            block = d[r0:r1]
+            return np.concatenate([block[k, :v] for k, v in enumerate(valid)])
+        base = self.offsets[i0]
+        x = gather(self.X)[a - base: b - base]
+        cov = None
+        if self.cov_sets:
+            cov = np.concatenate([gather(d) for d in self.cov_sets], axis=-1)[a - base: b - base]
+        return x, cov

@@ -1,0 +1,308 @@
+"""Base-wise probabilities -> gene models, by an exact Viterbi over gene-structure states.
+
+Per sequence strand (5'->3'), states: intergenic, 5'UTR, 5'UTR intron, six coding states,
+six coding-intron states, 3'UTR, 3'UTR intron. A coding state remembers the codon position
+and, where it matters for stop codons, the bases seen so far of the current codon (T, TA,
+TG), also across introns. So the path can only:
+  - enter CDS at ATG, leave it right after an in-frame stop codon (TAA/TAG/TGA), never read
+    through one, and keep the frame across introns;
+  - open an intron at GT (or GC) and close it after AG, no shorter than `min_intron`
+    (a jump transition that consumes min_intron bases at once, so no counter states);
+  - start or end inside a gene only at a sequence end (partial genes, marked in the GFF).
+Scores are log-probabilities of the predicted class (CDS blended with the phase head) plus
+configurable penalties. Unlike HelixerPost, UTRs may be empty and the intron minimum is a
+setting (Helixer issues #179, #213).
+"""
+
+import logging
+from dataclasses import dataclass
+
+import h5py
+import numba
+import numpy as np
+
+from . import layout
+from .chunks import StrandReader, check_same_chunks, read_keys, strand_runs
+from .errors import InputError
+from .fasta import A, C, G, T, strand_codes
+from .fileio import atomic_path
+
+log = logging.getLogger("genetune.decode")
+
+IG_S, U5, U5I = 0, 1, 2
+C_BASE, CI_BASE = 3, 9  # coding context k: state C_BASE + k, coding intron CI_BASE + k
+U3, U3I = 15, 16
+N_STATES = 17
+STOP = -1
+# context k: 0 codon start, 1 after T, 2 after other, 3 after TA, 4 after TG, 5 after other pair
+CODON_POS = np.array([0, 1, 1, 2, 2, 2], dtype=np.int64)
+NEG = -1e30
+
+
+@dataclass
+class DecodeConfig:
+    min_intron: int = 30
+    min_cds_length: int = 60  # bp including start and stop codons
+    gene_penalty: float = 8.0  # log-space cost of opening a gene
+    intron_penalty: float = 2.0
+    phase_weight: float = 0.3  # weight of the phase head's log-probability in CDS states
+    allow_gc_donor: bool = True
+    require_utr: bool = False  # True: HelixerPost's forced >= 1 bp UTRs
+    prob_floor: float = 1e-6
+
+    @classmethod
+    def from_dict(cls, d):
+        unknown = set(d or {}) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise InputError(f"unknown decoder settings: {', '.join(sorted(unknown))}")
+        return cls(**(d or {}))
+
+
+@numba.njit(cache=True)
+def _next_context(k, b):
+    if k == 0:
+        return 1 if b == T else 2
+    if k == 1:
+        return 3 if b == A else (4 if b == G else 5)
+    if k == 2:
+        return 5
+    if k == 3:
+        return STOP if (b == A or b == G) else 0
+    if k == 4:
+        return STOP if b == A else 0
+    return 0
+
+
+@numba.njit(cache=True)
+def _viterbi(seq, emit, cum_intron, min_intron, gene_pen, intron_pen, gc_donor, require_utr):
+    """Best state path; emit is (n, N_STATES) log-scores, cum_intron the prefix sum of intron scores."""
+    n = len(seq)
+    m = min_intron
+    bp = np.full((n, N_STATES), -1, dtype=np.int8)
+    ring = np.full((m + 1, N_STATES), NEG)  # V of the last m+1 positions, for intron jumps
+    V = np.full(N_STATES, NEG)
+    V[IG_S] = emit[0, IG_S]
+    for s in range(1, N_STATES):  # a partial gene may start at the sequence start
+        V[s] = emit[0, s] - gene_pen
+    ring[0] = V
+    for i in range(1, n):
+        W = np.full(N_STATES, NEG)
+        b_prev = seq[i - 1]
+        atg = i + 2 < n and seq[i] == A and seq[i + 1] == T and seq[i + 2] == G
+        acceptor = i >= 2 and seq[i - 2] == A and seq[i - 1] == G
+        # intergenic
+        best, arg = V[IG_S], IG_S
+        if V[U3] > best:
+            best, arg = V[U3], U3
+        W[IG_S], bp[i, IG_S] = best, arg
+        # 5' UTR
+        best, arg = V[U5], U5
+        if V[IG_S] - gene_pen > best:
+            best, arg = V[IG_S] - gene_pen, IG_S
+        if acceptor and V[U5I] > best:
+            best, arg = V[U5I], U5I
+        W[U5], bp[i, U5] = best, arg
+        # 3' UTR: from itself, from an intron, or right after a stop codon
+        best, arg = V[U3], U3
+        if acceptor and V[U3I] > best:
+            best, arg = V[U3I], U3I
+        for k in range(6):
+            if _next_context(k, b_prev) == STOP and V[C_BASE + k] > best:
+                best, arg = V[C_BASE + k], C_BASE + k
+        W[U3], bp[i, U3] = best, arg
+        if not require_utr:  # stop codon straight into intergenic
+            for k in range(6):
+                if _next_context(k, b_prev) == STOP and V[C_BASE + k] > W[IG_S]:
+                    W[IG_S], bp[i, IG_S] = V[C_BASE + k], C_BASE + k
+        # coding states
+        for k in range(6):
+            W[C_BASE + k] = NEG
+        for k in range(6):
+            k2 = _next_context(k, b_prev)
+            if k2 != STOP and V[C_BASE + k] > W[C_BASE + k2]:
+                W[C_BASE + k2], bp[i, C_BASE + k2] = V[C_BASE + k], C_BASE + k
+        if acceptor:
+            for k in range(6):
+                if V[CI_BASE + k] > W[C_BASE + k]:
+                    W[C_BASE + k], bp[i, C_BASE + k] = V[CI_BASE + k], CI_BASE + k
+        if atg:  # start codon: only context 0 at an ATG
+            if V[U5] > W[C_BASE]:
+                W[C_BASE], bp[i, C_BASE] = V[U5], U5
+            if not require_utr and V[IG_S] - gene_pen > W[C_BASE]:
+                W[C_BASE], bp[i, C_BASE] = V[IG_S] - gene_pen, IG_S
+        # introns: stay, or jump in at a donor m-1 bases back (source at position i - m)
+        for s in (U5I, U3I):
+            W[s], bp[i, s] = V[s], s
+        for k in range(6):
+            W[CI_BASE + k], bp[i, CI_BASE + k] = V[CI_BASE + k], CI_BASE + k
+        src = i - m
+        if src >= 0:
+            d0 = src + 1
+            donor = d0 + 1 < n and seq[d0] == G and (seq[d0 + 1] == T or (gc_donor and seq[d0 + 1] == C))
+            if donor:
+                body = cum_intron[i + 1] - cum_intron[d0] - intron_pen
+                Vs = ring[src % (m + 1)]
+                for s_from, s_to in ((U5, U5I), (U3, U3I)):
+                    cand = Vs[s_from] + body
+                    if cand > W[s_to]:
+                        W[s_to], bp[i, s_to] = cand, s_from + 32
+                for k in range(6):
+                    k2 = _next_context(k, seq[src])
+                    if k2 != STOP:
+                        cand = Vs[C_BASE + k] + body
+                        if cand > W[CI_BASE + k2]:
+                            W[CI_BASE + k2], bp[i, CI_BASE + k2] = cand, C_BASE + k + 32
+        for s in range(N_STATES):
+            if s == U5I or s == U3I or s >= CI_BASE and s < CI_BASE + 6:
+                # jump bodies already carry their emissions; self-loops add this base's
+                if bp[i, s] < 32:
+                    W[s] += emit[i, s]
+            else:
+                W[s] += emit[i, s]
+        V = W
+        ring[i % (m + 1)] = V
+    path = np.empty(n, dtype=np.int8)
+    s = int(np.argmax(V))
+    i = n - 1
+    while i >= 0:
+        path[i] = s
+        if i == 0:
+            break
+        p = int(bp[i, s])
+        if p >= 32:
+            for j in range(i - m + 1, i + 1):
+                path[j] = s
+            i -= m
+            s = p - 32
+        else:
+            i -= 1
+            s = p
+    return path
+
+
+def emissions(probs, phase_probs, cfg: DecodeConfig):
+    """(n, N_STATES) log-scores from class and phase probabilities."""
+    lp = np.log(np.maximum(probs.astype(np.float64), cfg.prob_floor))
+    ph = np.maximum(phase_probs[:, 1:].astype(np.float64), cfg.prob_floor)
+    lph = np.log(ph / ph.sum(axis=1, keepdims=True))
+    e = np.empty((len(probs), N_STATES))
+    e[:, IG_S] = lp[:, layout.IG]
+    e[:, [U5, U3]] = lp[:, [layout.UTR]]
+    e[:, [U5I, U3I]] = lp[:, [layout.INTRON]]
+    e[:, CI_BASE: CI_BASE + 6] = lp[:, [layout.INTRON]]
+    for k in range(6):
+        phase_class = layout.PHASE_CLASS_BY_CODON_POSITION[CODON_POS[k]]
+        e[:, C_BASE + k] = lp[:, layout.CDS] + cfg.phase_weight * lph[:, phase_class - 1]
+    return e
+
+
+def decode_strand(codes, probs, phase_probs, cfg: DecodeConfig):
+    """State path for one strand."""
+    e = emissions(probs, phase_probs, cfg)
+    cum = np.concatenate([[0.0], np.cumsum(e[:, U5I])])
+    return _viterbi(codes, e, cum, cfg.min_intron, cfg.gene_penalty, cfg.intron_penalty,
+                    cfg.allow_gc_donor, cfg.require_utr)
+
+
+def _runs(mask):
+    """[start, end) runs of True."""
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def genes_from_path(path, cfg: DecodeConfig):
+    """Gene dicts in strand coordinates: exons, cds, partial flags, first codon position."""
+    n = len(path)
+    genes = []
+    is_coding = (path >= C_BASE) & (path < C_BASE + 6)
+    is_intron = (path == U5I) | (path == U3I) | ((path >= CI_BASE) & (path < CI_BASE + 6))
+    for a, b in _runs(path != IG_S):
+        seg = path[a:b]
+        coding = is_coding[a:b]
+        if not coding.any():
+            continue
+        exons = [(a + s, a + e) for s, e in _runs(~is_intron[a:b])]
+        cds = [(a + s, a + e) for s, e in _runs(coding)]
+        cds_len = int(coding.sum())
+        if cds_len < cfg.min_cds_length:
+            continue
+        first_ctx = int(seg[np.argmax(coding)]) - C_BASE
+        genes.append({
+            "exons": exons, "cds": cds,
+            "partial5": bool(a == 0),  # touches the sequence end: the gene may continue beyond it
+            "partial3": bool(b == n),
+            "first_codon_pos": int(CODON_POS[first_ctx]),
+        })
+    return genes
+
+
+def _to_genomic(intervals, strand, seq_len):
+    if strand == "+":
+        return [(int(s), int(e)) for s, e in intervals]
+    return sorted((seq_len - int(e), seq_len - int(s)) for s, e in intervals)
+
+
+def write_gff3(records, seq_lengths, path, species, source="genetune"):
+    """records: (seqid, strand, gene dict in genomic coords). Writes sorted, Parent-linked GFF3."""
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        fh.write("##gff-version 3\n")
+        if species:
+            fh.write(f"# species {species}\n")
+        for sid, L in seq_lengths.items():
+            fh.write(f"##sequence-region {sid} 1 {L}\n")
+        counter = {}
+        order = {sid: i for i, sid in enumerate(seq_lengths)}
+        for sid, strand, g in sorted(records, key=lambda r: (order[r[0]], r[2]["exons"][0][0], r[1])):
+            counter[sid] = counter.get(sid, 0) + 1
+            gid = f"{species}_{sid}_{counter[sid]:06d}"
+            tid = f"{gid}.1"
+            start, end = g["exons"][0][0] + 1, g["exons"][-1][1]
+            partial = []
+            if g["partial5"]:
+                partial.append("5prime")
+            if g["partial3"]:
+                partial.append("3prime")
+            pattr = f";partial={','.join(partial)}" if partial else ""
+            line = f"{sid}\t{source}\t{{}}\t{{}}\t{{}}\t.\t{strand}\t{{}}\t{{}}\n"
+            fh.write(line.format("gene", start, end, ".", f"ID={gid}{pattr}"))
+            fh.write(line.format("mRNA", start, end, ".", f"ID={tid};Parent={gid}{pattr}"))
+            for i, (s, e) in enumerate(g["exons"], 1):
+                fh.write(line.format("exon", s + 1, e, ".", f"ID={tid}.exon.{i};Parent={tid}"))
+            # phases in transcription order
+            cds = g["cds"]
+            order_cds = cds if strand == "+" else cds[::-1]
+            done = g["first_codon_pos"]
+            phase = {}
+            for s, e in order_cds:
+                phase[(s, e)] = (3 - done % 3) % 3
+                done += e - s
+            for s, e in cds:
+                fh.write(line.format("CDS", s + 1, e, phase[(s, e)], f"ID={tid}.cds;Parent={tid}"))
+            cs, ce = cds[0][0], cds[-1][1]
+            for s, e in g["exons"]:
+                for a, b, left in ((s, min(e, cs), True), (max(s, ce), e, False)):
+                    if a < b:
+                        kind = "five_prime_UTR" if left == (strand == "+") else "three_prime_UTR"
+                        fh.write(line.format(kind, a + 1, b, ".", f"Parent={tid}"))
+
+
+def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None):
+    """annotation.gff3 from genome.h5 + predictions.h5. Returns the number of genes."""
+    cfg = cfg or DecodeConfig()
+    check_same_chunks(genome_h5, predictions_h5)
+    seqids, start_ends = read_keys(genome_h5)
+    records, lengths = [], {}
+    with h5py.File(genome_h5, "r") as g, h5py.File(predictions_h5, "r") as p:
+        species = g[layout.SPECIES][0].decode() if len(seqids) else ""
+        for run in strand_runs(seqids, start_ends):
+            lengths[run.seqid] = run.seq_len
+            codes = strand_codes(g, run)
+            probs, _ = StrandReader(run, p[layout.PREDICTIONS]).read(0, int(run.valid.sum()))
+            phase, _ = StrandReader(run, p[layout.PREDICTIONS_PHASE]).read(0, int(run.valid.sum()))
+            path = decode_strand(codes, probs, phase, cfg)
+            for gene in genes_from_path(path, cfg):
+                gene["exons"] = _to_genomic(gene["exons"], run.strand, run.seq_len)
+                gene["cds"] = _to_genomic(gene["cds"], run.strand, run.seq_len)
+                records.append((run.seqid, run.strand, gene))
+    write_gff3(records, lengths, out, species)
+    return len(records)

@@ -1,0 +1,158 @@
+"""Compare predicted gene models with a reference GFF3 at base, CDS-exon, transcript and gene level.
+
+Base level: Helixer's classes and F1 definitions (metrics.py) over every base of both strands,
+plus phase F1 on reference CDS bases. CDS-exon level: exact (seqid, strand, start, end).
+Transcript level: same strand, same CDS intron chain and CDS ends. Gene level: a predicted
+gene is right when one of its transcripts matches a reference transcript, and a reference
+gene is found when one of its transcripts is matched. The reference keeps all transcripts
+for feature levels and the longest coding one per gene for base level (as the labels do).
+With `reference_loci_only`, predictions not overlapping any reference gene are ignored
+(for incomplete references).
+"""
+
+from collections import defaultdict
+
+import numpy as np
+
+from . import layout, metrics
+from .chunks import read_keys
+from .gff import read_gff3, select_transcripts
+from .labels import encode_chunk
+
+LEVELS_ORDER = ("base", "cds_exon", "transcript", "gene")
+
+
+def _lengths(genome_h5):
+    seqids, start_ends = read_keys(genome_h5)
+    lengths = {}
+    for s, (a, b) in zip(seqids, start_ends):
+        lengths[s] = max(lengths.get(s, 0), int(a), int(b))
+    return seqids, start_ends, lengths
+
+
+def _overlaps_reference(t, ref_spans):
+    return any(t.start < e and s < t.end for s, e in ref_spans.get((t.seqid, t.strand), []))
+
+
+def base_confusion(ref, pred, seqids, start_ends, length=100_000):
+    """Genic (4x4) and phase (4x4) confusion over all bases of both strands."""
+    by_ref, by_pred = defaultdict(list), defaultdict(list)
+    for t in ref:
+        by_ref[(t.seqid, t.strand)].append(t)
+    for t in pred:
+        by_pred[(t.seqid, t.strand)].append(t)
+    cm = np.zeros((4, 4), np.int64)
+    pcm = np.zeros((4, 4), np.int64)
+    seq_len = {}
+    for s, (a, b) in zip(seqids, start_ends):
+        seq_len[s] = max(seq_len.get(s, 0), int(a), int(b))
+    for sid, n in seq_len.items():
+        for strand in "+-":
+            for a in range(0, n, length):
+                b = min(n, a + length)
+                se = (a, b) if strand == "+" else (b, a)
+                yr, pr, *_ = encode_chunk(by_ref[(sid, strand)], *se, b - a)
+                yp, pp, *_ = encode_chunk(by_pred[(sid, strand)], *se, b - a)
+                cm += metrics.confusion(yr.argmax(1), yp.argmax(1))
+                cds = yr[:, layout.CDS] == 1
+                pcm += metrics.confusion(pr[cds].argmax(1), pp[cds].argmax(1))
+    return cm, pcm
+
+
+def _cds_key(t):
+    return (t.seqid, t.strand, tuple(t.cds))
+
+
+def feature_scores(ref_all, pred):
+    """{level: (precision, recall, f1)} for CDS exons, transcripts and genes."""
+    out = {}
+    ref_ex = {(t.seqid, t.strand, s, e) for t in ref_all for s, e in t.cds}
+    pred_ex = {(t.seqid, t.strand, s, e) for t in pred for s, e in t.cds}
+    hit = len(ref_ex & pred_ex)
+    out["cds_exon"] = metrics.prf(hit, len(pred_ex), hit, len(ref_ex))
+    ref_keys = {_cds_key(t) for t in ref_all if t.cds}
+    pred_keys = {_cds_key(t) for t in pred if t.cds}
+    hit = len(ref_keys & pred_keys)
+    out["transcript"] = metrics.prf(hit, len(pred_keys), hit, len(ref_keys))
+    ref_genes, pred_genes = defaultdict(set), defaultdict(set)
+    for t in ref_all:
+        if t.cds:
+            ref_genes[(t.seqid, t.gene_id)].add(_cds_key(t))
+    for t in pred:
+        if t.cds:
+            pred_genes[(t.seqid, t.gene_id)].add(_cds_key(t))
+    found = sum(bool(k & pred_keys) for k in ref_genes.values())
+    right = sum(bool(k & ref_keys) for k in pred_genes.values())
+    out["gene"] = metrics.prf(right, len(pred_genes), found, len(ref_genes))
+    return out
+
+
+def evaluate(reference_gff3, prediction_gff3, genome_h5, reference_loci_only=False):
+    """Rows of (level, feature, precision, recall, f1, n_reference, n_predicted)."""
+    seqids, start_ends, lengths = _lengths(genome_h5)
+    ref_all = [t for t in read_gff3(reference_gff3, lengths) if t.cds]
+    pred = [t for t in read_gff3(prediction_gff3, lengths) if t.cds]
+    if reference_loci_only:
+        spans = defaultdict(list)
+        for t in ref_all:
+            spans[(t.seqid, t.strand)].append((t.start, t.end))
+        pred = [t for t in pred if _overlaps_reference(t, spans)]
+    ref_base = select_transcripts(ref_all)
+    pred_base = select_transcripts(pred)
+    cm, pcm = base_confusion(ref_base, pred_base, seqids, start_ends)
+    rows = []
+    for name, (p, r, f) in metrics.scores(cm).items():
+        rows.append(("base", name, p, r, f))
+    phase = metrics.scores(pcm, layout.PHASE_CLASSES)
+    rows.append(("base", "phase", *phase["accuracy"]))
+    feats = feature_scores(ref_all, pred)
+    n_ref = {"cds_exon": len({(t.seqid, t.strand, s, e) for t in ref_all for s, e in t.cds}),
+             "transcript": len({_cds_key(t) for t in ref_all}),
+             "gene": len({(t.seqid, t.gene_id) for t in ref_all})}
+    n_pred = {"cds_exon": len({(t.seqid, t.strand, s, e) for t in pred for s, e in t.cds}),
+              "transcript": len({_cds_key(t) for t in pred}),
+              "gene": len({(t.seqid, t.gene_id) for t in pred})}
+    table = [(lvl, feat, p, r, f, "", "") for lvl, feat, p, r, f in rows]
+    for lvl in ("cds_exon", "transcript", "gene"):
+        table.append((lvl, lvl, *feats[lvl], n_ref[lvl], n_pred[lvl]))
+    return table
+
+
+HEADER = ("stage", "level", "feature", "precision", "recall", "f1", "n_reference", "n_predicted")
+
+
+def write_tsv(tables, path):
+    """tables: {stage: rows from evaluate()}."""
+    from .fileio import atomic_path
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        fh.write("\t".join(HEADER) + "\n")
+        for stage, rows in tables.items():
+            for lvl, feat, p, r, f, nr, npred in rows:
+                fh.write(f"{stage}\t{lvl}\t{feat}\t{p:.4f}\t{r:.4f}\t{f:.4f}\t{nr}\t{npred}\n")
+
+
+def plot(tables, path):
+    """Grouped bars of F1 per stage for the headline metrics (SVG)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .fileio import atomic_path
+    wanted = [("base", "genic"), ("base", "CDS"), ("base", "intron"), ("base", "UTR"), ("base", "phase"),
+              ("cds_exon", "cds_exon"), ("transcript", "transcript"), ("gene", "gene")]
+    stages = list(tables)
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    width = 0.8 / max(1, len(stages))
+    for k, stage in enumerate(stages):
+        f1 = {(r[0], r[1]): r[4] for r in tables[stage]}
+        vals = [f1.get(w, 0.0) for w in wanted]
+        ax.bar(np.arange(len(wanted)) + k * width, vals, width, label=stage)
+    ax.set_xticks(np.arange(len(wanted)) + width * (len(stages) - 1) / 2)
+    ax.set_xticklabels([f"{lvl}\n{feat}" if lvl != feat else lvl for lvl, feat in wanted], fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("F1")
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="svg")
+    plt.close(fig)

@@ -1,0 +1,141 @@
+"""Gene models -> Helixer label arrays per chunk (y, phases, transitions, weights, gene_lengths).
+
+Encoding follows Helixer's exporter (HELIXER_NOTES §1.2): a 3-column genic matrix
+[transcript, CDS, intron] per strand, one-hot y = [IG, UTR, CDS, intron]; phases cycle
+1,3,2 from each codon start; transitions flag 2 bp around each column change, computed in
+ascending genomic order before the minus strand is flipped (Helixer's quirk, kept).
+`fully_intergenic_samples` reproduces Helixer's inverted flag by default.
+"""
+
+from collections import defaultdict
+
+import h5py
+import numpy as np
+
+from . import layout
+from .chunks import read_keys
+from .errors import InputError
+from .fileio import atomic_path
+from .gff import read_gff3, select_transcripts
+
+
+def rasterise(transcripts, a, b):
+    """Genic columns (b-a, 3) bool, phase class (b-a,) int8 and gene length over genomic [a, b)."""
+    n = b - a
+    cols = np.zeros((n, 3), dtype=bool)
+    phase = np.zeros(n, dtype=np.int8)
+    glen = np.zeros(n, dtype=np.uint32)
+    for t in transcripts:
+        s, e = max(t.start, a), min(t.end, b)
+        if s >= e:
+            continue
+        cols[s - a: e - a, 0] = True
+        np.maximum(glen[s - a: e - a], t.end - t.start, out=glen[s - a: e - a])
+        for i0, i1 in t.introns:
+            lo, hi = max(i0, a), min(i1, b)
+            if lo < hi:
+                cols[lo - a: hi - a, 2] = True
+        done = _first_codon_position(t)  # codon position of the next coding base, in transcript order
+        order = t.cds if t.strand == "+" else t.cds[::-1]
+        for cs, ce in order:
+            lo, hi = max(cs, a), min(ce, b)
+            if lo < hi:
+                cols[lo - a: hi - a, 1] = True
+                idx = np.arange(lo, hi)
+                dist = (idx - cs) if t.strand == "+" else (ce - 1 - idx)
+                codon_pos = (done + dist) % 3
+                phase[lo - a: hi - a] = np.array(layout.PHASE_CLASS_BY_CODON_POSITION, np.int8)[codon_pos]
+            done += ce - cs
+    return cols, phase, glen
+
+
+def _first_codon_position(t):
+    """Codon position of the 5'-most CDS base: from its GFF phase when given (partial genes)."""
+    if t.cds_phases and t.cds:
+        first_phase = t.cds_phases[0] if t.strand == "+" else t.cds_phases[-1]
+        return (3 - first_phase) % 3
+    return 0
+
+
+def encode_chunk(transcripts, start, end, length):
+    """All label arrays for one chunk [start, end) (start > end: minus strand)."""
+    plus = start < end
+    a, b = (start, end) if plus else (end, start)
+    n = b - a
+    cols, phase, glen = rasterise(transcripts, a - 1, b + 1)
+    d = np.diff(cols.astype(np.int8), axis=0)  # boundary k lies between pos a-1+k and a+k
+    trans = np.zeros((n + 2, 6), dtype=np.int8)
+    for j in range(3):
+        for k in np.flatnonzero(d[:, j]):
+            col = j if d[k, j] > 0 else j + 3
+            trans[k: k + 2, col] = 1
+    cols, phase, glen, trans = cols[1:-1], phase[1:-1], glen[1:-1], trans[1:-1]
+    if not plus:
+        cols, phase, glen, trans = cols[::-1], phase[::-1], glen[::-1], trans[::-1]
+    tr, cds, intron = cols[:, 0], cols[:, 1], cols[:, 2]
+    y = np.zeros((length, 4), dtype=np.int8)
+    y[:n, layout.IG] = ~tr
+    y[:n, layout.UTR] = tr & ~cds & ~intron
+    y[:n, layout.CDS] = tr & cds & ~intron
+    y[:n, layout.INTRON] = tr & intron
+    ph = np.zeros((length, 4), dtype=np.int8)
+    phase = np.where(cds & ~intron & tr, phase, 0)
+    ph[np.arange(n), np.where(phase > 0, phase, 0)] = 1
+    tw = np.zeros((length, 6), dtype=np.int8)
+    tw[:n] = trans
+    sw = np.zeros(length, dtype=np.int8)
+    sw[:n] = 1
+    gl = np.zeros(length, dtype=np.uint32)
+    gl[:n] = glen
+    return y, ph, tw, sw, gl
+
+
+def _by_seq_strand(transcripts):
+    out = defaultdict(list)
+    for t in transcripts:
+        out[(t.seqid, t.strand)].append(t)
+    return out
+
+
+def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, block_chunks=64):
+    """labels.h5: genome.h5's data/X and keys copied, plus label arrays from the GFF3 (self-contained)."""
+    seqids, start_ends = read_keys(genome_h5)
+    lengths = {}
+    for s, (a, b) in zip(seqids, start_ends):
+        lengths[s] = max(lengths.get(s, 0), int(a), int(b))
+    transcripts = select_transcripts(read_gff3(gff3, lengths), longest_coding_only)
+    if not transcripts:
+        raise InputError(f"{gff3}: no coding transcripts to turn into labels")
+    groups = _by_seq_strand(transcripts)
+    annotated = {t.seqid for t in transcripts}
+    with h5py.File(genome_h5, "r") as src, atomic_path(out) as tmp, h5py.File(tmp, "w") as dst:
+        N, L = src[layout.X].shape[:2]
+        for name in (layout.X, layout.SEQIDS, layout.SPECIES, layout.START_ENDS):
+            d = src[name]
+            layout.create_chunked(dst, name, N, d.shape[1:], d.dtype)
+            for i in range(0, N, block_chunks):
+                dst[name][i: i + block_chunks] = d[i: i + block_chunks]
+        dsets = {name: layout.create_chunked(dst, name, N, (L, *shape), dt)
+                 for name, (shape, dt) in layout.LABEL_DATASETS.items()}
+        flags = {name: layout.create_chunked(dst, name, N, (), bool) for name in layout.FLAG_DATASETS}
+        for i0 in range(0, N, block_chunks):
+            rows = range(i0, min(i0 + block_chunks, N))
+            block = {name: [] for name in dsets}
+            for r in rows:
+                s, (a, b) = seqids[r], start_ends[r]
+                strand = "+" if a < b else "-"
+                arrays = encode_chunk(groups.get((s, strand), []), int(a), int(b), L)
+                for name, arr in zip(layout.LABEL_DATASETS, arrays):
+                    block[name].append(arr)
+            for name in dsets:
+                dsets[name][i0: i0 + len(rows)] = np.stack(block[name])
+            y = np.stack(block[layout.Y])
+            sw = np.stack(block[layout.SAMPLE_WEIGHTS])
+            flags[layout.IS_ANNOTATED][i0: i0 + len(rows)] = [seqids[r] in annotated for r in rows]
+            flags[layout.ERR_SAMPLES][i0: i0 + len(rows)] = sw.any(axis=1)
+            # Helixer computes all(y[:, :, 0] == 0): "no intergenic base", not "fully intergenic".
+            flags[layout.FULLY_INTERGENIC][i0: i0 + len(rows)] = np.all(y[:, :, layout.IG] == 0, axis=1)
+        dst.attrs["source_gff3"] = str(gff3)
+        dst.attrs["genome_h5"] = str(genome_h5)
+        dst.attrs["n_transcripts"] = len(transcripts)
+    return len(transcripts)

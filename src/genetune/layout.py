@@ -1,0 +1,89 @@
+"""The Helixer-compatible HDF5 layout: every dataset name, dtype and class order lives here.
+
+Nothing else in genetune spells a dataset name. Shapes follow Helixer's exporter
+(ARCHITECTURE §3, HELIXER_NOTES §1): N chunks of L bases, both strands, padding at the end.
+"""
+
+import numpy as np
+
+DEFAULT_SUBSEQUENCE_LENGTH = 21384  # 9 * 2376, Helixer's fungi default
+POOL_SIZE = 9
+
+# One-hot column order of data/X (Helixer's numerify order).
+BASES = ("C", "A", "T", "G")
+# Complement of each X column: C<->G, A<->T, so reverse complement = flip rows and columns.
+COMPLEMENT_COLUMNS = [3, 2, 1, 0]
+
+CLASSES = ("intergenic", "UTR", "CDS", "intron")
+IG, UTR, CDS, INTRON = range(4)
+PHASE_CLASSES = ("no_phase", "phase_0", "phase_1", "phase_2")
+# Phase class of a CDS base by its codon position (0 = first base of a codon). Helixer labels
+# "bases until the next codon start": position 0 -> phase 0, 1 -> phase 2, 2 -> phase 1.
+PHASE_CLASS_BY_CODON_POSITION = (1, 3, 2)
+# Transition columns: [+transcript, +CDS, +intron, -transcript, -CDS, -intron].
+TRANSITION_NAMES = ("transcript_start", "cds_start", "intron_start",
+                    "transcript_end", "cds_end", "intron_end")
+
+SEQID_DTYPE = "S50"
+SPECIES_DTYPE = "S25"
+
+# data/ group
+X = "data/X"
+SEQIDS = "data/seqids"
+SPECIES = "data/species"
+START_ENDS = "data/start_ends"
+Y = "data/y"
+PHASES = "data/phases"
+TRANSITIONS = "data/transitions"
+SAMPLE_WEIGHTS = "data/sample_weights"
+GENE_LENGTHS = "data/gene_lengths"
+IS_ANNOTATED = "data/is_annotated"
+ERR_SAMPLES = "data/err_samples"
+FULLY_INTERGENIC = "data/fully_intergenic_samples"
+
+# prediction file
+PREDICTIONS = "predictions"
+PREDICTIONS_PHASE = "predictions_phase"
+
+# evaluation/ group (coverage); Helixer's trainer hard-codes the prefix "rnaseq".
+DEFAULT_COVERAGE_PREFIX = "rnaseq"
+
+
+def coverage_name(prefix: str = DEFAULT_COVERAGE_PREFIX) -> str:
+    return f"evaluation/{prefix}_coverage"
+
+
+def spliced_coverage_name(prefix: str = DEFAULT_COVERAGE_PREFIX) -> str:
+    return f"evaluation/{prefix}_spliced_coverage"
+
+
+def bam_files_name(prefix: str = DEFAULT_COVERAGE_PREFIX) -> str:
+    return f"evaluation/{prefix}_meta/bam_files"
+
+
+def strandedness_name(prefix: str = DEFAULT_COVERAGE_PREFIX) -> str:
+    return f"evaluation/{prefix}_meta/strandedness"
+
+
+# Per-base arrays written by pseudolabels_to_h5 (name -> (trailing shape builder, dtype)).
+LABEL_DATASETS = {
+    Y: ((4,), np.int8),
+    PHASES: ((4,), np.int8),
+    TRANSITIONS: ((6,), np.int8),
+    SAMPLE_WEIGHTS: ((), np.int8),
+    GENE_LENGTHS: ((), np.uint32),
+}
+FLAG_DATASETS = (IS_ANNOTATED, ERR_SAMPLES, FULLY_INTERGENIC)
+
+
+def create_chunked(h5, name, n_rows, row_shape, dtype, fillvalue=None, compression="gzip"):
+    """A resizable dataset with one HDF5 chunk per subsequence, as Helixer's exporter writes."""
+    row_shape = tuple(row_shape)
+    opts = {"compression": compression}
+    if compression == "gzip":
+        opts["compression_opts"] = 4
+    if len(row_shape) >= 1:
+        opts["shuffle"] = True
+    return h5.create_dataset(
+        name, shape=(n_rows, *row_shape), maxshape=(None, *row_shape), dtype=dtype,
+        chunks=(1, *row_shape) if row_shape else (1,), fillvalue=fillvalue, **opts)

@@ -1,0 +1,168 @@
+"""Streaming prediction: genome.h5 (+ coverage.h5) -> predictions.h5 in the data/X layout.
+
+Per sequence strand, the valid bases of its chunks are read as one contiguous 5'->3'
+stream (so padded minus chunks never put padding inside the sequence, unlike Helixer 0.3.6,
+its issue #197). Helixer's overlap scheme: windows of L every L/2 plus one flush with the
+end, L/8 trimmed from inner window edges (core 3L/4), an unweighted mean where windows
+overlap. Outputs are softmax float16, padding (zeros) at the end of every chunk, rows in
+genome.h5's order; only a batch of windows is in memory at a time.
+"""
+
+import logging
+
+import h5py
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import layout
+from .checkpoint import check_channels, load_model, sha256
+from .chunks import StrandReader, check_same_chunks, read_keys, strand_runs
+from .errors import InputError
+from .fileio import atomic_path
+from .train import autocast, pick_device
+
+log = logging.getLogger("genetune.predict")
+
+
+def window_starts(n, length, overlap=True):
+    """Window start positions over a strand of n bases."""
+    if n <= length:
+        return [0]
+    step = length // 2 if overlap else length
+    starts = list(range(0, n - length + 1, step))
+    if starts[-1] + length < n:
+        starts.append(n - length)
+    return starts
+
+
+def window_cores(starts, n, length, overlap=True):
+    """[a, b) of each window that counts: inner edges trimmed by L/8 when overlapping."""
+    trim = length // 8 if overlap else 0
+    cores = []
+    for i, s in enumerate(starts):
+        a = s if i == 0 else s + trim
+        b = min(n, s + length if i == len(starts) - 1 else s + length - trim)
+        cores.append((a, b))
+    return cores
+
+
+def _predict_windows(model, xs, covs, device):
+    x = torch.from_numpy(np.stack(xs)).to(device=device, dtype=torch.float32)
+    cov = torch.from_numpy(np.stack(covs)).to(device=device, dtype=torch.float32) if covs else None
+    with torch.no_grad(), autocast(device):
+        genic, phase = model(x, cov)
+    genic = torch.softmax(genic.float(), -1).cpu().numpy()
+    phase = torch.softmax(phase.float(), -1).cpu().numpy() if phase is not None else np.zeros_like(genic)
+    return genic, phase
+
+
+def predict_run(model, reader, length, batch_size, device, overlap=True, progress=None):
+    """Yield (row, genic (valid, 4), phase (valid, 4)) for each chunk of a strand run, in order."""
+    run = reader.run
+    n = int(run.valid.sum())
+    starts = window_starts(n, length, overlap)
+    cores = window_cores(starts, n, length, overlap)
+    acc = np.zeros((0, 8), dtype=np.float32)  # sums of genic+phase for positions [done, done+len)
+    cnt = np.zeros(0, dtype=np.float32)
+    done = 0  # strand position of acc[0]
+    next_row = 0
+    out_buf, out_start = np.zeros((0, 8), np.float32), 0
+    n_cov = len(reader.cov_sets)
+    for b0 in range(0, len(starts), batch_size):
+        ws = starts[b0: b0 + batch_size]
+        span_a, span_b = ws[0], min(n, ws[-1] + length)
+        x_all, cov_all = reader.read(span_a, span_b)
+        xs, covs = [], []
+        for w in ws:
+            x = np.zeros((length, 4), np.float32)
+            seg = x_all[w - span_a: min(w + length, n) - span_a]
+            x[: len(seg)] = seg
+            xs.append(x)
+            if n_cov:
+                c = np.full((length, cov_all.shape[1]), -1.0, np.float32)
+                cseg = cov_all[w - span_a: min(w + length, n) - span_a]
+                c[: len(cseg)] = cseg
+                covs.append(c)
+        genic, phase = _predict_windows(model, xs, covs, device)
+        end = max(b for _, b in cores[b0: b0 + len(ws)])
+        if end - done > len(cnt):
+            grow = end - done - len(cnt)
+            acc = np.concatenate([acc, np.zeros((grow, 8), np.float32)])
+            cnt = np.concatenate([cnt, np.zeros(grow, np.float32)])
+        for k, w in enumerate(ws):
+            a, b = cores[b0 + k]
+            acc[a - done: b - done, :4] += genic[k, a - w: b - w]
+            acc[a - done: b - done, 4:] += phase[k, a - w: b - w]
+            cnt[a - done: b - done] += 1
+        nxt = b0 + len(ws)
+        final_upto = cores[nxt][0] if nxt < len(starts) else n
+        k = final_upto - done
+        ready = acc[:k] / cnt[:k, None]
+        acc, cnt, done = acc[k:], cnt[k:], final_upto
+        out_buf = np.concatenate([out_buf, ready])
+        if progress is not None:
+            progress.update(k)
+        while next_row < len(run.rows) and out_start + out_buf.shape[0] >= run.offsets[next_row] + run.valid[next_row]:
+            v = int(run.valid[next_row])
+            lo = int(run.offsets[next_row]) - out_start
+            yield int(run.rows[next_row]), out_buf[lo: lo + v, :4], out_buf[lo: lo + v, 4:]
+            next_row += 1
+            cut = int(run.offsets[next_row]) - out_start if next_row < len(run.rows) else out_buf.shape[0]
+            out_buf, out_start = out_buf[cut:], out_start + cut
+
+
+def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overlap=True, threads=None,
+               show_progress=True):
+    """Write predictions.h5 for genome_h5 with the model at model_path."""
+    if threads:
+        torch.set_num_threads(threads)
+    device = pick_device()
+    model, ckpt = load_model(model_path)
+    model.to(device).eval()
+    cov_names = []
+    n_bams = 0
+    if coverage_h5:
+        check_same_chunks(genome_h5, coverage_h5)
+        with h5py.File(coverage_h5, "r") as c:
+            prefix = (ckpt["input_channels"].get("coverage") or {}).get("prefix", layout.DEFAULT_COVERAGE_PREFIX)
+            cov_names = [layout.coverage_name(prefix), layout.spliced_coverage_name(prefix)]
+            if cov_names[0] not in c:
+                raise InputError(f"{coverage_h5}: no {cov_names[0]} dataset")
+            n_bams = c[cov_names[0]].shape[2]
+    check_channels(ckpt, n_bams, model_path, genome_h5)
+    if not model.arch.input_coverage:
+        cov_names = []
+    seqids, start_ends = read_keys(genome_h5)
+    runs = strand_runs(seqids, start_ends)
+    with h5py.File(genome_h5, "r") as g, atomic_path(out) as tmp, h5py.File(tmp, "w") as o:
+        cov_file = h5py.File(coverage_h5, "r") if cov_names else None
+        try:
+            X = g[layout.X]
+            N, L = X.shape[:2]
+            if L % model.arch.pool_size:
+                raise InputError(f"{genome_h5}: subsequence length {L} is not divisible by {model.arch.pool_size}")
+            P = layout.create_chunked(o, layout.PREDICTIONS, N, (L, 4), np.float16)
+            Q = layout.create_chunked(o, layout.PREDICTIONS_PHASE, N, (L, 4), np.float16)
+            for name in (layout.SEQIDS, layout.SPECIES, layout.START_ENDS):
+                o.create_dataset(name, data=g[name][:])
+            total = int(sum(r.valid.sum() for r in runs))
+            with tqdm(total=total, unit="bp", unit_scale=True, disable=not show_progress, mininterval=5) as bar:
+                for run in runs:
+                    reader = StrandReader(run, X, [cov_file[n] for n in cov_names] if cov_file else ())
+                    for row, gp, pp in predict_run(model, reader, L, batch_size, device, overlap, bar):
+                        a = np.zeros((L, 4), np.float16)
+                        a[: len(gp)] = gp
+                        P[row] = a
+                        a = np.zeros((L, 4), np.float16)
+                        a[: len(pp)] = pp
+                        Q[row] = a
+        finally:
+            if cov_file is not None:
+                cov_file.close()
+        o.attrs["model_path"] = str(model_path)
+        o.attrs["model_sha256"] = sha256(model_path)
+        o.attrs["genome_h5"] = str(genome_h5)
+        o.attrs["overlap"] = overlap
+        o.attrs["device"] = str(device)
+    return N

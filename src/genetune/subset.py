@@ -1,0 +1,93 @@
+"""Write a subset of a Helixer-format file's chunks, optionally merging coverage by key.
+
+Every dataset whose first axis is N is copied for the chosen rows; other ("short") arrays
+are copied whole, so metadata survives (Helixer's filter dropped it, HELIXER_NOTES §3).
+"""
+
+import h5py
+import numpy as np
+
+from . import layout
+from .chunks import read_keys, row_index
+from .errors import InputError
+from .fileio import atomic_path
+
+
+def _walk(group, prefix=""):
+    for name, obj in group.items():
+        path = f"{prefix}{name}"
+        if isinstance(obj, h5py.Dataset):
+            yield path, obj
+        else:
+            yield from _walk(obj, path + "/")
+
+
+def _copy(src, dst, rows, n, block):
+    for name, d in _walk(src):
+        if d.shape and d.shape[0] == n:
+            out = layout.create_chunked(dst, name, len(rows), d.shape[1:], d.dtype, fillvalue=d.fillvalue)
+            for i in range(0, len(rows), block):
+                out[i: i + block] = d[np.sort(rows[i: i + block])]
+        else:
+            dst.create_dataset(name, data=d[()])
+
+
+def write_subset(src_path, rows, out_path, coverage_path=None, attrs=None, block=64):
+    """Copy `rows` (sorted row indices) of src_path, plus matching coverage rows, to out_path."""
+    rows = np.sort(np.asarray(rows, dtype=np.int64))
+    with h5py.File(src_path, "r") as src, atomic_path(out_path) as tmp, h5py.File(tmp, "w") as dst:
+        n = len(src[layout.X])
+        _copy(src, dst, rows, n, block)
+        if coverage_path:
+            ids, se = read_keys(src_path)
+            cids, cse = read_keys(coverage_path)
+            index = row_index(cids, cse)
+            try:
+                crows = np.array([index[(ids[r], int(se[r, 0]), int(se[r, 1]))] for r in rows], dtype=np.int64)
+            except KeyError as exc:
+                raise InputError(f"{coverage_path}: has no chunk {exc.args[0]} of {src_path}") from None
+            with h5py.File(coverage_path, "r") as cov:
+                cn = len(cov[layout.SEQIDS])
+                for name, d in _walk(cov["evaluation"], "evaluation/"):
+                    if d.shape and d.shape[0] == cn:
+                        out = layout.create_chunked(dst, name, len(rows), d.shape[1:], d.dtype,
+                                                    fillvalue=d.fillvalue, compression="lzf")
+                        for i in range(0, len(rows), block):
+                            out[i: i + block] = _take(d, crows[i: i + block])
+                    else:
+                        dst.create_dataset(name, data=d[()])
+        for k, v in (attrs or {}).items():
+            dst.attrs[k] = v
+    return len(rows)
+
+
+def _take(d, rows):
+    """d[rows] for any row order (h5py fancy indexing wants increasing indices)."""
+    if np.all(np.diff(rows) > 0):
+        return d[rows]
+    return np.stack([d[r] for r in rows])
+
+
+def concatenate(paths, out_path, block=64):
+    """One file with the chunks of several (e.g. several species' training files), in order."""
+    with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as dst:
+        srcs = [h5py.File(p, "r") for p in paths]
+        try:
+            names = [name for name, d in _walk(srcs[0]) if d.shape and d.shape[0] == len(srcs[0][layout.X])]
+            total = sum(len(s[layout.X]) for s in srcs)
+            for name in names:
+                d0 = srcs[0][name]
+                out = layout.create_chunked(dst, name, total, d0.shape[1:], d0.dtype, fillvalue=d0.fillvalue)
+                pos = 0
+                for s, path in zip(srcs, paths):
+                    if name not in s:
+                        raise InputError(f"{path}: has no {name}, unlike {paths[0]}")
+                    d = s[name]
+                    for i in range(0, len(d), block):
+                        part = d[i: i + block]
+                        out[pos: pos + len(part)] = part
+                        pos += len(part)
+        finally:
+            for s in srcs:
+                s.close()
+    return total

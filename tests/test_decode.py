@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+from Bio.Seq import Seq
+from helpers import perfect_predictions
+
+from genetune.decode import DecodeConfig, decode_h5, decode_strand, genes_from_path
+from genetune.errors import InputError
+from genetune.fasta import CODE
+from genetune.gff import read_gff3
+
+
+def _key(t):
+    return (t.seqid, t.strand, tuple(t.exons), tuple(t.cds))
+
+
+def _cds_sequence(t, genome):
+    seq = "".join(genome[t.seqid][s:e] for s, e in t.cds)
+    return seq if t.strand == "+" else str(Seq(seq).reverse_complement())
+
+
+def test_perfect_predictions_decode_to_the_true_gene_models(tiny_species, tmp_path):
+    d = tiny_species["dir"]
+    perfect_predictions(d / "labels.h5", tmp_path / "p.h5")
+    n = decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "a.gff3")
+    truth = {_key(t) for t in read_gff3(d / "annotation.gff3")}
+    pred = {_key(t) for t in read_gff3(tmp_path / "a.gff3")}
+    assert n == len(truth) and pred == truth
+
+
+def test_noisy_predictions_still_give_valid_gene_models(tiny_species, tmp_path):
+    """Every CDS: ATG start, stop codon end, no internal stop, length divisible by 3; GT/GC..AG introns."""
+    d = tiny_species["dir"]
+    perfect_predictions(d / "labels.h5", tmp_path / "p.h5", sharpness=0.4, noise=0.6, seed=3)
+    cfg = DecodeConfig(min_intron=20)
+    decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "a.gff3", cfg)
+    genome = tiny_species["genome"]
+    genes = read_gff3(tmp_path / "a.gff3")
+    assert genes
+    for t in genes:
+        cds = _cds_sequence(t, genome)
+        protein = str(Seq(cds).translate())
+        partial = t.cds[0][0] == 0 or t.cds[-1][1] == len(genome[t.seqid])
+        if not partial:
+            assert cds.startswith("ATG") and len(cds) % 3 == 0 and protein.endswith("*")
+            assert "*" not in protein[:-1]
+        for a, b in t.introns:
+            intron = genome[t.seqid][a:b]
+            intron = intron if t.strand == "+" else str(Seq(intron).reverse_complement())
+            assert intron[:2] in ("GT", "GC") and intron[-2:] == "AG" and b - a >= cfg.min_intron
+
+
+def test_decoder_never_reads_through_an_in_frame_stop():
+    seq = "CCCC" + "ATG" + "AAA" + "TAG" + "AAA" * 20 + "TAA" + "CCCC"
+    codes = CODE[np.frombuffer(seq.encode(), np.uint8)]
+    n = len(seq)
+    probs = np.full((n, 4), 0.01, np.float32)
+    probs[:, 0] = 0.97
+    probs[4:n - 4] = [0.01, 0.01, 0.97, 0.01]  # the network claims one long CDS
+    phase = np.full((n, 4), 0.25, np.float32)
+    path = decode_strand(codes, probs, phase, DecodeConfig(min_cds_length=6, gene_penalty=0.0))
+    genes = genes_from_path(path, DecodeConfig(min_cds_length=6))
+    assert genes and all(g["cds"][-1][1] <= 4 + 9 for g in genes if g["cds"][0][0] == 4)
+
+
+def test_unknown_decoder_setting_is_an_error():
+    with pytest.raises(InputError, match="unknown decoder settings: min_exon"):
+        DecodeConfig.from_dict({"min_exon": 3})

@@ -1,0 +1,48 @@
+import pytest
+import torch
+
+from genetune.checkpoint import check_channels, input_channels, load_model, save_checkpoint
+from genetune.errors import InputError
+from genetune.model import Architecture, HybridModel, with_coverage_head
+
+ARCH = Architecture(cnn_layers=2, filter_depth=8, kernel_size=10, lstm_layers=2, units=8)
+
+
+def test_outputs_have_one_row_per_base_for_both_heads():
+    model = HybridModel(ARCH)
+    genic, phase = model(torch.randn(2, 9 * 20, 4))
+    assert genic.shape == phase.shape == (2, 180, 4)
+    assert HybridModel(Architecture(predict_phase=False))(torch.randn(1, 18, 4))[1] is None
+
+
+def test_coverage_head_starts_as_the_base_model():
+    base = HybridModel(ARCH).eval()
+    cov_model = with_coverage_head(base, coverage_count=2).eval()
+    x = torch.randn(1, 90, 4)
+    cov = torch.randint(0, 50, (1, 90, 4)).float()
+    assert torch.allclose(base(x)[0], cov_model(x, cov)[0], atol=1e-6)
+
+
+def test_checkpoint_round_trip_keeps_weights_and_card(tmp_path):
+    model = HybridModel(ARCH).eval()
+    save_checkpoint(tmp_path / "m.pt", model, input_channels(), model_card={"name": "t"})
+    loaded, ckpt = load_model(tmp_path / "m.pt")
+    x = torch.randn(1, 45, 4)
+    assert torch.equal(model(x)[0], loaded.eval()(x)[0])
+    assert ckpt["model_card"]["name"] == "t" and ckpt["class_names"] == ["intergenic", "UTR", "CDS", "intron"]
+
+
+def test_coverage_model_without_coverage_fails_saying_what_is_missing(tmp_path):
+    model = with_coverage_head(HybridModel(ARCH), 1)
+    save_checkpoint(tmp_path / "c.pt", model, input_channels(["a.bam"], ["reverse"]))
+    _, ckpt = load_model(tmp_path / "c.pt")
+    with pytest.raises(InputError, match=r"needs RNA-seq coverage from 1 BAM\(s\) \(a.bam, reverse\)"):
+        check_channels(ckpt, 0, "c.pt", "genome.h5")
+    with pytest.raises(InputError, match="trained on coverage from 1 BAM"):
+        check_channels(ckpt, 2, "c.pt", "genome.h5")
+
+
+def test_loading_a_non_checkpoint_is_a_clear_error(tmp_path):
+    (tmp_path / "x.pt").write_text("not a model")
+    with pytest.raises(InputError, match="x.pt: not a readable genetune checkpoint"):
+        load_model(tmp_path / "x.pt")

@@ -1,0 +1,66 @@
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from genetune import layout
+from genetune.checkpoint import input_channels, save_checkpoint
+from genetune.fasta import ingest_genome
+from genetune.model import Architecture, HybridModel
+from genetune.predict import predict_h5, window_cores, window_starts
+
+
+@pytest.mark.parametrize("n", [100, 4608, 4609, 10000, 23040])
+def test_window_cores_tile_every_base(n):
+    L = 4608
+    starts = window_starts(n, L)
+    cores = window_cores(starts, n, L)
+    covered = np.zeros(n, int)
+    for a, b in cores:
+        covered[a:b] += 1
+    assert covered.min() >= 1 and cores[0][0] == 0 and cores[-1][1] == n
+    assert all(s + L <= max(n, L) for s in starts)
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("m")
+    model = HybridModel(Architecture(cnn_layers=1, filter_depth=8, kernel_size=9, units=8))
+    save_checkpoint(d / "m.pt", model, input_channels())
+    return d / "m.pt", model.eval()
+
+
+def test_short_sequence_predicts_both_strands_with_padding_at_the_end(tmp_path, model_path):
+    """Helixer 0.3.6 shifts padded minus chunks and loses their genes (its issue #197)."""
+    path, model = model_path
+    rng = np.random.default_rng(1)
+    (tmp_path / "g.fa").write_text(">short\n" + "".join(rng.choice(list("ACGT"), 500)) + "\n")
+    ingest_genome(tmp_path / "g.fa", "sp", tmp_path / "g.h5", 72 * 8)
+    predict_h5(tmp_path / "g.h5", path, tmp_path / "p.h5", show_progress=False)
+    with h5py.File(tmp_path / "g.h5") as g, h5py.File(tmp_path / "p.h5") as p:
+        x = g[layout.X][:]
+        pred = p[layout.PREDICTIONS][:].astype(np.float32)
+    for row in (0, 1):  # plus and minus chunk, each 500 valid + 76 padding
+        with torch.no_grad():
+            expect = torch.softmax(model(torch.from_numpy(x[row:row + 1].astype(np.float32)))[0], -1)[0].numpy()
+        assert np.allclose(pred[row][:500], expect[:500], atol=2e-3)
+        assert not pred[row][500:].any()
+
+
+def test_overlapping_windows_agree_with_single_pass_inside_cores_and_are_deterministic(tmp_path, model_path):
+    path, _ = model_path
+    rng = np.random.default_rng(2)
+    (tmp_path / "g.fa").write_text(">a\n" + "".join(rng.choice(list("ACGT"), 3000)) + "\n")
+    ingest_genome(tmp_path / "g.fa", "sp", tmp_path / "g.h5", 576)
+    predict_h5(tmp_path / "g.h5", path, tmp_path / "p1.h5", batch_size=3, show_progress=False)
+    predict_h5(tmp_path / "g.h5", path, tmp_path / "p2.h5", batch_size=5, show_progress=False)
+    predict_h5(tmp_path / "g.h5", path, tmp_path / "p3.h5", overlap=False, show_progress=False)
+    with h5py.File(tmp_path / "p1.h5") as a, h5py.File(tmp_path / "p2.h5") as b, h5py.File(tmp_path / "p3.h5") as c:
+        p1, p2, p3 = (f[layout.PREDICTIONS][:].astype(np.float32) for f in (a, b, c))
+        assert a[layout.SEQIDS][0] == b"a"
+    assert np.array_equal(p1, p2)  # independent of batch size
+    valid = p1.sum(-1) > 0
+    assert np.allclose(p1.sum(-1)[valid], 1, atol=2e-3)
+    # the overlap average stays close to single-window predictions (a small, local model)
+    assert np.abs(p1 - p3)[valid].mean() < 0.05

@@ -1,0 +1,69 @@
+import h5py
+import numpy as np
+import pytest
+from helpers import perfect_predictions
+
+from genetune import layout
+from genetune.errors import InputError
+from genetune.select import select_confident, select_rows
+from genetune.split import split_seqids, split_train_val
+
+
+def test_each_stratum_keeps_its_most_confident_chunks():
+    conf = np.array([0.9, 0.1, 0.8, 0.2, 0.7, 0.3])
+    ig = np.array([0.0, 0.0, 0.5, 0.5, 1.0, 1.0])
+    rows = select_rows(conf, ig, np.ones(6, bool), keep_fraction=0.5, n_strata=3)
+    assert list(rows) == [0, 2, 4]
+
+
+def test_ties_in_intergenic_fraction_do_not_collapse_strata():
+    conf = np.linspace(0, 1, 12)
+    ig = np.ones(12)  # all chunks fully intergenic: Helixer's quantile ranks collapse to one
+    rows = select_rows(conf, ig, np.ones(12, bool), keep_fraction=0.5, n_strata=6)
+    assert len(rows) == 6 and len(set(rows)) == 6
+
+
+def test_selection_prefers_chunks_where_predictions_agree_with_labels(tiny_species, tmp_path):
+    d = tiny_species["dir"]
+    perfect_predictions(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.8, seed=1)
+    rows, conf = select_confident(d / "labels.h5", tmp_path / "p.h5", tmp_path / "c.h5", keep_fraction=0.5)
+    with h5py.File(tmp_path / "c.h5") as c, h5py.File(d / "labels.h5") as lab:
+        assert len(c[layout.X]) == len(rows)
+        assert np.array_equal(c[layout.Y][:], lab[layout.Y][np.sort(rows)])
+        assert c.attrs["mean_confidence_kept"] >= c.attrs["mean_confidence_all"]
+
+
+def test_mismatched_chunks_are_an_error_not_silently_paired(tiny_species, tmp_path):
+    d = tiny_species["dir"]
+    perfect_predictions(d / "labels.h5", tmp_path / "p.h5")
+    with h5py.File(tmp_path / "p.h5", "a") as p:
+        se = p[layout.START_ENDS][:]
+        se[[0, 1]] = se[[1, 0]]
+        p[layout.START_ENDS][...] = se
+    with pytest.raises(InputError, match="do not match"):
+        select_confident(d / "labels.h5", tmp_path / "p.h5", tmp_path / "c.h5")
+
+
+def test_split_is_by_whole_sequence_deterministic_and_never_empty():
+    seqids = np.repeat([f"s{i}" for i in range(10)], [9, 8, 7, 6, 5, 4, 3, 2, 1, 1])
+    train, val = split_seqids(seqids, 0.2, seed=5)
+    assert not set(train) & set(val) and set(train) | set(val) == set(seqids)
+    assert val and (train, val) == split_seqids(seqids, 0.2, seed=5)
+    assert split_seqids(np.array(["a", "a", "b"]), 0.2, 1)[1]
+    with pytest.raises(InputError, match="need at least 2"):
+        split_seqids(np.array(["a", "a"]), 0.2, 1)
+
+
+def test_split_files_are_self_contained_with_coverage(tiny_species, tmp_path):
+    from genetune.coverage import add_coverage
+    d = tiny_species["dir"]
+    add_coverage(d / "genome.h5", [d / "rnaseq.bam"], "reverse", tmp_path / "cov.h5")
+    train, val = split_train_val(d / "labels.h5", tmp_path / "t.h5", tmp_path / "v.h5", tmp_path / "cov.h5")
+    with h5py.File(tmp_path / "t.h5") as t, h5py.File(tmp_path / "cov.h5") as c:
+        ids = t[layout.SEQIDS][:].astype(str)
+        assert set(ids) == set(train)
+        cov = t[layout.coverage_name()][:]
+        full = c[layout.coverage_name()][:]
+        rows = np.flatnonzero(np.isin(c[layout.SEQIDS][:].astype(str), train))
+        assert np.array_equal(cov, full[rows])
+        assert t[layout.bam_files_name()].shape == (1,)

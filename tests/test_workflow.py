@@ -1,0 +1,127 @@
+"""Real Snakemake runs on a tiny simulated species (the whole chain, end to end)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+from Bio.Seq import Seq
+
+from genetune import layout
+from genetune.checkpoint import load_checkpoint
+from genetune.fasta import IUPAC, read_fasta
+from genetune.gff import read_gff3
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+TINY = {
+    "species": "tiny",
+    "genome": "resources/demo/tiny/genome.fa",
+    "rnaseq": [{"bam": "resources/demo/tiny/rnaseq.bam", "strandedness": "reverse"}],
+    "reference": "resources/demo/tiny/annotation.gff3",
+    "base_model": "resources/models/demo_base.pt",
+    "subsequence_length": 4608,
+    "demo_inputs": {"tiny": {"preset": "target", "seed": 11, "contig_sizes": [45000, 35000, 20000],
+                             "read_pairs": 6000}},
+    "predict": {"batch_size": 8, "overlap": True},
+    "decode": {"min_intron": 30},
+    "select": {"keep_fraction": 0.6, "strata": 4},
+    "split": {"val_fraction": 0.3, "seed": 1},
+    "finetune": {"mode": "coverage", "epochs": 2, "batch_size": 4, "lr": 0.002, "patience": 2},
+}
+
+
+def _workdir(tmp_path, config):
+    """A run directory that links the workflow, scripts and package and holds its own config."""
+    for name in ("Snakefile", "workflow", "scripts", "src"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    (tmp_path / "resources" / "models").mkdir(parents=True)
+    (tmp_path / "resources" / "models" / "demo_base.pt").symlink_to(ROOT / "resources/models/demo_base.pt")
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    return tmp_path
+
+
+def _env():
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # rules call `python`
+    return env
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    wd = _workdir(tmp_path_factory.mktemp("wf"), TINY)
+    proc = subprocess.run(SNAKEMAKE + ["--cores", "2", "--directory", str(wd)], cwd=wd, env=_env(),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return wd
+
+
+def test_workflow_writes_valid_final_gene_models(tiny_run):
+    res = tiny_run / "results" / "tiny"
+    genes = read_gff3(res / "final" / "annotation.gff3")
+    assert len(genes) >= 5
+    letters = np.array(list(IUPAC) + ["N"])
+    genome = {sid: "".join(letters[codes]) for sid, codes in read_fasta(tiny_run / "resources/demo/tiny/genome.fa")}
+    for t in genes:
+        if t.cds[0][0] == 0 or t.cds[-1][1] == len(genome[t.seqid]):
+            continue
+        cds = "".join(genome[t.seqid][s:e] for s, e in t.cds)
+        cds = cds if t.strand == "+" else str(Seq(cds).reverse_complement())
+        protein = str(Seq(cds).translate())
+        assert cds.startswith("ATG") and protein.endswith("*") and "*" not in protein[:-1]
+
+
+def test_workflow_evaluates_first_pass_and_final_against_reference(tiny_run):
+    lines = (tiny_run / "results/tiny/evaluation/metrics.tsv").read_text().splitlines()
+    rows = [ln.split("\t") for ln in lines[1:]]
+    f1 = {(r[0], r[1], r[2]): float(r[5]) for r in rows}
+    for stage in ("first_pass", "final"):
+        assert 0 <= f1[(stage, "gene", "gene")] <= 1
+        assert f1[(stage, "base", "genic")] > 0.2  # the base model finds genes on the unseen preset
+    assert (tiny_run / "results/tiny/evaluation/f1.svg").stat().st_size > 1000
+
+
+def test_workflow_trains_a_coverage_model_from_the_confident_pseudolabels(tiny_run):
+    res = tiny_run / "results/tiny"
+    metrics = (res / "finetune/metrics.tsv").read_text().splitlines()
+    assert metrics[1].startswith("0\t") and len(metrics) >= 3
+    ckpt = load_checkpoint(res / "finetune/best.pt")
+    cov = ckpt["input_channels"]["coverage"]
+    assert cov["bams"] == ["rnaseq.bam"] and cov["strandedness"] == ["reverse"]
+    with h5py.File(res / "pseudolabels/confident.h5") as c, h5py.File(res / "pseudolabels/labels.h5") as lab:
+        assert 0 < len(c[layout.X]) < len(lab[layout.X])
+    with h5py.File(res / "finetune/training_data.h5") as t:
+        assert layout.coverage_name() in t and t[layout.Y].shape[0] == t[layout.X].shape[0]
+
+
+def test_workflow_predictions_keep_genome_chunk_order(tiny_run):
+    res = tiny_run / "results/tiny"
+    with h5py.File(res / "genome.h5") as g, h5py.File(res / "final/predictions.h5") as p:
+        assert np.array_equal(g[layout.START_ENDS][:], p[layout.START_ENDS][:])
+        assert np.array_equal(g[layout.SEQIDS][:], p[layout.SEQIDS][:])
+        assert p[layout.PREDICTIONS].shape == g[layout.X].shape
+
+
+def test_every_rule_left_a_log(tiny_run):
+    logs = {p.parent.name for p in (tiny_run / "logs").rglob("*.log")}
+    assert {"ingest_genome", "add_coverage", "predict_first_pass", "decode_first_pass", "pseudolabels_to_h5",
+            "select_confident", "split_train_val", "finetune", "predict_finetuned", "decode_finetuned",
+            "evaluate"} <= logs
+
+
+def test_demo_config_validates_and_plans_the_whole_chain(tmp_path):
+    proc = subprocess.run(SNAKEMAKE + ["-n", "--cores", "2"], cwd=ROOT, env=_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for rule in ("simulate_demo_species", "predict_first_pass", "finetune", "decode_finetuned", "evaluate"):
+        assert rule in proc.stdout
+
+
+def test_invalid_config_is_rejected_by_the_schema(tmp_path):
+    wd = _workdir(tmp_path, {**TINY, "finetune": {"mode": "everything"}})
+    proc = subprocess.run(SNAKEMAKE + ["-n", "--cores", "1"], cwd=wd, env=_env(), capture_output=True, text=True)
+    assert proc.returncode != 0 and "everything" in proc.stderr

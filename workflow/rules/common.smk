@@ -1,0 +1,98 @@
+import json
+import os
+
+from snakemake.utils import validate
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+SPECIES = config["species"]
+RESULTS = f"results/{SPECIES}"
+
+
+wildcard_constraints:
+    species=r"[A-Za-z0-9_.\-]+",
+    demo=r"[A-Za-z0-9_.\-]+",
+    source=r"[A-Za-z0-9_.\-]+",
+
+
+def get_bams(wildcards=None):
+    """The RNA-seq BAMs in configured order (the order is part of a coverage model's input)."""
+    return [entry["bam"] for entry in config.get("rnaseq", [])]
+
+
+def get_strandedness(wildcards=None):
+    return [entry["strandedness"] for entry in config.get("rnaseq", [])]
+
+
+def has_rnaseq():
+    return bool(config.get("rnaseq"))
+
+
+def get_coverage(wildcards=None):
+    """coverage.h5 when BAMs are configured, else nothing."""
+    return [f"{RESULTS}/coverage.h5"] if has_rnaseq() else []
+
+
+def coverage_arg(wildcards, input):
+    return f"--coverage-h5 {input.coverage}" if input.get("coverage") else ""
+
+
+def get_finetuned_coverage(wildcards):
+    """Coverage for re-prediction, only if the fine-tuned model reads it."""
+    return get_coverage() if config["finetune"]["mode"] == "coverage" else []
+
+
+def settings(section):
+    """A config section as inline JSON for a script's --settings."""
+    return json.dumps(config.get(section, {}), sort_keys=True)
+
+
+def get_final_outputs():
+    outputs = [f"{RESULTS}/final/annotation.gff3", f"{RESULTS}/finetune/metrics.tsv"]
+    if config.get("reference"):
+        outputs += [f"{RESULTS}/evaluation/metrics.tsv", f"{RESULTS}/evaluation/f1.svg"]
+    return outputs
+
+
+def demo_param(key):
+    """Input function for a simulation setting of a demo species (lists joined for the shell)."""
+
+    def get(wildcards):
+        value = config["demo_inputs"][wildcards.demo][key]
+        return " ".join(map(str, value)) if isinstance(value, list) else value
+
+    return get
+
+
+def _pretrain():
+    if "pretrain" not in config:
+        raise ValueError(
+            "pretraining settings missing: run with --configfile config/pretrain.yaml"
+        )
+    return config["pretrain"]
+
+
+def pretrain_sources():
+    return list(config["pretrain"]["sources"]) if "pretrain" in config else []
+
+
+def pretrain_param(key):
+    """Input function for a simulation setting of a pretraining source species."""
+
+    def get(wildcards):
+        value = _pretrain()["sources"][wildcards.source][key]
+        return " ".join(map(str, value)) if isinstance(value, list) else value
+
+    return get
+
+
+def pretrain_setting(key):
+    return config["pretrain"][key] if "pretrain" in config else None
+
+
+def pretrain_json(key):
+    return (
+        json.dumps(config["pretrain"][key], sort_keys=True)
+        if "pretrain" in config
+        else "{}"
+    )

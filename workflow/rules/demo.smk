@@ -1,0 +1,27 @@
+# Demo inputs: species simulated by genetune's own simulator from a fixed seed, so the
+# repository ships a seed instead of megabytes of FASTA/BAM. Only for config["demo_inputs"].
+
+
+rule simulate_demo_species:
+    output:
+        fasta="resources/demo/{demo}/genome.fa",
+        gff3="resources/demo/{demo}/annotation.gff3",
+        bam="resources/demo/{demo}/rnaseq.bam",
+        bai="resources/demo/{demo}/rnaseq.bam.bai",
+    log:
+        "logs/simulate_demo_species/{demo}.log",
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        preset=demo_param("preset"),
+        seed=demo_param("seed"),
+        sizes=demo_param("contig_sizes"),
+        pairs=demo_param("read_pairs"),
+    shell:
+        "python scripts/simulate_species.py --preset {params.preset} --seed {params.seed} "
+        "--contig-sizes {params.sizes} --read-pairs {params.pairs} "
+        "--out-dir resources/demo/{wildcards.demo} > {log} 2>&1"

@@ -1,0 +1,38 @@
+# Before/after evaluation against a reference annotation, when one is configured.
+
+
+rule evaluate:
+    input:
+        reference=config.get("reference") or [],
+        genome=rules.ingest_genome.output.h5,
+        first_pass=rules.decode_first_pass.output.gff3,
+        final=rules.decode_finetuned.output.gff3,
+    output:
+        metrics=report(
+            f"{RESULTS}/evaluation/metrics.tsv",
+            caption="../report/evaluation_metrics.rst",
+            category="Evaluation",
+            labels={"species": SPECIES, "table": "metrics"},
+        ),
+        plot=report(
+            f"{RESULTS}/evaluation/f1.svg",
+            caption="../report/evaluation_plot.rst",
+            category="Evaluation",
+            labels={"species": SPECIES, "figure": "F1 before/after"},
+        ),
+    log:
+        f"logs/evaluate/{SPECIES}.log",
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    params:
+        loci_only=(
+            "--reference-loci-only" if config.get("reference_is_incomplete") else ""
+        ),
+    shell:
+        "python scripts/evaluate.py --reference {input.reference} --genome-h5 {input.genome} "
+        "--prediction first_pass={input.first_pass} --prediction final={input.final} {params.loci_only} "
+        "--plot {output.plot} --out {output.metrics} > {log} 2>&1"

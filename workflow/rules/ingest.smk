@@ -1,0 +1,44 @@
+# Genome and RNA-seq ingestion: FASTA -> genome.h5, BAM(s) -> coverage.h5 (same chunks).
+
+
+rule ingest_genome:
+    input:
+        fasta=config["genome"],
+    output:
+        h5=f"{RESULTS}/genome.h5",
+    log:
+        f"logs/ingest_genome/{SPECIES}.log",
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    params:
+        species=SPECIES,
+        length=config["subsequence_length"],
+    shell:
+        "python scripts/ingest_genome.py --fasta {input.fasta} --species {params.species} "
+        "--subsequence-length {params.length} --out {output.h5} > {log} 2>&1"
+
+
+rule add_coverage:
+    input:
+        genome=rules.ingest_genome.output.h5,
+        bams=get_bams(),
+    output:
+        h5=f"{RESULTS}/coverage.h5",
+    log:
+        f"logs/add_coverage/{SPECIES}.log",
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=120,
+    params:
+        bams=lambda wc, input: " ".join(f"--bam {b}" for b in input.bams),
+        strandedness=" ".join(get_strandedness()),
+    shell:
+        "python scripts/add_coverage.py --genome-h5 {input.genome} {params.bams} "
+        "--strandedness {params.strandedness} --out {output.h5} > {log} 2>&1"

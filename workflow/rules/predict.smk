@@ -1,0 +1,76 @@
+# Prediction (GPU when present) and decoding into gene models. The fine-tuned pass reuses
+# the first-pass rules with other inputs and outputs.
+
+
+rule predict_first_pass:
+    input:
+        genome=rules.ingest_genome.output.h5,
+        model=config["base_model"],
+    output:
+        h5=f"{RESULTS}/first_pass/predictions.h5",
+    log:
+        f"logs/predict_first_pass/{SPECIES}.log",
+    benchmark:
+        f"benchmarks/predict_first_pass/{SPECIES}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=240,
+        gpu=1,
+    params:
+        coverage=coverage_arg,
+        batch_size=config["predict"]["batch_size"],
+        overlap="" if config["predict"]["overlap"] else "--no-overlap",
+    shell:
+        "python scripts/predict.py --genome-h5 {input.genome} --model {input.model} {params.coverage} "
+        "--batch-size {params.batch_size} {params.overlap} --threads {threads} --out {output.h5} > {log} 2>&1"
+
+
+rule decode_first_pass:
+    input:
+        genome=rules.ingest_genome.output.h5,
+        predictions=rules.predict_first_pass.output.h5,
+    output:
+        gff3=f"{RESULTS}/first_pass/annotation.gff3",
+    log:
+        f"logs/decode_first_pass/{SPECIES}.log",
+    benchmark:
+        f"benchmarks/decode_first_pass/{SPECIES}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        settings=settings("decode"),
+    shell:
+        "python scripts/decode.py --genome-h5 {input.genome} --predictions {input.predictions} "
+        "--settings {params.settings:q} --out {output.gff3} > {log} 2>&1"
+
+
+use rule predict_first_pass as predict_finetuned with:
+    input:
+        genome=rules.ingest_genome.output.h5,
+        model=f"{RESULTS}/finetune/best.pt",
+        coverage=get_finetuned_coverage,
+    output:
+        h5=f"{RESULTS}/final/predictions.h5",
+    log:
+        f"logs/predict_finetuned/{SPECIES}.log",
+    benchmark:
+        f"benchmarks/predict_finetuned/{SPECIES}.tsv"
+
+
+use rule decode_first_pass as decode_finetuned with:
+    input:
+        genome=rules.ingest_genome.output.h5,
+        predictions=rules.predict_finetuned.output.h5,
+    output:
+        gff3=f"{RESULTS}/final/annotation.gff3",
+    log:
+        f"logs/decode_finetuned/{SPECIES}.log",
+    benchmark:
+        f"benchmarks/decode_finetuned/{SPECIES}.tsv"

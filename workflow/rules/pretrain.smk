@@ -1,0 +1,111 @@
+# Pretraining the shipped demo base model on simulated "source" species (`make pretrain`):
+# snakemake pretrain --configfile config/pretrain.yaml. Outputs stay under pretrain/; the
+# Makefile copies best.pt to resources/models/, so no rule ever rewrites the shipped model.
+
+
+rule simulate_source_species:
+    output:
+        fasta="pretrain/{source}/genome.fa",
+        gff3="pretrain/{source}/annotation.gff3",
+    log:
+        "logs/simulate_source_species/{source}.log",
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        preset=pretrain_param("preset"),
+        seed=pretrain_param("seed"),
+        sizes=pretrain_param("contig_sizes"),
+    shell:
+        "python scripts/simulate_species.py --preset {params.preset} --seed {params.seed} "
+        "--contig-sizes {params.sizes} --prefix {wildcards.source}_chr "
+        "--out-dir pretrain/{wildcards.source} > {log} 2>&1"
+
+
+use rule ingest_genome as ingest_source_genome with:
+    input:
+        fasta=rules.simulate_source_species.output.fasta,
+    output:
+        h5="pretrain/{source}/genome.h5",
+    log:
+        "logs/ingest_source_genome/{source}.log",
+    params:
+        species="{source}",
+        length=pretrain_setting("subsequence_length"),
+
+
+use rule pseudolabels_to_h5 as source_labels_to_h5 with:
+    input:
+        gff3=rules.simulate_source_species.output.gff3,
+        genome=rules.ingest_source_genome.output.h5,
+    output:
+        h5="pretrain/{source}/labels.h5",
+    log:
+        "logs/source_labels_to_h5/{source}.log",
+
+
+rule concatenate_sources:
+    input:
+        expand("pretrain/{source}/labels.h5", source=pretrain_sources()),
+    output:
+        h5="pretrain/all/labels.h5",
+    log:
+        "logs/concatenate_sources/all.log",
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "python scripts/concatenate_h5.py --inputs {input} --out {output.h5} > {log} 2>&1"
+
+
+use rule split_train_val as split_sources with:
+    input:
+        labels=rules.concatenate_sources.output.h5,
+    output:
+        train="pretrain/all/training_data.h5",
+        val="pretrain/all/validation_data.h5",
+    log:
+        "logs/split_sources/all.log",
+    params:
+        coverage="",
+        val_fraction=pretrain_setting("val_fraction"),
+        seed=pretrain_setting("seed"),
+
+
+rule train_base_model:
+    input:
+        train=rules.split_sources.output.train,
+        val=rules.split_sources.output.val,
+    output:
+        best="pretrain/model/best.pt",
+        last="pretrain/model/last.pt",
+        metrics="pretrain/model/metrics.tsv",
+    log:
+        "logs/train_base_model/all.log",
+    benchmark:
+        "benchmarks/train_base_model/all.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=60,
+        gpu=1,
+    params:
+        settings=pretrain_json("train"),
+        card=pretrain_json("model_card"),
+    shell:
+        "python scripts/finetune.py --train-h5 {input.train} --val-h5 {input.val} "
+        "--settings {params.settings:q} --model-card {params.card:q} --threads {threads} "
+        "--out-dir pretrain/model > {log} 2>&1"
+
+
+rule pretrain:
+    input:
+        rules.train_base_model.output.best,
