@@ -39,7 +39,7 @@ def test_noisy_predictions_still_give_valid_gene_models(tiny_species, tmp_path):
     for t in genes:
         cds = _cds_sequence(t, genome)
         protein = str(Seq(cds).translate())
-        partial = t.cds[0][0] == 0 or t.cds[-1][1] == len(genome[t.seqid])
+        partial = t.start == 0 or t.end == len(genome[t.seqid])
         if not partial:
             assert cds.startswith("ATG") and len(cds) % 3 == 0 and protein.endswith("*")
             assert "*" not in protein[:-1]
@@ -65,3 +65,21 @@ def test_decoder_never_reads_through_an_in_frame_stop():
 def test_unknown_decoder_setting_is_an_error():
     with pytest.raises(InputError, match="unknown decoder settings: min_exon"):
         DecodeConfig.from_dict({"min_exon": 3})
+
+
+def test_start_codon_is_never_split_by_an_intron():
+    """Regression: 'AT|GT...AG|' once passed the ATG check with the G opening the intron."""
+    intron = "GTAAGT" + "T" * 40 + "CAG"
+    seq = "CCCCC" + "AT" + intron + "A" + "AAC" * 10 + "TAA" + "CCCCC"  # AT|intron|A AAC... TAA in frame
+    codes = CODE[np.frombuffer(seq.encode(), np.uint8)]
+    n = len(seq)
+    probs = np.tile(np.float32([0.97, 0.01, 0.01, 0.01]), (n, 1))
+    probs[5:7] = [0.01, 0.01, 0.97, 0.01]
+    probs[7:7 + len(intron)] = [0.01, 0.01, 0.01, 0.97]
+    probs[7 + len(intron): n - 5] = [0.01, 0.01, 0.97, 0.01]
+    cfg = DecodeConfig(min_cds_length=6, gene_penalty=0.0, min_intron=20)
+    genes = genes_from_path(decode_strand(codes, probs, np.full((n, 4), 0.25, np.float32), cfg), cfg)
+    for g in genes:
+        cds = "".join(seq[s:e] for s, e in g["cds"])
+        assert g["partial5"] or cds.startswith("ATG")
+        assert g["cds"][0][1] - g["cds"][0][0] >= 3 or g["partial5"]

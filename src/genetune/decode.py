@@ -1,10 +1,10 @@
 """Base-wise probabilities -> gene models, by an exact Viterbi over gene-structure states.
 
-Per sequence strand (5'->3'), states: intergenic, 5'UTR, 5'UTR intron, six coding states,
-six coding-intron states, 3'UTR, 3'UTR intron. A coding state remembers the codon position
+Per sequence strand (5'->3'), states: intergenic, 5'UTR, 5'UTR intron, three start-codon
+states, six coding states, six coding-intron states, 3'UTR, 3'UTR intron. A coding state remembers the codon position
 and, where it matters for stop codons, the bases seen so far of the current codon (T, TA,
 TG), also across introns. So the path can only:
-  - enter CDS at ATG, leave it right after an in-frame stop codon (TAA/TAG/TGA), never read
+  - enter CDS at an ATG that no intron interrupts, leave it right after an in-frame stop codon (TAA/TAG/TGA), never read
     through one, and keep the frame across introns;
   - open an intron at GT (or GC) and close it after AG, no shorter than `min_intron`
     (a jump transition that consumes min_intron bases at once, so no counter states);
@@ -32,7 +32,8 @@ log = logging.getLogger("genetune.decode")
 IG_S, U5, U5I = 0, 1, 2
 C_BASE, CI_BASE = 3, 9  # coding context k: state C_BASE + k, coding intron CI_BASE + k
 U3, U3I = 15, 16
-N_STATES = 17
+S_BASE = 17  # the start codon's A, T, G: coding, but no intron may open inside it
+N_STATES = 20
 STOP = -1
 # context k: 0 codon start, 1 after T, 2 after other, 3 after TA, 4 after TG, 5 after other pair
 CODON_POS = np.array([0, 1, 1, 2, 2, 2], dtype=np.int64)
@@ -125,11 +126,15 @@ def _viterbi(seq, emit, cum_intron, min_intron, gene_pen, intron_pen, gc_donor, 
             for k in range(6):
                 if V[CI_BASE + k] > W[C_BASE + k]:
                     W[C_BASE + k], bp[i, C_BASE + k] = V[CI_BASE + k], CI_BASE + k
-        if atg:  # start codon: only context 0 at an ATG
-            if V[U5] > W[C_BASE]:
-                W[C_BASE], bp[i, C_BASE] = V[U5], U5
-            if not require_utr and V[IG_S] - gene_pen > W[C_BASE]:
-                W[C_BASE], bp[i, C_BASE] = V[IG_S] - gene_pen, IG_S
+        # start codon A-T-G, then codon context 0
+        if atg:
+            W[S_BASE], bp[i, S_BASE] = V[U5], U5
+            if not require_utr and V[IG_S] - gene_pen > W[S_BASE]:
+                W[S_BASE], bp[i, S_BASE] = V[IG_S] - gene_pen, IG_S
+        W[S_BASE + 1], bp[i, S_BASE + 1] = V[S_BASE], S_BASE
+        W[S_BASE + 2], bp[i, S_BASE + 2] = V[S_BASE + 1], S_BASE + 1
+        if V[S_BASE + 2] > W[C_BASE]:
+            W[C_BASE], bp[i, C_BASE] = V[S_BASE + 2], S_BASE + 2
         # introns: stay, or jump in at a donor m-1 bases back (source at position i - m)
         for s in (U5I, U3I):
             W[s], bp[i, s] = V[s], s
@@ -190,9 +195,9 @@ def emissions(probs, phase_probs, cfg: DecodeConfig):
     e[:, [U5, U3]] = lp[:, [layout.UTR]]
     e[:, [U5I, U3I]] = lp[:, [layout.INTRON]]
     e[:, CI_BASE: CI_BASE + 6] = lp[:, [layout.INTRON]]
-    for k in range(6):
-        phase_class = layout.PHASE_CLASS_BY_CODON_POSITION[CODON_POS[k]]
-        e[:, C_BASE + k] = lp[:, layout.CDS] + cfg.phase_weight * lph[:, phase_class - 1]
+    for state, codon_pos in [(C_BASE + k, CODON_POS[k]) for k in range(6)] + [(S_BASE + j, j) for j in range(3)]:
+        phase_class = layout.PHASE_CLASS_BY_CODON_POSITION[codon_pos]
+        e[:, state] = lp[:, layout.CDS] + cfg.phase_weight * lph[:, phase_class - 1]
     return e
 
 
@@ -214,7 +219,7 @@ def genes_from_path(path, cfg: DecodeConfig):
     """Gene dicts in strand coordinates: exons, cds, partial flags, first codon position."""
     n = len(path)
     genes = []
-    is_coding = (path >= C_BASE) & (path < C_BASE + 6)
+    is_coding = ((path >= C_BASE) & (path < C_BASE + 6)) | (path >= S_BASE)
     is_intron = (path == U5I) | (path == U3I) | ((path >= CI_BASE) & (path < CI_BASE + 6))
     for a, b in _runs(path != IG_S):
         seg = path[a:b]
@@ -226,12 +231,13 @@ def genes_from_path(path, cfg: DecodeConfig):
         cds_len = int(coding.sum())
         if cds_len < cfg.min_cds_length:
             continue
-        first_ctx = int(seg[np.argmax(coding)]) - C_BASE
+        first = int(seg[np.argmax(coding)])
+        first_pos = first - S_BASE if first >= S_BASE else int(CODON_POS[first - C_BASE])
         genes.append({
             "exons": exons, "cds": cds,
             "partial5": bool(a == 0),  # touches the sequence end: the gene may continue beyond it
             "partial3": bool(b == n),
-            "first_codon_pos": int(CODON_POS[first_ctx]),
+            "first_codon_pos": first_pos,
         })
     return genes
 

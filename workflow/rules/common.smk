@@ -96,3 +96,8 @@ def pretrain_json(key):
         if "pretrain" in config
         else "{}"
     )
+
+
+def output_dir(wildcards, output):
+    """The folder of a rule's first output, for scripts that write several files into one."""
+    return os.path.dirname(output[0])

@@ -21,7 +21,8 @@ rule simulate_demo_species:
         seed=demo_param("seed"),
         sizes=demo_param("contig_sizes"),
         pairs=demo_param("read_pairs"),
+        out_dir=output_dir,
     shell:
         "python scripts/simulate_species.py --preset {params.preset} --seed {params.seed} "
         "--contig-sizes {params.sizes} --read-pairs {params.pairs} "
-        "--out-dir resources/demo/{wildcards.demo} > {log} 2>&1"
+        "--out-dir {params.out_dir} > {log} 2>&1"

@@ -18,7 +18,7 @@ rule finetune:
     log:
         f"logs/finetune/{SPECIES}.log",
     benchmark:
-        f"benchmarks/finetune/{SPECIES}.tsv"
+        f"logs/benchmark/finetune/{SPECIES}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 2
@@ -28,7 +28,7 @@ rule finetune:
         gpu=1,
     params:
         settings=settings("finetune"),
-        out_dir=f"{RESULTS}/finetune",
+        out_dir=output_dir,
     shell:
         "python scripts/finetune.py --train-h5 {input.train} --val-h5 {input.val} --base-model {input.base} "
         "--settings {params.settings:q} --threads {threads} --out-dir {params.out_dir} > {log} 2>&1"

@@ -11,7 +11,7 @@ rule predict_first_pass:
     log:
         f"logs/predict_first_pass/{SPECIES}.log",
     benchmark:
-        f"benchmarks/predict_first_pass/{SPECIES}.tsv"
+        f"logs/benchmark/predict_first_pass/{SPECIES}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 2
@@ -37,7 +37,7 @@ rule decode_first_pass:
     log:
         f"logs/decode_first_pass/{SPECIES}.log",
     benchmark:
-        f"benchmarks/decode_first_pass/{SPECIES}.tsv"
+        f"logs/benchmark/decode_first_pass/{SPECIES}.tsv"
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -61,7 +61,7 @@ use rule predict_first_pass as predict_finetuned with:
     log:
         f"logs/predict_finetuned/{SPECIES}.log",
     benchmark:
-        f"benchmarks/predict_finetuned/{SPECIES}.tsv"
+        f"logs/benchmark/predict_finetuned/{SPECIES}.tsv"
 
 
 use rule decode_first_pass as decode_finetuned with:
@@ -73,4 +73,4 @@ use rule decode_first_pass as decode_finetuned with:
     log:
         f"logs/decode_finetuned/{SPECIES}.log",
     benchmark:
-        f"benchmarks/decode_finetuned/{SPECIES}.tsv"
+        f"logs/benchmark/decode_finetuned/{SPECIES}.tsv"

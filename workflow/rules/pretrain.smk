@@ -19,10 +19,11 @@ rule simulate_source_species:
         preset=pretrain_param("preset"),
         seed=pretrain_param("seed"),
         sizes=pretrain_param("contig_sizes"),
+        out_dir=output_dir,
     shell:
         "python scripts/simulate_species.py --preset {params.preset} --seed {params.seed} "
         "--contig-sizes {params.sizes} --prefix {wildcards.source}_chr "
-        "--out-dir pretrain/{wildcards.source} > {log} 2>&1"
+        "--out-dir {params.out_dir} > {log} 2>&1"
 
 
 use rule ingest_genome as ingest_source_genome with:
@@ -89,7 +90,7 @@ rule train_base_model:
     log:
         "logs/train_base_model/all.log",
     benchmark:
-        "benchmarks/train_base_model/all.tsv"
+        "logs/benchmark/train_base_model/all.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 2
@@ -100,10 +101,11 @@ rule train_base_model:
     params:
         settings=pretrain_json("train"),
         card=pretrain_json("model_card"),
+        out_dir=output_dir,
     shell:
         "python scripts/finetune.py --train-h5 {input.train} --val-h5 {input.val} "
         "--settings {params.settings:q} --model-card {params.card:q} --threads {threads} "
-        "--out-dir pretrain/model > {log} 2>&1"
+        "--out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule pretrain:
