@@ -63,8 +63,13 @@ PRESETS = {
     "source_b": Preset(gc=0.46, gc3_bias=0.2, codon_seed=12, donor="GTAAGT", donor_fidelity=0.8,
                        ppt_pyrimidine=0.8, branch="CTAAT", intron_median=160, intron_sigma=0.5,
                        exons_mean=4.5, protein_median=380, intergenic_median=2600),
-    "target": Preset(gc=0.55, gc3_bias=1.2, codon_seed=13, donor="GTGAGT", donor_fidelity=0.65,
-                     ppt_pyrimidine=0.7, branch="CTGAC", intron_median=380, intron_sigma=0.6,
+    "source_c": Preset(gc=0.53, gc3_bias=0.8, codon_seed=14, donor="GTAAGA", donor_fidelity=0.75,
+                       ppt_pyrimidine=0.75, branch="CTAAC", intron_median=200, intron_sigma=0.5,
+                       exons_mean=4.5, protein_median=350, intergenic_median=2400),
+    # the demo's target: inside the sources' GC range, but with longer introns, another donor
+    # consensus and branch point, and its own codon usage
+    "target": Preset(gc=0.50, gc3_bias=1.0, codon_seed=13, donor="GTGAGT", donor_fidelity=0.7,
+                     ppt_pyrimidine=0.7, branch="CTGAC", intron_median=300, intron_sigma=0.6,
                      exons_mean=5.0, protein_median=400, intergenic_median=3000),
 }
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -152,7 +153,7 @@ def train(cfg: TrainConfig, train_h5, val_h5, out_dir, base_model=None, resume=T
         torch.set_num_threads(threads)
     _seed_everything(cfg.seed)
     device = pick_device()
-    with __import__("h5py").File(train_h5, "r") as h5:
+    with h5py.File(train_h5, "r") as h5:
         prefix = layout.DEFAULT_COVERAGE_PREFIX
         has_cov = layout.coverage_name(prefix) in h5
         n_bams = h5[layout.coverage_name(prefix)].shape[2] if has_cov else 0
