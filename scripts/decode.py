@@ -11,11 +11,12 @@ def main():
     p = cli.parser(__doc__)
     p.add_argument("--genome-h5", required=True)
     p.add_argument("--predictions", required=True)
+    p.add_argument("--coverage-h5", help="coverage.h5: RNA-seq hints, used when settings give rnaseq_hint_weight > 0")
     p.add_argument("--settings", help="decoder settings (DecodeConfig): a YAML/JSON file or inline JSON")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     cfg = DecodeConfig.from_dict(cli.load_settings(a.settings))
-    n = decode_h5(a.genome_h5, a.predictions, a.out, cfg)
+    n = decode_h5(a.genome_h5, a.predictions, a.out, cfg, a.coverage_h5)
     print(f"wrote {n} genes to {a.out}")
 
 

@@ -83,3 +83,24 @@ def test_start_codon_is_never_split_by_an_intron():
         cds = "".join(seq[s:e] for s, e in g["cds"])
         assert g["partial5"] or cds.startswith("ATG")
         assert g["cds"][0][1] - g["cds"][0][0] >= 3 or g["partial5"]
+
+
+def test_rnaseq_hints_recover_an_intron_the_network_missed():
+    intron = "GTAAGT" + "T" * 60 + "CAG"
+    seq = "CCCCC" + "ATGAAACCC" + intron + "AAACCCGGGTAA" + "CCCCC"
+    codes = CODE[np.frombuffer(seq.encode(), np.uint8)]
+    n = len(seq)
+    a, b = 14, 14 + len(intron)
+    probs = np.tile(np.float32([0.05, 0.05, 0.85, 0.05]), (n, 1))
+    probs[:5] = probs[n - 5:] = [0.97, 0.01, 0.01, 0.01]
+    probs[a:b] = [0.6, 0.05, 0.3, 0.05]  # the network calls the intron intergenic-ish
+    phase = np.full((n, 4), 0.25, np.float32)
+    cov, spl = np.zeros(n), np.zeros(n)
+    cov[5:a] = cov[b:n - 5] = 20
+    spl[a:b] = 20
+    cfg = DecodeConfig(min_cds_length=6, min_intron=20, gene_penalty=0.0)
+    without = genes_from_path(decode_strand(codes, probs, phase, cfg), cfg)
+    assert not any(len(g["cds"]) == 2 for g in without)
+    hinted = DecodeConfig(**{**cfg.__dict__, "rnaseq_hint_weight": 3.0})
+    (gene,) = genes_from_path(decode_strand(codes, probs, phase, hinted, cov, spl), hinted)
+    assert gene["cds"] == [(5, a), (b, n - 5)]

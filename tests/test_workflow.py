@@ -28,7 +28,7 @@ TINY = {
     "demo_inputs": {"tiny": {"preset": "target", "seed": 11, "contig_sizes": [45000, 35000, 20000],
                              "read_pairs": 6000}},
     "predict": {"batch_size": 8, "overlap": True},
-    "decode": {"min_intron": 30},
+    "decode": {"min_intron": 30, "gene_penalty": 20.0, "rnaseq_hint_weight": 3.0},
     "select": {"keep_fraction": 0.6, "strata": 4},
     "split": {"val_fraction": 0.3, "seed": 1},
     "finetune": {"mode": "coverage", "epochs": 2, "batch_size": 4, "lr": 0.002, "patience": 2},
@@ -105,6 +105,11 @@ def test_workflow_predictions_keep_genome_chunk_order(tiny_run):
         assert np.array_equal(g[layout.START_ENDS][:], p[layout.START_ENDS][:])
         assert np.array_equal(g[layout.SEQIDS][:], p[layout.SEQIDS][:])
         assert p[layout.PREDICTIONS].shape == g[layout.X].shape
+
+
+def test_decoding_used_the_rnaseq_hints(tiny_run):
+    for rule in ("decode_first_pass", "decode_finetuned"):
+        assert "RNA-seq hints from results/tiny/coverage.h5" in (tiny_run / "logs" / rule / "tiny.log").read_text()
 
 
 def test_every_rule_left_a_log(tiny_run):

@@ -10,10 +10,15 @@ TG), also across introns. So the path can only:
     (a jump transition that consumes min_intron bases at once, so no counter states);
   - start or end inside a gene only at a sequence end (partial genes, marked in the GFF).
 Scores are log-probabilities of the predicted class (CDS blended with the phase head) plus
-configurable penalties. Unlike HelixerPost, UTRs may be empty and the intron minimum is a
-setting (Helixer issues #179, #213).
+configurable penalties. With RNA-seq coverage and `rnaseq_hint_weight` > 0, bases with
+enough reads add evidence: the spliced fraction s/(c+s) of reads over a base favours intron
+states, its complement exon states, and covered bases disfavour intergenic; evidence
+from outside the network is what lets pseudolabels be better than the network's own calls.
+Unlike HelixerPost, UTRs may be empty and the intron minimum is a setting (Helixer issues
+#179, #213).
 """
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -50,6 +55,8 @@ class DecodeConfig:
     allow_gc_donor: bool = True
     require_utr: bool = False  # True: HelixerPost's forced >= 1 bp UTRs
     prob_floor: float = 1e-6
+    rnaseq_hint_weight: float = 0.0  # > 0: RNA-seq coverage (if given) shapes the gene models
+    rnaseq_min_depth: int = 3  # reads over a base before it counts as evidence
 
     @classmethod
     def from_dict(cls, d):
@@ -201,9 +208,28 @@ def emissions(probs, phase_probs, cfg: DecodeConfig):
     return e
 
 
-def decode_strand(codes, probs, phase_probs, cfg: DecodeConfig):
-    """State path for one strand."""
+HINT_FLOOR = 0.02
+
+
+def add_rnaseq_hints(e, coverage, spliced, cfg: DecodeConfig):
+    """Add weighted log-evidence from coverage (n,) and spliced coverage (n,) to emissions e."""
+    depth = coverage + spliced
+    idx = np.flatnonzero(depth >= cfg.rnaseq_min_depth)
+    f = spliced[idx] / depth[idx]
+    w = cfg.rnaseq_hint_weight
+    intron = [U5I, U3I, *range(CI_BASE, CI_BASE + 6)]
+    exon = [U5, U3, *range(C_BASE, C_BASE + 6), *range(S_BASE, S_BASE + 3)]
+    e[np.ix_(idx, intron)] += w * np.log(np.maximum(f, HINT_FLOOR))[:, None]
+    e[np.ix_(idx, exon)] += w * np.log(np.maximum(1 - f, HINT_FLOOR))[:, None]
+    e[idx, IG_S] += w * np.log(HINT_FLOOR)
+    return e
+
+
+def decode_strand(codes, probs, phase_probs, cfg: DecodeConfig, coverage=None, spliced=None):
+    """State path for one strand (coverage/spliced: per-base read counts for RNA-seq hints)."""
     e = emissions(probs, phase_probs, cfg)
+    if coverage is not None and cfg.rnaseq_hint_weight > 0:
+        e = add_rnaseq_hints(e, coverage, spliced, cfg)
     cum = np.concatenate([[0.0], np.cumsum(e[:, U5I])])
     return _viterbi(codes, e, cum, cfg.min_intron, cfg.gene_penalty, cfg.intron_penalty,
                     cfg.allow_gc_donor, cfg.require_utr)
@@ -292,20 +318,32 @@ def write_gff3(records, seq_lengths, path, species, source="genetune"):
                         fh.write(line.format(kind, a + 1, b, ".", f"Parent={tid}"))
 
 
-def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None):
-    """annotation.gff3 from genome.h5 + predictions.h5. Returns the number of genes."""
+def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage_h5=None):
+    """annotation.gff3 from genome.h5 + predictions.h5 (+ coverage.h5 hints). Returns the number of genes."""
     cfg = cfg or DecodeConfig()
     check_same_chunks(genome_h5, predictions_h5)
+    use_hints = coverage_h5 is not None and cfg.rnaseq_hint_weight > 0
+    if use_hints:
+        check_same_chunks(genome_h5, coverage_h5)
+        log.info("RNA-seq hints from %s, weight %.2f", coverage_h5, cfg.rnaseq_hint_weight)
     seqids, start_ends = read_keys(genome_h5)
     records, lengths = [], {}
-    with h5py.File(genome_h5, "r") as g, h5py.File(predictions_h5, "r") as p:
+    with contextlib.ExitStack() as stack:
+        g = stack.enter_context(h5py.File(genome_h5, "r"))
+        p = stack.enter_context(h5py.File(predictions_h5, "r"))
+        c = stack.enter_context(h5py.File(coverage_h5, "r")) if use_hints else None
         species = g[layout.SPECIES][0].decode() if len(seqids) else ""
         for run in strand_runs(seqids, start_ends):
             lengths[run.seqid] = run.seq_len
+            n = int(run.valid.sum())
             codes = strand_codes(g, run)
-            probs, _ = StrandReader(run, p[layout.PREDICTIONS]).read(0, int(run.valid.sum()))
-            phase, _ = StrandReader(run, p[layout.PREDICTIONS_PHASE]).read(0, int(run.valid.sum()))
-            path = decode_strand(codes, probs, phase, cfg)
+            probs, _ = StrandReader(run, p[layout.PREDICTIONS]).read(0, n)
+            phase, _ = StrandReader(run, p[layout.PREDICTIONS_PHASE]).read(0, n)
+            cov = spl = None
+            if use_hints:  # all BAMs pooled
+                cov = StrandReader(run, c[layout.coverage_name()]).read(0, n)[0].sum(1)
+                spl = StrandReader(run, c[layout.spliced_coverage_name()]).read(0, n)[0].sum(1)
+            path = decode_strand(codes, probs, phase, cfg, cov, spl)
             for gene in genes_from_path(path, cfg):
                 gene["exons"] = _to_genomic(gene["exons"], run.strand, run.seq_len)
                 gene["cds"] = _to_genomic(gene["cds"], run.strand, run.seq_len)

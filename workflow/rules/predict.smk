@@ -32,6 +32,7 @@ rule decode_first_pass:
     input:
         genome=rules.ingest_genome.output.h5,
         predictions=rules.predict_first_pass.output.h5,
+        coverage=get_coverage(),
     output:
         gff3=f"{RESULTS}/first_pass/annotation.gff3",
     log:
@@ -45,9 +46,10 @@ rule decode_first_pass:
         mem_mb=4000,
         runtime=120,
     params:
+        coverage=coverage_arg,
         settings=settings("decode"),
     shell:
-        "python scripts/decode.py --genome-h5 {input.genome} --predictions {input.predictions} "
+        "python scripts/decode.py --genome-h5 {input.genome} --predictions {input.predictions} {params.coverage} "
         "--settings {params.settings:q} --out {output.gff3} > {log} 2>&1"
 
 
@@ -68,6 +70,7 @@ use rule decode_first_pass as decode_finetuned with:
     input:
         genome=rules.ingest_genome.output.h5,
         predictions=rules.predict_finetuned.output.h5,
+        coverage=get_coverage(),
     output:
         gff3=f"{RESULTS}/final/annotation.gff3",
     log:
