@@ -30,7 +30,7 @@ from . import layout
 from .chunks import StrandReader, check_same_chunks, read_keys, strand_runs
 from .errors import InputError
 from .fasta import A, C, G, T, strand_codes
-from .fileio import atomic_path
+from .gff import Transcript, cds_phases, write_gff3
 
 log = logging.getLogger("genetune.decode")
 
@@ -274,50 +274,6 @@ def _to_genomic(intervals, strand, seq_len):
     return sorted((seq_len - int(e), seq_len - int(s)) for s, e in intervals)
 
 
-def write_gff3(records, seq_lengths, path, species, source="genetune"):
-    """records: (seqid, strand, gene dict in genomic coords). Writes sorted, Parent-linked GFF3."""
-    with atomic_path(path) as tmp, open(tmp, "w") as fh:
-        fh.write("##gff-version 3\n")
-        if species:
-            fh.write(f"# species {species}\n")
-        for sid, L in seq_lengths.items():
-            fh.write(f"##sequence-region {sid} 1 {L}\n")
-        counter = {}
-        order = {sid: i for i, sid in enumerate(seq_lengths)}
-        for sid, strand, g in sorted(records, key=lambda r: (order[r[0]], r[2]["exons"][0][0], r[1])):
-            counter[sid] = counter.get(sid, 0) + 1
-            gid = f"{species}_{sid}_{counter[sid]:06d}"
-            tid = f"{gid}.1"
-            start, end = g["exons"][0][0] + 1, g["exons"][-1][1]
-            partial = []
-            if g["partial5"]:
-                partial.append("5prime")
-            if g["partial3"]:
-                partial.append("3prime")
-            pattr = f";partial={','.join(partial)}" if partial else ""
-            line = f"{sid}\t{source}\t{{}}\t{{}}\t{{}}\t.\t{strand}\t{{}}\t{{}}\n"
-            fh.write(line.format("gene", start, end, ".", f"ID={gid}{pattr}"))
-            fh.write(line.format("mRNA", start, end, ".", f"ID={tid};Parent={gid}{pattr}"))
-            for i, (s, e) in enumerate(g["exons"], 1):
-                fh.write(line.format("exon", s + 1, e, ".", f"ID={tid}.exon.{i};Parent={tid}"))
-            # phases in transcription order
-            cds = g["cds"]
-            order_cds = cds if strand == "+" else cds[::-1]
-            done = g["first_codon_pos"]
-            phase = {}
-            for s, e in order_cds:
-                phase[(s, e)] = (3 - done % 3) % 3
-                done += e - s
-            for s, e in cds:
-                fh.write(line.format("CDS", s + 1, e, phase[(s, e)], f"ID={tid}.cds;Parent={tid}"))
-            cs, ce = cds[0][0], cds[-1][1]
-            for s, e in g["exons"]:
-                for a, b, left in ((s, min(e, cs), True), (max(s, ce), e, False)):
-                    if a < b:
-                        kind = "five_prime_UTR" if left == (strand == "+") else "three_prime_UTR"
-                        fh.write(line.format(kind, a + 1, b, ".", f"Parent={tid}"))
-
-
 def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage_h5=None):
     """annotation.gff3 from genome.h5 + predictions.h5 (+ coverage.h5 hints). Returns the number of genes."""
     cfg = cfg or DecodeConfig()
@@ -345,8 +301,16 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
                 spl = StrandReader(run, c[layout.spliced_coverage_name()]).read(0, n)[0].sum(1)
             path = decode_strand(codes, probs, phase, cfg, cov, spl)
             for gene in genes_from_path(path, cfg):
-                gene["exons"] = _to_genomic(gene["exons"], run.strand, run.seq_len)
-                gene["cds"] = _to_genomic(gene["cds"], run.strand, run.seq_len)
-                records.append((run.seqid, run.strand, gene))
-    write_gff3(records, lengths, out, species)
+                t = Transcript(run.seqid, run.strand, _to_genomic(gene["exons"], run.strand, run.seq_len),
+                               _to_genomic(gene["cds"], run.strand, run.seq_len),
+                               partial5=gene["partial5"], partial3=gene["partial3"])
+                t.cds_phases = cds_phases(t, gene["first_codon_pos"])
+                records.append(t)
+    order = {sid: i for i, sid in enumerate(lengths)}
+    counter = {}
+    for t in sorted(records, key=lambda t: (order[t.seqid], t.start, t.strand)):
+        counter[t.seqid] = counter.get(t.seqid, 0) + 1
+        t.gene_id = f"{species}_{t.seqid}_{counter[t.seqid]:06d}"
+        t.transcript_id = f"{t.gene_id}.1"
+    write_gff3(records, lengths, out, "genetune", comments=[f"species {species}"] if species else ())
     return len(records)

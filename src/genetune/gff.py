@@ -11,6 +11,7 @@ from pathlib import Path
 import gffutils.iterators
 
 from .errors import InputError
+from .fileio import atomic_path
 
 TRANSCRIPT_TYPES = {"mRNA", "transcript", "ncRNA", "lnc_RNA", "tRNA", "rRNA", "pseudogenic_transcript"}
 EXON_TYPES = {"exon"}
@@ -31,6 +32,8 @@ class Transcript:
     transcript_id: str = ""
     expression: float = 0.0
     cds_phases: list = field(default_factory=list)  # GFF phase of each CDS segment, if given
+    partial5: bool = False  # cut by a sequence end at its 5' end
+    partial3: bool = False
 
     @property
     def start(self):
@@ -147,3 +150,43 @@ def select_transcripts(transcripts, longest_coding_only=True):
         if key not in best or t.coding_length > best[key].coding_length:
             best[key] = t
     return sorted(best.values(), key=lambda t: (t.seqid, t.start))
+
+
+def cds_phases(t: Transcript, first_codon_pos=0):
+    """GFF3 phase of each CDS segment (ascending genomic order); first_codon_pos is the codon
+    position of the 5'-most coding base (0 unless the gene is cut at its 5' end)."""
+    order = t.cds if t.strand == "+" else t.cds[::-1]
+    phases, done = {}, first_codon_pos
+    for seg in order:
+        phases[seg] = (3 - done % 3) % 3
+        done += seg[1] - seg[0]
+    return [phases[seg] for seg in t.cds]
+
+
+def write_gff3(transcripts, seq_lengths, path, source, comments=()):
+    """gene / mRNA / exon / CDS (with phase) / five_prime_UTR / three_prime_UTR, one transcript
+    per gene, sorted by sequence order and position; partial genes carry partial=5prime,3prime."""
+    order = {sid: i for i, sid in enumerate(seq_lengths)}
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        fh.write("##gff-version 3\n")
+        for line in comments:
+            fh.write(f"# {line}\n")
+        for sid, n in seq_lengths.items():
+            fh.write(f"##sequence-region {sid} 1 {n}\n")
+        for t in sorted(transcripts, key=lambda t: (order[t.seqid], t.start, t.strand)):
+            g, m = t.gene_id, t.transcript_id
+            partial = [name for name, flag in (("5prime", t.partial5), ("3prime", t.partial3)) if flag]
+            pattr = f";partial={','.join(partial)}" if partial else ""
+            col = f"{t.seqid}\t{source}\t{{}}\t{{}}\t{{}}\t.\t{t.strand}\t{{}}\t{{}}\n"
+            fh.write(col.format("gene", t.start + 1, t.end, ".", f"ID={g}{pattr}"))
+            fh.write(col.format("mRNA", t.start + 1, t.end, ".", f"ID={m};Parent={g}{pattr}"))
+            for i, (s, e) in enumerate(t.exons, 1):
+                fh.write(col.format("exon", s + 1, e, ".", f"ID={m}.exon{i};Parent={m}"))
+            for (s, e), ph in zip(t.cds, t.cds_phases or cds_phases(t)):
+                fh.write(col.format("CDS", s + 1, e, ph, f"ID={m}.cds;Parent={m}"))
+            cs, ce = t.cds[0][0], t.cds[-1][1]
+            for s, e in t.exons:
+                for a, b, left in ((s, min(e, cs), True), (max(s, ce), e, False)):
+                    if a < b:
+                        kind = "five_prime_UTR" if left == (t.strand == "+") else "three_prime_UTR"
+                        fh.write(col.format(kind, a + 1, b, ".", f"Parent={m}"))

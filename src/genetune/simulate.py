@@ -17,13 +17,14 @@ intergenic background. Alignments carry N CIGAR operations over introns; the BAM
 coordinate-sorted and indexed with pysam.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pysam
 
 from .fileio import atomic_path
+from .gff import Transcript, write_gff3
 
 GENETIC_CODE = {}
 _AA = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
@@ -72,25 +73,6 @@ PRESETS = {
                      ppt_pyrimidine=0.7, branch="CTGAC", intron_median=300, intron_sigma=0.6,
                      exons_mean=5.0, protein_median=400, intergenic_median=3000),
 }
-
-
-@dataclass
-class Transcript:
-    seqid: str
-    strand: str
-    exons: list  # [(start, end)] 0-based half-open, ascending genomic
-    cds: list  # [(start, end)] ascending genomic
-    gene_id: str = ""
-    expression: float = 0.0
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def start(self):
-        return self.exons[0][0]
-
-    @property
-    def end(self):
-        return self.exons[-1][1]
 
 
 def codon_table(preset: Preset):
@@ -207,9 +189,9 @@ def simulate_genome(preset_name, seed, contig_sizes, prefix="chr"):
                 gene = _revcomp(gene)
                 exons = [(gl - e, gl - s) for s, e in reversed(exons)]
                 cds = [(gl - e, gl - s) for s, e in reversed(cds)]
+            gene_id = f"{seqid}_g{len(transcripts) + 1:05d}"
             t = Transcript(seqid, strand, [(pos + s, pos + e) for s, e in exons],
-                           [(pos + s, pos + e) for s, e in cds],
-                           gene_id=f"{seqid}_g{len(transcripts) + 1:05d}")
+                           [(pos + s, pos + e) for s, e in cds], gene_id=gene_id, transcript_id=f"{gene_id}.t1")
             t.expression = 0.0 if rng.random() < 0.1 else float(rng.lognormal(0, 1.2))
             transcripts.append(t)
             parts.append(gene)
@@ -225,40 +207,6 @@ def write_fasta(genome, path, width=60):
             fh.write(f">{sid}\n")
             for i in range(0, len(seq), width):
                 fh.write(seq[i: i + width] + "\n")
-
-
-def cds_phases(t: Transcript):
-    """GFF3 phase of each CDS segment (ascending genomic order)."""
-    order = t.cds if t.strand == "+" else list(reversed(t.cds))
-    phases, done = {}, 0
-    for s, e in order:
-        phases[(s, e)] = (3 - done % 3) % 3
-        done += e - s
-    return [phases[c] for c in t.cds]
-
-
-def write_gff3(genome, transcripts, path, source="genetune_sim"):
-    """Truth annotation: gene, mRNA, exon, CDS (with phase), five/three_prime_UTR."""
-    with atomic_path(path) as tmp, open(tmp, "w") as fh:
-        fh.write("##gff-version 3\n")
-        for sid, seq in genome.items():
-            fh.write(f"##sequence-region {sid} 1 {len(seq)}\n")
-        for t in transcripts:
-            g, m = t.gene_id, f"{t.gene_id}.t1"
-            col = f"{t.seqid}\t{source}\t{{}}\t{{}}\t{{}}\t.\t{t.strand}\t{{}}\t{{}}\n"
-            fh.write(col.format("gene", t.start + 1, t.end, ".", f"ID={g}"))
-            fh.write(col.format("mRNA", t.start + 1, t.end, ".", f"ID={m};Parent={g}"))
-            for i, (s, e) in enumerate(t.exons, 1):
-                fh.write(col.format("exon", s + 1, e, ".", f"ID={m}.exon{i};Parent={m}"))
-            cs, ce = t.cds[0][0], t.cds[-1][1]
-            for (s, e), ph in zip(t.cds, cds_phases(t)):
-                fh.write(col.format("CDS", s + 1, e, ph, f"ID={m}.cds;Parent={m}"))
-            for s, e in t.exons:
-                for a, b, left in ((s, min(e, cs), True), (max(s, ce), e, False)):
-                    if a < b:
-                        five = left == (t.strand == "+")
-                        kind = "five_prime_UTR" if five else "three_prime_UTR"
-                        fh.write(col.format(kind, a + 1, b, ".", f"Parent={m}"))
 
 
 def _positions(blocks):
@@ -351,7 +299,7 @@ def simulate_species(preset, seed, out_dir, contig_sizes, n_read_pairs, prefix="
     out_dir.mkdir(parents=True, exist_ok=True)
     genome, transcripts = simulate_genome(preset, seed, contig_sizes, prefix=prefix)
     write_fasta(genome, out_dir / "genome.fa")
-    write_gff3(genome, transcripts, out_dir / "annotation.gff3")
+    write_gff3(transcripts, {s: len(q) for s, q in genome.items()}, out_dir / "annotation.gff3", "genetune_sim")
     if n_read_pairs:
         simulate_reads(genome, transcripts, out_dir / "rnaseq.bam", n_read_pairs, seed + 1)
     return genome, transcripts
