@@ -104,3 +104,20 @@ def test_rnaseq_hints_recover_an_intron_the_network_missed():
     hinted = DecodeConfig(**{**cfg.__dict__, "rnaseq_hint_weight": 3.0})
     (gene,) = genes_from_path(decode_strand(codes, probs, phase, hinted, cov, spl), hinted)
     assert gene["cds"] == [(5, a), (b, n - 5)]
+
+
+def test_strands_are_cut_only_inside_long_confident_intergenic_runs():
+    from genetune.decode import segments
+    p_ig = np.full(20000, 0.999)
+    p_ig[3000:6000] = 0.1  # a gene
+    p_ig[9000:9500] = 0.5  # short uncertain stretch: the run 6000..9000 is still long
+    p_ig[15000:15500] = 0.2
+    depth = np.zeros(20000)
+    cfg = DecodeConfig(split_min_intergenic=2000)
+    pieces = segments(p_ig, cfg, depth)
+    assert pieces[0][0] == 0 and pieces[-1][1] == 20000
+    assert all(a == b_prev for (_, b_prev), (a, _) in zip(pieces, pieces[1:]))
+    cuts = [a for a, _ in pieces[1:]]
+    assert cuts == [7500, 12250]  # the middles of the runs 6000..9000 and 9500..15000
+    depth[7000:8000] = 10  # RNA-seq evidence in the first run: no cut there any more
+    assert [a for a, _ in segments(p_ig, cfg, depth)[1:]] == [12250]

@@ -57,6 +57,8 @@ class DecodeConfig:
     prob_floor: float = 1e-6
     rnaseq_hint_weight: float = 0.0  # > 0: RNA-seq coverage (if given) shapes the gene models
     rnaseq_min_depth: int = 3  # reads over a base before it counts as evidence
+    split_min_intergenic: int = 2000  # cut strands in the middle of confident intergenic runs this long
+    split_intergenic_prob: float = 0.99
 
     @classmethod
     def from_dict(cls, d):
@@ -241,8 +243,21 @@ def _runs(mask):
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
 
 
-def genes_from_path(path, cfg: DecodeConfig):
-    """Gene dicts in strand coordinates: exons, cds, partial flags, first codon position."""
+def segments(p_intergenic, cfg: DecodeConfig, depth=None):
+    """[a, b) pieces of a strand, cut in the middle of long confidently intergenic runs (without
+    RNA-seq evidence), so that memory follows the longest gene-dense stretch, not the chromosome."""
+    n = len(p_intergenic)
+    quiet = p_intergenic >= cfg.split_intergenic_prob
+    if depth is not None:
+        quiet &= depth < cfg.rnaseq_min_depth
+    cuts = [(a + b) // 2 for a, b in _runs(quiet) if b - a >= cfg.split_min_intergenic and 0 < a and b < n]
+    bounds = [0, *cuts, n]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def genes_from_path(path, cfg: DecodeConfig, at_start=True, at_end=True):
+    """Gene dicts in strand coordinates: exons, cds, partial flags, first codon position.
+    at_start/at_end: whether the path begins/ends at a sequence end (where genes may be cut)."""
     n = len(path)
     genes = []
     is_coding = ((path >= C_BASE) & (path < C_BASE + 6)) | (path >= S_BASE)
@@ -261,8 +276,8 @@ def genes_from_path(path, cfg: DecodeConfig):
         first_pos = first - S_BASE if first >= S_BASE else int(CODON_POS[first - C_BASE])
         genes.append({
             "exons": exons, "cds": cds,
-            "partial5": bool(a == 0),  # touches the sequence end: the gene may continue beyond it
-            "partial3": bool(b == n),
+            "partial5": bool(a == 0 and at_start),  # touches the sequence end: may continue beyond it
+            "partial3": bool(b == n and at_end),
             "first_codon_pos": first_pos,
         })
     return genes
@@ -299,13 +314,17 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
             if use_hints:  # all BAMs pooled
                 cov = StrandReader(run, c[layout.coverage_name()]).read(0, n)[0].sum(1)
                 spl = StrandReader(run, c[layout.spliced_coverage_name()]).read(0, n)[0].sum(1)
-            path = decode_strand(codes, probs, phase, cfg, cov, spl)
-            for gene in genes_from_path(path, cfg):
-                t = Transcript(run.seqid, run.strand, _to_genomic(gene["exons"], run.strand, run.seq_len),
-                               _to_genomic(gene["cds"], run.strand, run.seq_len),
-                               partial5=gene["partial5"], partial3=gene["partial3"])
-                t.cds_phases = cds_phases(t, gene["first_codon_pos"])
-                records.append(t)
+            for a, b in segments(probs[:, layout.IG], cfg, None if cov is None else cov + spl):
+                piece = slice(a, b)
+                path = decode_strand(codes[piece], probs[piece], phase[piece], cfg,
+                                     None if cov is None else cov[piece], None if spl is None else spl[piece])
+                for gene in genes_from_path(path, cfg, at_start=a == 0, at_end=b == n):
+                    shift = [(s + a, e + a) for s, e in gene["exons"]], [(s + a, e + a) for s, e in gene["cds"]]
+                    t = Transcript(run.seqid, run.strand, _to_genomic(shift[0], run.strand, run.seq_len),
+                                   _to_genomic(shift[1], run.strand, run.seq_len),
+                                   partial5=gene["partial5"], partial3=gene["partial3"])
+                    t.cds_phases = cds_phases(t, gene["first_codon_pos"])
+                    records.append(t)
     order = {sid: i for i, sid in enumerate(lengths)}
     counter = {}
     for t in sorted(records, key=lambda t: (order[t.seqid], t.start, t.strand)):
