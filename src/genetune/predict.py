@@ -60,6 +60,7 @@ def _predict_windows(model, xs, covs, device):
 def predict_run(model, reader, length, batch_size, device, overlap=True, progress=None):
     """Yield (row, genic (valid, 4), phase (valid, 4)) for each chunk of a strand run, in order."""
     run = reader.run
+    offsets = reader.offsets
     n = int(run.valid.sum())
     starts = window_starts(n, length, overlap)
     cores = window_cores(starts, n, length, overlap)
@@ -103,12 +104,12 @@ def predict_run(model, reader, length, batch_size, device, overlap=True, progres
         out_buf = np.concatenate([out_buf, ready])
         if progress is not None:
             progress.update(k)
-        while next_row < len(run.rows) and out_start + out_buf.shape[0] >= run.offsets[next_row] + run.valid[next_row]:
+        while next_row < len(run.rows) and out_start + out_buf.shape[0] >= offsets[next_row] + run.valid[next_row]:
             v = int(run.valid[next_row])
-            lo = int(run.offsets[next_row]) - out_start
+            lo = int(offsets[next_row]) - out_start
             yield int(run.rows[next_row]), out_buf[lo: lo + v, :4], out_buf[lo: lo + v, 4:]
             next_row += 1
-            cut = int(run.offsets[next_row]) - out_start if next_row < len(run.rows) else out_buf.shape[0]
+            cut = int(offsets[next_row]) - out_start if next_row < len(run.rows) else out_buf.shape[0]
             out_buf, out_start = out_buf[cut:], out_start + cut
 
 
