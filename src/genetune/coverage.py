@@ -131,8 +131,8 @@ def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVER
             for j, (bam, strd) in enumerate(zip(handles, strandedness)):
                 counts = {}
                 for sid, (lo, hi) in by_seq.items():
-                    counts[sid], n = count_region(bam, sid, lo, hi, strd, min_mapq, skip_duplicates)
-                    counts[sid] = (lo, counts[sid])
+                    arr, n = count_region(bam, sid, lo, hi, strd, min_mapq, skip_duplicates)
+                    counts[sid] = (lo, arr)
                     n_reads[j] += n
                 for k, r in enumerate(rows):
                     lo, arr = counts[seqids[r]]

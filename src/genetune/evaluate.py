@@ -16,10 +16,9 @@ import numpy as np
 
 from . import layout, metrics
 from .chunks import read_keys
+from .fileio import atomic_path
 from .gff import read_gff3, select_transcripts
 from .labels import encode_chunk
-
-LEVELS_ORDER = ("base", "cds_exon", "transcript", "gene")
 
 
 def _lengths(genome_h5):
@@ -64,16 +63,16 @@ def _cds_key(t):
 
 
 def feature_scores(ref_all, pred):
-    """{level: (precision, recall, f1)} for CDS exons, transcripts and genes."""
+    """{level: (precision, recall, f1, n_reference, n_predicted)} for CDS exons, transcripts, genes."""
     out = {}
     ref_ex = {(t.seqid, t.strand, s, e) for t in ref_all for s, e in t.cds}
     pred_ex = {(t.seqid, t.strand, s, e) for t in pred for s, e in t.cds}
     hit = len(ref_ex & pred_ex)
-    out["cds_exon"] = metrics.prf(hit, len(pred_ex), hit, len(ref_ex))
+    out["cds_exon"] = (*metrics.prf(hit, len(pred_ex), hit, len(ref_ex)), len(ref_ex), len(pred_ex))
     ref_keys = {_cds_key(t) for t in ref_all if t.cds}
     pred_keys = {_cds_key(t) for t in pred if t.cds}
     hit = len(ref_keys & pred_keys)
-    out["transcript"] = metrics.prf(hit, len(pred_keys), hit, len(ref_keys))
+    out["transcript"] = (*metrics.prf(hit, len(pred_keys), hit, len(ref_keys)), len(ref_keys), len(pred_keys))
     ref_genes, pred_genes = defaultdict(set), defaultdict(set)
     for t in ref_all:
         if t.cds:
@@ -83,7 +82,7 @@ def feature_scores(ref_all, pred):
             pred_genes[(t.seqid, t.gene_id)].add(_cds_key(t))
     found = sum(bool(k & pred_keys) for k in ref_genes.values())
     right = sum(bool(k & ref_keys) for k in pred_genes.values())
-    out["gene"] = metrics.prf(right, len(pred_genes), found, len(ref_genes))
+    out["gene"] = (*metrics.prf(right, len(pred_genes), found, len(ref_genes)), len(ref_genes), len(pred_genes))
     return out
 
 
@@ -105,16 +104,9 @@ def evaluate(reference_gff3, prediction_gff3, genome_h5, reference_loci_only=Fal
         rows.append(("base", name, p, r, f))
     phase = metrics.scores(pcm, layout.PHASE_CLASSES)
     rows.append(("base", "phase", *phase["accuracy"]))
-    feats = feature_scores(ref_all, pred)
-    n_ref = {"cds_exon": len({(t.seqid, t.strand, s, e) for t in ref_all for s, e in t.cds}),
-             "transcript": len({_cds_key(t) for t in ref_all}),
-             "gene": len({(t.seqid, t.gene_id) for t in ref_all})}
-    n_pred = {"cds_exon": len({(t.seqid, t.strand, s, e) for t in pred for s, e in t.cds}),
-              "transcript": len({_cds_key(t) for t in pred}),
-              "gene": len({(t.seqid, t.gene_id) for t in pred})}
     table = [(lvl, feat, p, r, f, "", "") for lvl, feat, p, r, f in rows]
-    for lvl in ("cds_exon", "transcript", "gene"):
-        table.append((lvl, lvl, *feats[lvl], n_ref[lvl], n_pred[lvl]))
+    for lvl, scores_and_counts in feature_scores(ref_all, pred).items():
+        table.append((lvl, lvl, *scores_and_counts))
     return table
 
 
@@ -123,7 +115,6 @@ HEADER = ("stage", "level", "feature", "precision", "recall", "f1", "n_reference
 
 def write_tsv(tables, path):
     """tables: {stage: rows from evaluate()}."""
-    from .fileio import atomic_path
     with atomic_path(path) as tmp, open(tmp, "w") as fh:
         fh.write("\t".join(HEADER) + "\n")
         for stage, rows in tables.items():
@@ -137,7 +128,6 @@ def plot(tables, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .fileio import atomic_path
     wanted = [("base", "genic"), ("base", "CDS"), ("base", "intron"), ("base", "UTR"), ("base", "phase"),
               ("cds_exon", "cds_exon"), ("transcript", "transcript"), ("gene", "gene")]
     stages = list(tables)
