@@ -1,6 +1,7 @@
 """Real Snakemake runs on a tiny simulated species (the whole chain, end to end)."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,15 @@ def test_workflow_writes_valid_final_gene_models(tiny_run):
         cds = cds if t.strand == "+" else str(Seq(cds).reverse_complement())
         protein = str(Seq(cds).translate())
         assert cds.startswith("ATG") and protein.endswith("*") and "*" not in protein[:-1]
+
+
+@pytest.mark.skipif(shutil.which("gt") is None, reason="GFF3 validation needs Debian's genometools: "
+                                                      "apt-get install genometools")
+def test_every_gff3_the_workflow_writes_passes_gt_gff3validator(tiny_run):
+    for path in ("results/tiny/first_pass/annotation.gff3", "results/tiny/final/annotation.gff3",
+                 "resources/demo/tiny/annotation.gff3"):
+        proc = subprocess.run(["gt", "gff3validator", str(tiny_run / path)], capture_output=True, text=True)
+        assert proc.returncode == 0 and "input is valid GFF3" in proc.stdout + proc.stderr, proc.stderr
 
 
 def test_workflow_evaluates_first_pass_and_final_against_reference(tiny_run):
