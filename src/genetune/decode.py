@@ -30,7 +30,7 @@ from . import layout
 from .chunks import StrandReader, check_same_chunks, read_keys, strand_runs
 from .errors import InputError
 from .fasta import A, C, G, T, strand_codes
-from .gff import Transcript, cds_phases, write_gff3
+from .gff import Transcript, cds_phases, sorted_by_position, write_gff3
 
 log = logging.getLogger("genetune.decode")
 
@@ -308,26 +308,24 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
             lengths[run.seqid] = run.seq_len
             n = int(run.valid.sum())
             codes = strand_codes(g, run)
-            probs, _ = StrandReader(run, p[layout.PREDICTIONS]).read(0, n)
-            phase, _ = StrandReader(run, p[layout.PREDICTIONS_PHASE]).read(0, n)
+            probs, phase = StrandReader(run, p[layout.PREDICTIONS], [p[layout.PREDICTIONS_PHASE]]).read(0, n)
             cov = spl = None
             if use_hints:  # all BAMs pooled
-                cov = StrandReader(run, c[layout.coverage_name()]).read(0, n)[0].sum(1)
-                spl = StrandReader(run, c[layout.spliced_coverage_name()]).read(0, n)[0].sum(1)
+                cov, spl = StrandReader(run, c[layout.coverage_name()], [c[layout.spliced_coverage_name()]]).read(0, n)
+                cov, spl = cov.sum(1), spl.sum(1)
             for a, b in segments(probs[:, layout.IG], cfg, None if cov is None else cov + spl):
                 piece = slice(a, b)
                 path = decode_strand(codes[piece], probs[piece], phase[piece], cfg,
                                      None if cov is None else cov[piece], None if spl is None else spl[piece])
                 for gene in genes_from_path(path, cfg, at_start=a == 0, at_end=b == n):
-                    shift = [(s + a, e + a) for s, e in gene["exons"]], [(s + a, e + a) for s, e in gene["cds"]]
-                    t = Transcript(run.seqid, run.strand, _to_genomic(shift[0], run.strand, run.seq_len),
-                                   _to_genomic(shift[1], run.strand, run.seq_len),
+                    exons, cds = ([(s + a, e + a) for s, e in gene[key]] for key in ("exons", "cds"))
+                    t = Transcript(run.seqid, run.strand, _to_genomic(exons, run.strand, run.seq_len),
+                                   _to_genomic(cds, run.strand, run.seq_len),
                                    partial5=gene["partial5"], partial3=gene["partial3"])
                     t.cds_phases = cds_phases(t, gene["first_codon_pos"])
                     records.append(t)
-    order = {sid: i for i, sid in enumerate(lengths)}
     counter = {}
-    for t in sorted(records, key=lambda t: (order[t.seqid], t.start, t.strand)):
+    for t in sorted_by_position(records, lengths):
         counter[t.seqid] = counter.get(t.seqid, 0) + 1
         t.gene_id = f"{species}_{t.seqid}_{counter[t.seqid]:06d}"
         t.transcript_id = f"{t.gene_id}.1"

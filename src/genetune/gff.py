@@ -163,17 +163,22 @@ def cds_phases(t: Transcript, first_codon_pos=0):
     return [phases[seg] for seg in t.cds]
 
 
+def sorted_by_position(transcripts, seqids):
+    """Transcripts in the order of `seqids`, then by start and strand (the order GFF3 is written in)."""
+    order = {sid: i for i, sid in enumerate(seqids)}
+    return sorted(transcripts, key=lambda t: (order[t.seqid], t.start, t.strand))
+
+
 def write_gff3(transcripts, seq_lengths, path, source, comments=()):
     """gene / mRNA / exon / CDS (with phase) / five_prime_UTR / three_prime_UTR, one transcript
     per gene, sorted by sequence order and position; partial genes carry partial=5prime,3prime."""
-    order = {sid: i for i, sid in enumerate(seq_lengths)}
     with atomic_path(path) as tmp, open(tmp, "w") as fh:
         fh.write("##gff-version 3\n")
         for line in comments:
             fh.write(f"# {line}\n")
         for sid, n in seq_lengths.items():
             fh.write(f"##sequence-region {sid} 1 {n}\n")
-        for t in sorted(transcripts, key=lambda t: (order[t.seqid], t.start, t.strand)):
+        for t in sorted_by_position(transcripts, seq_lengths):
             g, m = t.gene_id, t.transcript_id
             partial = [name for name, flag in (("5prime", t.partial5), ("3prime", t.partial3)) if flag]
             pattr = f";partial={','.join(partial)}" if partial else ""
