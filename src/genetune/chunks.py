@@ -47,6 +47,14 @@ def read_keys(path):
     return seqids, start_ends
 
 
+def seq_lengths(seqids, start_ends):
+    """seqid -> sequence length, in file order, from the chunk keys."""
+    lengths = {}
+    for s, (a, b) in zip(seqids, start_ends):
+        lengths[s] = max(lengths.get(s, 0), int(a), int(b))
+    return lengths
+
+
 def strand_runs(seqids, start_ends):
     """Group rows into per-(seqid, strand) runs in 5'->3' order of that strand."""
     runs = []

@@ -22,7 +22,7 @@ import numpy as np
 import pysam
 
 from . import layout
-from .chunks import read_keys
+from .chunks import read_keys, seq_lengths
 from .errors import InputError
 from .fileio import atomic_path
 
@@ -103,9 +103,7 @@ def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVER
         if s not in STRANDEDNESS:
             raise InputError(f"strandedness '{s}' is not one of {', '.join(STRANDEDNESS)}")
     seqids, start_ends = read_keys(genome_h5)
-    lengths = {}
-    for s, (a, b) in zip(seqids, start_ends):
-        lengths[s] = max(lengths.get(s, 0), int(a), int(b))
+    lengths = seq_lengths(seqids, start_ends)
     handles = [open_bam(b, lengths) for b in bams]
     with h5py.File(genome_h5, "r") as g, atomic_path(out) as tmp, h5py.File(tmp, "w") as o:
         N, L = g[layout.X].shape[:2]

@@ -15,43 +15,28 @@ from collections import defaultdict
 import numpy as np
 
 from . import layout, metrics
-from .chunks import read_keys
+from .chunks import read_keys, seq_lengths
 from .fileio import atomic_path
 from .gff import read_gff3, select_transcripts
-from .labels import encode_chunk
-
-
-def _lengths(genome_h5):
-    seqids, start_ends = read_keys(genome_h5)
-    lengths = {}
-    for s, (a, b) in zip(seqids, start_ends):
-        lengths[s] = max(lengths.get(s, 0), int(a), int(b))
-    return seqids, start_ends, lengths
+from .labels import by_seq_strand, encode_chunk
 
 
 def _overlaps_reference(t, ref_spans):
     return any(t.start < e and s < t.end for s, e in ref_spans.get((t.seqid, t.strand), []))
 
 
-def base_confusion(ref, pred, seqids, start_ends, length=100_000):
+def base_confusion(ref, pred, lengths, length=100_000):
     """Genic (4x4) and phase (4x4) confusion over all bases of both strands."""
-    by_ref, by_pred = defaultdict(list), defaultdict(list)
-    for t in ref:
-        by_ref[(t.seqid, t.strand)].append(t)
-    for t in pred:
-        by_pred[(t.seqid, t.strand)].append(t)
+    by_ref, by_pred = by_seq_strand(ref), by_seq_strand(pred)
     cm = np.zeros((4, 4), np.int64)
     pcm = np.zeros((4, 4), np.int64)
-    seq_len = {}
-    for s, (a, b) in zip(seqids, start_ends):
-        seq_len[s] = max(seq_len.get(s, 0), int(a), int(b))
-    for sid, n in seq_len.items():
+    for sid, n in lengths.items():
         for strand in "+-":
             for a in range(0, n, length):
                 b = min(n, a + length)
                 se = (a, b) if strand == "+" else (b, a)
-                yr, pr, *_ = encode_chunk(by_ref[(sid, strand)], *se, b - a)
-                yp, pp, *_ = encode_chunk(by_pred[(sid, strand)], *se, b - a)
+                yr, pr, *_ = encode_chunk(by_ref.get((sid, strand), []), *se, b - a)
+                yp, pp, *_ = encode_chunk(by_pred.get((sid, strand), []), *se, b - a)
                 cm += metrics.confusion(yr.argmax(1), yp.argmax(1))
                 cds = yr[:, layout.CDS] == 1
                 pcm += metrics.confusion(pr[cds].argmax(1), pp[cds].argmax(1))
@@ -88,7 +73,7 @@ def feature_scores(ref_all, pred):
 
 def evaluate(reference_gff3, prediction_gff3, genome_h5, reference_loci_only=False):
     """Rows of (level, feature, precision, recall, f1, n_reference, n_predicted)."""
-    seqids, start_ends, lengths = _lengths(genome_h5)
+    lengths = seq_lengths(*read_keys(genome_h5))
     ref_all = [t for t in read_gff3(reference_gff3, lengths) if t.cds]
     pred = [t for t in read_gff3(prediction_gff3, lengths) if t.cds]
     if reference_loci_only:
@@ -98,7 +83,7 @@ def evaluate(reference_gff3, prediction_gff3, genome_h5, reference_loci_only=Fal
         pred = [t for t in pred if _overlaps_reference(t, spans)]
     ref_base = select_transcripts(ref_all)
     pred_base = select_transcripts(pred)
-    cm, pcm = base_confusion(ref_base, pred_base, seqids, start_ends)
+    cm, pcm = base_confusion(ref_base, pred_base, lengths)
     rows = []
     for name, (p, r, f) in metrics.scores(cm).items():
         rows.append(("base", name, p, r, f))

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from . import layout
-from .chunks import read_keys
+from .chunks import read_keys, seq_lengths
 from .errors import InputError
 from .fileio import atomic_path
 from .gff import read_gff3, select_transcripts
@@ -96,7 +96,8 @@ def encode_chunk(transcripts, start, end, length):
     return y, ph, tw, sw, gl
 
 
-def _by_seq_strand(transcripts):
+def by_seq_strand(transcripts):
+    """(seqid, strand) -> transcripts."""
     out = defaultdict(list)
     for t in transcripts:
         out[(t.seqid, t.strand)].append(t)
@@ -106,13 +107,11 @@ def _by_seq_strand(transcripts):
 def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, block_chunks=64):
     """labels.h5: genome.h5's data/X and keys copied, plus label arrays from the GFF3 (self-contained)."""
     seqids, start_ends = read_keys(genome_h5)
-    lengths = {}
-    for s, (a, b) in zip(seqids, start_ends):
-        lengths[s] = max(lengths.get(s, 0), int(a), int(b))
+    lengths = seq_lengths(seqids, start_ends)
     transcripts = select_transcripts(read_gff3(gff3, lengths), longest_coding_only)
     if not transcripts:
         raise InputError(f"{gff3}: no coding transcripts to turn into labels")
-    groups = _by_seq_strand(transcripts)
+    groups = by_seq_strand(transcripts)
     annotated = {t.seqid for t in transcripts}
     with h5py.File(genome_h5, "r") as src, atomic_path(out) as tmp, h5py.File(tmp, "w") as dst:
         N, L = src[layout.X].shape[:2]
