@@ -141,3 +141,20 @@ def test_invalid_config_is_rejected_by_the_schema(tmp_path):
     wd = _workdir(tmp_path, {**TINY, "finetune": {"mode": "everything"}})
     proc = subprocess.run(SNAKEMAKE + ["-n", "--cores", "1"], cwd=wd, env=_env(), capture_output=True, text=True)
     assert proc.returncode != 0 and "everything" in proc.stdout + proc.stderr
+
+
+def test_readme_starts_with_the_demo_and_test_commands():
+    lines = [ln for ln in (ROOT / "README.md").read_text().splitlines() if ln.strip()]
+    assert lines[1] == "```" and lines[2].startswith("make demo") and lines[3].startswith("make test")
+
+
+def test_pretrain_target_plans_source_simulation_through_training(tmp_path):
+    wd = _workdir(tmp_path, yaml.safe_load((ROOT / "config/config.yaml").read_text()))
+    (wd / "config" / "pretrain.yaml").write_text((ROOT / "config/pretrain.yaml").read_text())
+    proc = subprocess.run(SNAKEMAKE + ["-n", "--cores", "2", "pretrain", "--configfile", "config/pretrain.yaml"],
+                          cwd=wd, env=_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for rule in ("simulate_source_species", "ingest_source_genome", "source_labels_to_h5", "concatenate_sources",
+                 "split_sources", "train_base_model"):
+        assert rule in proc.stdout
+    assert proc.stdout.count("rule simulate_source_species") == 3  # three source presets
