@@ -13,9 +13,12 @@ def main():
     p.add_argument("--genome-h5", required=True)
     p.add_argument("--all-transcripts", action="store_true",
                    help="label every coding transcript (default: the longest per gene, as Helixer)")
+    p.add_argument("--no-error-masks", action="store_true",
+                   help="keep sample_weights 1 on every real base (default: GeenuFF's error masks, as Helixer)")
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    n = gff_to_labels(a.gff3, a.genome_h5, a.out, longest_coding_only=not a.all_transcripts)
+    n = gff_to_labels(a.gff3, a.genome_h5, a.out, longest_coding_only=not a.all_transcripts,
+                      error_masks=not a.no_error_masks)
     print(f"labelled {n} transcripts into {a.out}")
 
 

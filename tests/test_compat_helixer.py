@@ -12,6 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from zoo import write_zoo
 
 from genetune import layout
 from genetune.coverage import add_coverage
@@ -109,11 +110,27 @@ def test_labels_equal_geenuff2h5_on_micromonas_except_error_masks(micromonas):
     assert set(differing(hx_labels, gt_labels)) <= {"sample_weights"}
 
 
-@pytest.mark.xfail(strict=True, reason="GeenuFF's error masking (sample_weights = 0 over regions it judges "
-                                       "erroneous) is not reproduced yet (issue 3)")
 def test_sample_weights_equal_geenuff2h5_on_micromonas(micromonas):
+    """GeenuFF's error masks (missing UTRs, codons, phases, short introns, overlaps) reproduced."""
     (_, hx_labels), (_, gt_labels) = micromonas
     assert "sample_weights" not in differing(hx_labels, gt_labels)
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    d = tmp_path_factory.mktemp("zoo")
+    _, transcripts = simulate_species("target", 11, d, [150000, 90000, 40000], 0)
+    write_zoo(transcripts, {"chr1": 150000, "chr2": 90000, "chr3": 40000}, d / "zoo.gff3")
+    hx, gt = tmp_path_factory.mktemp("hx"), tmp_path_factory.mktemp("gt")
+    return (_helixer(d / "genome.fa", d / "zoo.gff3", "zoo", hx),
+            _genetune(d / "genome.fa", d / "zoo.gff3", "zoo", gt))
+
+
+def test_labels_equal_geenuff2h5_on_an_annotation_zoo(zoo):
+    """Isoforms and ties, non-coding genes, pseudogenes, partial genes with hanging introns,
+    missing UTRs, bad phases, short introns, overlapping and nested genes, both strands."""
+    (_, hx_labels), (_, gt_labels) = zoo
+    assert differing(hx_labels, gt_labels) == {}
 
 
 def test_genome_and_labels_equal_helixer_on_a_simulated_species(simulated):

@@ -20,11 +20,11 @@ s\tt\tCDS\t25\t33\t.\t+\t0\tParent=m
 """
 
 
-def _labels(tmp_path, gff_text, seq=SEQ, length=72):
+def _labels(tmp_path, gff_text, seq=SEQ, length=72, **options):
     fa = write(tmp_path / "g.fa", f">s\n{seq}\n")
     ingest_genome(fa, "sp", tmp_path / "g.h5", length)
     gff = write(tmp_path / "a.gff3", gff_text)
-    gff_to_labels(gff, tmp_path / "g.h5", tmp_path / "l.h5")
+    gff_to_labels(gff, tmp_path / "g.h5", tmp_path / "l.h5", **options)
     return h5py.File(tmp_path / "l.h5", "r")
 
 
@@ -39,7 +39,14 @@ def test_labels_mark_utr_cds_intron_and_phase_cycle_from_atg(tmp_path):
     assert list(ph[24:33]) == [1, 3, 2] * 3
     assert (ph[16:24] == 0).all()
     assert h5[layout.IS_ANNOTATED][:].all()
-    assert h5[layout.SAMPLE_WEIGHTS][0].all()
+
+
+def test_error_masks_cover_missing_utrs_and_short_introns_like_geenuff(tmp_path):
+    """The gene has no UTRs (masked out to the sequence ends) and an 8-bp intron (< 20 bp)."""
+    sw = _labels(tmp_path, GFF)[layout.SAMPLE_WEIGHTS][0]
+    assert np.flatnonzero(sw).tolist() == list(range(10, 16)) + list(range(24, 33))
+    (tmp_path / "off").mkdir()
+    assert _labels(tmp_path / "off", GFF, error_masks=False)[layout.SAMPLE_WEIGHTS][0].all()
 
 
 def test_minus_strand_chunk_holds_reversed_labels(tmp_path):
@@ -110,3 +117,102 @@ def test_fully_intergenic_flag_follows_helixer_039(tmp_path):
     flags = h5[layout.FULLY_INTERGENIC][:]
     # plus chunks [0,72), [72,144) are fully intergenic, [144,216) holds the gene; all minus ones are intergenic
     assert flags.tolist() == [True, True, False, True, True, True]
+
+
+def _arrays(h5):
+    return {name: h5[name][:] for name in (*layout.LABEL_DATASETS, *layout.FLAG_DATASETS)}
+
+
+def _same(a, b):
+    return all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_crlf_gzip_and_fasta_section_give_the_same_labels(tmp_path):
+    import gzip
+    (tmp_path / "a").mkdir()
+    plain = _arrays(_labels(tmp_path / "a", GFF))
+    crlf = GFF.replace("\n", "\r\n") + "##FASTA\r\n>s\r\nACGT\r\n"
+    (tmp_path / "b").mkdir()
+    assert _same(plain, _arrays(_labels(tmp_path / "b", crlf)))
+    (tmp_path / "c").mkdir()
+    fa = write(tmp_path / "c" / "g.fa", f">s\n{SEQ}\n")
+    ingest_genome(fa, "sp", tmp_path / "c" / "g.h5", 72)
+    with gzip.open(tmp_path / "c" / "a.gff3.gz", "wt") as fh:
+        fh.write(GFF)
+    gff_to_labels(tmp_path / "c" / "a.gff3.gz", tmp_path / "c" / "g.h5", tmp_path / "c" / "l.h5")
+    assert _same(plain, _arrays(h5py.File(tmp_path / "c" / "l.h5")))
+
+
+def test_cds_only_annotation_labels_like_exons_equal_to_cds(tmp_path):
+    """GeenuFF crashes on mRNAs without exon lines; genetune takes the union of CDS (and UTR) lines."""
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    with_exons = _arrays(_labels(tmp_path / "a", GFF))
+    cds_only = "".join(line + "\n" for line in GFF.splitlines() if "\texon\t" not in line)
+    assert _same(with_exons, _arrays(_labels(tmp_path / "b", cds_only)))
+
+
+LONG = "C" * 10 + "ATG" + "AAA" * 20 + "TAA" + "C" * 200  # 276 bp, one 66-bp ORF at 11..76
+
+
+def _gene_lines(gid, kind="gene", start=1, end=276):
+    return f"s\tt\t{kind}\t{start}\t{end}\t.\t+\t.\tID={gid}\n"
+
+
+def _mrna(tid, gid, exons, cds, kind="mRNA", exon_kind="exon"):
+    rows = [f"s\tt\t{kind}\t{exons[0][0]}\t{exons[-1][1]}\t.\t+\t.\tID={tid};Parent={gid}\n"]
+    rows += [f"s\tt\t{exon_kind}\t{s}\t{e}\t.\t+\t.\tParent={tid}\n" for s, e in exons]
+    rows += [f"s\tt\tCDS\t{s}\t{e}\t.\t+\t0\tParent={tid}\n" for s, e in cds]
+    return "".join(rows)
+
+
+def test_longest_coding_isoform_is_labelled_and_the_first_wins_ties(tmp_path):
+    short = _mrna("m1", "g", [(5, 80)], [(11, 40)])  # a 30-bp CDS (no stop: masked, still labelled)
+    full = _mrna("m2", "g", [(3, 90)], [(11, 76)])
+    tie = _mrna("m3", "g", [(1, 100)], [(11, 76)])
+    h5 = _labels(tmp_path, "##gff-version 3\n" + _gene_lines("g") + short + full + tie, seq=LONG, length=288)
+    y = h5[layout.Y][0].argmax(1)
+    assert h5.attrs["n_transcripts"] == 1
+    assert (y[2:10] == layout.UTR).all() and y[1] == layout.IG and y[90] == layout.IG  # m2's UTRs
+    assert (y[10:76] == layout.CDS).all()
+
+
+def test_non_coding_genes_and_pseudogenes_are_not_labelled(tmp_path):
+    nc = _gene_lines("nc", "ncRNA_gene", 120, 180) + _mrna("lnc", "nc", [(120, 180)], [], kind="lnc_RNA")
+    pseudo = (_gene_lines("p", "pseudogene", 200, 260)
+              + _mrna("pt", "p", [(200, 260)], [(203, 250)], kind="pseudogenic_transcript",
+                      exon_kind="pseudogenic_exon"))
+    coding = _gene_lines("g", end=90) + _mrna("m", "g", [(3, 90)], [(11, 76)])
+    h5 = _labels(tmp_path, "##gff-version 3\n" + coding + nc + pseudo, seq=LONG, length=288)
+    y = h5[layout.Y][0].argmax(1)
+    assert (y[100:276] == layout.IG).all() and h5.attrs["n_transcripts"] == 1
+    assert h5[layout.SAMPLE_WEIGHTS][0][:276].all()  # sound model: UTRs, ATG, stop, no flags
+
+
+def test_partial_gene_hanging_intron_is_intron_with_no_transition_at_the_sequence_start(tmp_path):
+    """An mRNA cut by the contig start reaches past its first exon: GeenuFF labels that intron."""
+    seq = "C" * 30 + "AAA" * 15 + "TAA" + "C" * 90  # 168 bp; CDS 31..78 continues a codon frame
+    gff = ("##gff-version 3\n" + _gene_lines("g", end=120)
+           + "s\tt\tmRNA\t1\t120\t.\t+\t.\tID=m;Parent=g\n"
+           + "s\tt\texon\t31\t120\t.\t+\t.\tParent=m\n"
+           + "s\tt\tCDS\t31\t78\t.\t+\t0\tParent=m\n")
+    h5 = _labels(tmp_path, gff, seq=seq, length=171)
+    y, tr = h5[layout.Y][0].argmax(1), h5[layout.TRANSITIONS][0]
+    assert (y[:30] == layout.INTRON).all() and (y[30:78] == layout.CDS).all()
+    # CDS stretched over the hanging intron; no transcript/CDS/intron start marked at base 1
+    assert not tr[:2, :3].any() and list(np.flatnonzero(tr[:, 5])) == [29, 30]
+    # GeenuFF checks the codon at the stretched CDS start (base 1); the flag it raises reaches
+    # from the sequence start to there, i.e. nothing: the partial gene keeps full weight
+    assert h5[layout.SAMPLE_WEIGHTS][0][:168].all()
+
+
+def test_gene_with_an_exon_on_the_other_strand_is_dropped_as_helixer_does(tmp_path):
+    """GeenuFF stops reading exons at the strand conflict, so the whole mRNA reads as intron;
+    with UTRs that makes its "coding length" negative and the transcript is never exported: the
+    gene reads as intergenic with weight 1 (its strand-conflict mask sits on the dropped model)."""
+    gff = ("##gff-version 3\n" + _gene_lines("g", end=40) + "s\tt\tmRNA\t5\t40\t.\t+\t.\tID=m;Parent=g\n"
+           "s\tt\texon\t5\t16\t.\t-\t.\tParent=m\n" "s\tt\texon\t25\t40\t.\t+\t.\tParent=m\n"
+           "s\tt\tCDS\t11\t16\t.\t+\t0\tParent=m\n" "s\tt\tCDS\t25\t33\t.\t+\t0\tParent=m\n"
+           "s\tt\tmRNA\t50\t70\t.\t-\t.\tID=other\n" "s\tt\tCDS\t50\t70\t.\t-\t0\tParent=other\n")
+    h5 = _labels(tmp_path, gff)
+    assert h5.attrs["n_transcripts"] == 1  # only the minus-strand gene
+    assert (h5[layout.Y][0][:72].argmax(1) == layout.IG).all() and h5[layout.SAMPLE_WEIGHTS][0][:72].all()

@@ -11,18 +11,28 @@ from pathlib import Path
 import gffutils.iterators
 
 from .errors import InputError
+from .fasta import open_text
 from .fileio import atomic_path
 
-TRANSCRIPT_TYPES = {"mRNA", "transcript", "ncRNA", "lnc_RNA", "tRNA", "rRNA", "pseudogenic_transcript"}
 EXON_TYPES = {"exon"}
 CDS_TYPES = {"CDS"}
 UTR_TYPES = {"five_prime_UTR", "three_prime_UTR", "UTR"}
-GENE_TYPES = {"gene", "pseudogene", "ncRNA_gene"}
+# Helixer (GeenuFF) ignores pseudogenic transcripts and their children: they are never labelled.
+IGNORED_TRANSCRIPT_TYPES = {"pseudogenic_transcript"}
+
+
+def is_gene_type(featuretype):
+    """Gene-level ("super locus") features: gene, pseudogene and the SO *_gene types."""
+    return featuretype in ("gene", "pseudogene") or featuretype.endswith("_gene")
 
 
 @dataclass
 class Transcript:
-    """One transcript in 0-based half-open genomic coordinates, segments ascending."""
+    """One transcript in 0-based half-open genomic coordinates, segments ascending.
+
+    `span` is the transcript line's extent when the GFF3 has one; it can reach past the exons
+    (a "hanging" intron of a gene cut by a contig end), which Helixer labels as intron.
+    """
 
     seqid: str
     strand: str
@@ -34,22 +44,70 @@ class Transcript:
     cds_phases: list = field(default_factory=list)  # GFF phase of each CDS segment, if given
     partial5: bool = False  # cut by a sequence end at its 5' end
     partial3: bool = False
+    span: tuple = None
+    end_phases: tuple = (0, 0)  # GFF phase of the lowest and the highest CDS line
+    strand_conflict: bool = False  # an exon on the other strand (GeenuFF masks the whole gene)
+    intron_exons: list = None  # the exons GeenuFF subtracts from the span, if not all of them
 
     @property
     def start(self):
-        return self.exons[0][0]
+        return self.span[0] if self.span else self.exons[0][0]
 
     @property
     def end(self):
-        return self.exons[-1][1]
+        return self.span[1] if self.span else self.exons[-1][1]
 
     @property
     def coding_length(self):
         return sum(e - s for s, e in self.cds)
 
     @property
+    def selection_length(self):
+        """GeenuFF's measure for "longest": the CDS span minus every intron touching it. Equals
+        coding_length for sound models; negative when GeenuFF's introns swallow the CDS."""
+        lo, hi = self.cds_span
+        return hi - lo - sum(e - s for s, e in self.introns if min(e, hi) - max(s, lo) > 0)
+
+    @property
     def introns(self):
-        return [(a[1], b[0]) for a, b in zip(self.exons, self.exons[1:]) if b[0] > a[1]]
+        """The span minus the exons: gaps between exons plus any hanging intron at either end."""
+        out, pos = [], self.start
+        for s, e in self.exons if self.intron_exons is None else self.intron_exons:
+            if s > pos:
+                out.append((pos, s))
+            pos = max(pos, e)
+        if self.end > pos:
+            out.append((pos, self.end))
+        return out
+
+    @property
+    def cds_span(self):
+        """Start codon to stop codon; stretched over a hanging intron next to a coding end exon,
+        as GeenuFF does for partial genes."""
+        lo, hi = self.cds[0][0], self.cds[-1][1]
+        if self.exons[0][0] == lo != self.start:
+            lo = self.start
+        if self.exons[-1][1] == hi != self.end:
+            hi = self.end
+        return lo, hi
+
+
+@dataclass
+class Gene:
+    """A gene-level feature (or a transcript without one) and its transcripts, in file order."""
+
+    gene_id: str
+    seqid: str
+    strand: str
+    start: int
+    end: int
+    transcripts: list = field(default_factory=list)
+
+
+@dataclass
+class Annotation:
+    transcripts: list  # every transcript with exon/CDS/UTR children, in file order
+    genes: list  # every gene-level feature, in file order
 
 
 def _merge(segments):
@@ -62,24 +120,29 @@ def _merge(segments):
     return out
 
 
-def read_gff3(path, seq_lengths=None):
-    """Parse a GFF3 into transcripts. `seq_lengths` (seqid -> length) enables range checks."""
-    path = Path(path)
-    lines = []
-    with open(path, newline=None) as fh:
-        for line in fh:
+def _gff_lines(path):
+    """(line number, text) of the feature part; stops at ##FASTA; CRLF and gzip are fine."""
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\r\n")
             if line.startswith("##FASTA"):
-                break
-            lines.append(line)
-    parents = {}
-    kinds = {}
+                return
+            if line and not line.startswith("#"):
+                yield lineno, line
+
+
+def read_gff3(path, seq_lengths=None):
+    """Parse a GFF3 into transcripts. `seq_lengths` (seqid -> length) enables range checks."""
+    return read_annotation(path, seq_lengths).transcripts
+
+
+def read_annotation(path, seq_lengths=None):
+    """Transcripts and genes of a GFF3, validated (one InputError naming file and line)."""
+    path = Path(path)
+    kinds, parents, meta, lineno_of = {}, {}, {}, {}
     children = defaultdict(lambda: {"exon": [], "CDS": [], "UTR": []})
-    meta = {}
-    lineno_of = {}
-    for lineno, line in enumerate(lines, 1):
-        if not line or line.startswith("#"):
-            continue
+    gene_order = []
+    for lineno, line in _gff_lines(path):
         cols = line.split("\t")
         if len(cols) != 9:
             raise InputError(f"{path} line {lineno}: expected 9 tab-separated columns, found {len(cols)}")
@@ -101,7 +164,9 @@ def read_gff3(path, seq_lengths=None):
             kinds[fid] = f.featuretype
             parents[fid] = pids
             meta[fid] = (f.seqid, f.strand, f.start - 1, f.end)
-            lineno_of[fid] = lineno
+            lineno_of.setdefault(fid, lineno)
+            if is_gene_type(f.featuretype):
+                gene_order.append(fid)
         if f.featuretype in EXON_TYPES | CDS_TYPES | UTR_TYPES:
             if not pids:
                 raise InputError(f"{path} line {lineno}: {f.featuretype} without a Parent")
@@ -117,11 +182,21 @@ def read_gff3(path, seq_lengths=None):
         if pid not in kinds:
             first = min(c[3] for k in ch.values() for c in k)
             raise InputError(f"{path} line {first}: Parent '{pid}' is not defined in the file")
+    genes = {gid: Gene(gid, meta[gid][0], meta[gid][1], meta[gid][2], meta[gid][3]) for gid in gene_order}
     transcripts = []
-    for tid, ch in children.items():
-        seqid, strand = meta[tid][0], meta[tid][1]
-        if strand not in "+-":
+    for tid in sorted(children, key=lineno_of.get):
+        ch = children[tid]
+        if kinds[tid] in IGNORED_TRANSCRIPT_TYPES:
+            continue
+        seqid, strand, t_start, t_end = meta[tid]
+        if strand not in ("+", "-"):
             raise InputError(f"{path} line {lineno_of[tid]}: transcript '{tid}' has no strand")
+        for c in ch["exon"] + ch["CDS"] + ch["UTR"]:
+            if c[4] != seqid:
+                raise InputError(f"{path} line {c[3]}: on sequence '{c[4]}' but its parent '{tid}' is on '{seqid}'")
+        for c in ch["CDS"]:
+            if c[5] != strand:
+                raise InputError(f"{path} line {c[3]}: CDS on strand '{c[5]}' but its parent '{tid}' is on '{strand}'")
         exons = sorted((s, e) for s, e, *_ in ch["exon"])
         for a, b in zip(exons, exons[1:]):
             if b[0] < a[1]:
@@ -129,25 +204,45 @@ def read_gff3(path, seq_lengths=None):
                                  f"{b[0]+1}-{b[1]})")
         cds_rows = sorted(ch["CDS"])
         cds = _merge([(s, e) for s, e, *_ in cds_rows])
-        if not exons:
+        if not exons:  # CDS-only (or CDS + UTR) annotation: the exons are their union
             exons = _merge([(s, e) for s, e, *_ in ch["CDS"] + ch["UTR"]])
-        gene = next((p for p in parents.get(tid, []) if kinds.get(p) in GENE_TYPES), tid)
-        t = Transcript(seqid, strand, exons, cds, gene_id=gene, transcript_id=tid,
-                       cds_phases=[r[2] for r in cds_rows] if len(cds) == len(cds_rows) else [])
+        outside = [c for c in cds_rows if not any(s <= c[0] and c[1] <= e for s, e in exons)]
+        if outside:
+            raise InputError(f"{path} line {outside[0][3]}: CDS of '{tid}' lies outside its exons")
+        strand_conflict = any(c[5] != strand for c in ch["exon"])
+        if strand_conflict and cds:
+            # GeenuFF stops reading exons at the first one on the other strand (and masks the gene)
+            first_bad = min(c[0] for c in ch["exon"] if c[5] != strand)
+            intron_exons = [e for e in exons if e[0] < first_bad]
+        else:
+            intron_exons = None
+        gene = next((p for p in parents.get(tid, []) if p in genes), None)
+        if is_gene_type(kinds[tid]):  # exons/CDS hung directly on a gene
+            gene = tid
+        span = (min(t_start, exons[0][0]), max(t_end, exons[-1][1]))
+        t = Transcript(seqid, strand, exons, cds, gene_id=gene or tid, transcript_id=tid,
+                       cds_phases=[r[2] for r in cds_rows] if len(cds) == len(cds_rows) else [],
+                       span=span, end_phases=(cds_rows[0][2], cds_rows[-1][2]) if cds_rows else (0, 0),
+                       strand_conflict=strand_conflict, intron_exons=intron_exons)
+        if gene is None:  # a transcript without a gene line is its own gene
+            genes[tid] = Gene(tid, seqid, strand, span[0], span[1])
+            gene_order.append(tid)
+        genes[t.gene_id].transcripts.append(t)
         transcripts.append(t)
-    return transcripts
+    return Annotation(transcripts, [genes[g] for g in sorted(genes, key=lambda g: lineno_of[g])])
 
 
 def select_transcripts(transcripts, longest_coding_only=True):
-    """Helixer's choice: per gene the transcript with the longest CDS; genes without CDS dropped."""
+    """Helixer's choice: per gene the first transcript with the longest CDS (GeenuFF's
+    selection_length); genes without CDS dropped."""
     if not longest_coding_only:
-        return list(transcripts)
+        return [t for t in transcripts if t.cds]
     best = {}
     for t in transcripts:
-        if not t.cds:
+        if not t.cds or t.selection_length < 0:
             continue
         key = (t.seqid, t.gene_id)
-        if key not in best or t.coding_length > best[key].coding_length:
+        if key not in best or t.selection_length > best[key].selection_length:
             best[key] = t
     return sorted(best.values(), key=lambda t: (t.seqid, t.start))
 

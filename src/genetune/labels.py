@@ -17,9 +17,13 @@ import numpy as np
 
 from . import layout
 from .chunks import read_keys, seq_lengths
+from .error_masks import masked_intervals
 from .errors import InputError
+from .fasta import IUPAC, codes_from_onehot
 from .fileio import atomic_path
-from .gff import read_gff3, select_transcripts
+from .gff import read_annotation, select_transcripts
+
+LETTERS = np.array(list(IUPAC) + ["N"])  # code -> letter (the padding code reads as N)
 
 
 def rasterise(transcripts, a, b):
@@ -39,7 +43,8 @@ def rasterise(transcripts, a, b):
             if lo < hi:
                 cols[lo - a: hi - a, 2] = True
         if t.cds:  # Helixer's CDS column spans the coding region, introns included
-            lo, hi = max(t.cds[0][0], a), min(t.cds[-1][1], b)
+            lo, hi = t.cds_span
+            lo, hi = max(lo, a), min(hi, b)
             if lo < hi:
                 cols[lo - a: hi - a, 1] = True
         done = _first_codon_position(t)  # codon position of the next coding base, in transcript order
@@ -63,18 +68,25 @@ def _first_codon_position(t):
     return 0
 
 
-def encode_chunk(transcripts, start, end, length):
-    """All label arrays for one chunk [start, end) (start > end: minus strand)."""
+def encode_chunk(transcripts, start, end, length, masked=(), seq_len=None):
+    """All label arrays for one chunk [start, end) (start > end: minus strand); `masked` are
+    genomic intervals whose sample weight is 0 (error masks). A feature touching a sequence end
+    (`seq_len`) has no transition there: Helixer only compares bases inside the sequence, and a
+    base between two nearby changes counts both."""
     plus = start < end
     a, b = (start, end) if plus else (end, start)
     n = b - a
     cols, phase, glen = rasterise(transcripts, a - 1, b + 1)
     d = np.diff(cols.astype(np.int8), axis=0)  # boundary k lies between pos a-1+k and a+k
     trans = np.zeros((n + 2, 6), dtype=np.int8)
+    if a == 0:
+        d[0] = 0
+    if b == seq_len:
+        d[-1] = 0
     for j in range(3):
         for k in np.flatnonzero(d[:, j]):
             col = j if d[k, j] > 0 else j + 3
-            trans[k: k + 2, col] = 1
+            trans[k: k + 2, col] += 1
     cols, phase, glen, trans = cols[1:-1], phase[1:-1], glen[1:-1], trans[1:-1]
     if not plus:
         cols, phase, glen, trans = cols[::-1], phase[::-1], glen[::-1], trans[::-1]
@@ -91,6 +103,13 @@ def encode_chunk(transcripts, start, end, length):
     tw[:n] = trans
     sw = np.zeros(length, dtype=np.int8)
     sw[:n] = 1
+    for s, e in masked:
+        lo, hi = max(s, a) - a, min(e, b) - a
+        if lo < hi:
+            if plus:
+                sw[lo:hi] = 0
+            else:
+                sw[n - hi: n - lo] = 0
     gl = np.zeros(length, dtype=np.uint32)
     gl[:n] = glen
     return y, ph, tw, sw, gl
@@ -104,32 +123,90 @@ def by_seq_strand(transcripts):
     return out
 
 
-def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, block_chunks=64):
-    """labels.h5: genome.h5's data/X and keys copied, plus label arrays from the GFF3 (self-contained)."""
+class _Overlaps:
+    """Features of one sequence strand that overlap a window, found by binary search."""
+
+    def __init__(self, items, span):
+        self.items = sorted(items, key=lambda x: span(x)[0])
+        self.starts = np.array([span(x)[0] for x in self.items], dtype=np.int64)
+        self.ends = [span(x)[1] for x in self.items]
+        self.longest = max((e - s for s, e in map(span, self.items)), default=0)
+
+    def __call__(self, a, b):
+        lo = int(np.searchsorted(self.starts, a - self.longest, side="left"))
+        hi = int(np.searchsorted(self.starts, b, side="left"))
+        return [self.items[k] for k in range(lo, hi) if self.ends[k] > a]
+
+
+class PlusStrandWindows:
+    """Short plus-strand windows of a genome.h5 (codon checks), decoding few chunks at a time."""
+
+    def __init__(self, h5, seqids, start_ends, cache_rows=16):
+        self.h5, self.cache, self.cache_rows = h5, {}, cache_rows
+        self.rows = defaultdict(dict)  # seqid -> chunk start -> (row, valid length)
+        for r, (s, (a, b)) in enumerate(zip(seqids, start_ends)):
+            if a < b:
+                self.rows[s][int(a)] = (r, int(b - a))
+        self.L = h5[layout.X].shape[1]
+
+    def _text(self, row, valid):
+        if row not in self.cache:
+            if len(self.cache) >= self.cache_rows:
+                self.cache.pop(next(iter(self.cache)))
+            x = self.h5[layout.X][row, :valid].astype(np.float32)
+            self.cache[row] = "".join(LETTERS[codes_from_onehot(x)])
+        return self.cache[row]
+
+    def __call__(self, seqid, pos, width=3):
+        """Bases [pos, pos + width) clipped to the sequence; ambiguous bases read as N."""
+        out = []
+        for p in range(max(pos, 0), pos + width):
+            hit = self.rows[seqid].get(p - p % self.L)
+            if hit is None or p % self.L >= hit[1]:
+                break
+            out.append(self._text(*hit)[p % self.L])
+        return "".join(out)
+
+
+def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=True, block_chunks=64):
+    """labels.h5: genome.h5's data/X and keys copied, plus label arrays from the GFF3 (self-contained).
+
+    Defaults reproduce geenuff2h5: per gene only the longest coding transcript, and GeenuFF's
+    error masks in sample_weights. `longest_coding_only=False` labels every coding transcript
+    (phases of overlapping isoforms then overwrite each other, as in Helixer); `error_masks=False`
+    keeps every real base at weight 1."""
     seqids, start_ends = read_keys(genome_h5)
     lengths = seq_lengths(seqids, start_ends)
-    transcripts = select_transcripts(read_gff3(gff3, lengths), longest_coding_only)
+    annotation = read_annotation(gff3, lengths)
+    transcripts = select_transcripts(annotation.transcripts, longest_coding_only)
     if not transcripts:
         raise InputError(f"{gff3}: no coding transcripts to turn into labels")
-    groups = by_seq_strand(transcripts)
+    groups = {key: _Overlaps(ts, lambda t: (t.start, t.end)) for key, ts in by_seq_strand(transcripts).items()}
     annotated = {t.seqid for t in transcripts}
     with h5py.File(genome_h5, "r") as src, atomic_path(out) as tmp, h5py.File(tmp, "w") as dst:
+        masks = {}
+        if error_masks:
+            window = PlusStrandWindows(src, seqids, start_ends)
+            masks = {key: _Overlaps(iv, lambda x: x)
+                     for key, iv in masked_intervals(annotation.genes, lengths, window, longest_coding_only).items()}
         N, L = src[layout.X].shape[:2]
+        group = dst.require_group(layout.X.rsplit("/", 1)[0])
         for name in (layout.X, layout.SEQIDS, layout.SPECIES, layout.START_ENDS):
-            d = src[name]
-            layout.create_chunked(dst, name, N, d.shape[1:], d.dtype)
-            for i in range(0, N, block_chunks):
-                dst[name][i: i + block_chunks] = d[i: i + block_chunks]
+            src.copy(src[name], group, name=name.rsplit("/", 1)[1])  # raw chunks: no re-compression
         dsets = {name: layout.create_chunked(dst, name, N, (L, *shape), dt)
                  for name, (shape, dt) in layout.LABEL_DATASETS.items()}
         flags = {name: layout.create_chunked(dst, name, N, (), bool) for name in layout.FLAG_DATASETS}
+        nothing = _Overlaps([], lambda x: x)
         for i0 in range(0, N, block_chunks):
             rows = range(i0, min(i0 + block_chunks, N))
             block = {name: [] for name in dsets}
             for r in rows:
                 s, (a, b) = seqids[r], start_ends[r]
-                strand = "+" if a < b else "-"
-                arrays = encode_chunk(groups.get((s, strand), []), int(a), int(b), L)
+                a, b = int(a), int(b)
+                strand, lo, hi = ("+", a, b) if a < b else ("-", b, a)
+                near = groups.get((s, strand), nothing)(lo - 1, hi + 1)
+                masked = masks.get((s, strand), nothing)(lo, hi)
+                arrays = encode_chunk(near, a, b, L, masked, lengths[s])
                 for name, arr in zip(layout.LABEL_DATASETS, arrays):
                     block[name].append(arr)
             for name in dsets:
@@ -142,4 +219,6 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, block_chunks=6
         dst.attrs["source_gff3"] = str(gff3)
         dst.attrs["genome_h5"] = str(genome_h5)
         dst.attrs["n_transcripts"] = len(transcripts)
+        dst.attrs["longest_coding_only"] = longest_coding_only
+        dst.attrs["error_masks"] = error_masks
     return len(transcripts)

@@ -47,6 +47,16 @@ def settings(section):
     return json.dumps(config.get(section, {}), sort_keys=True)
 
 
+def pseudolabel_options():
+    """pseudolabels_to_h5 flags for the non-Helixer choices in config["pseudolabels"]."""
+    opts = config["pseudolabels"]
+    flags = {
+        "--no-error-masks": not opts["error_masks"],
+        "--all-transcripts": opts["all_transcripts"],
+    }
+    return " ".join(flag for flag, on in flags.items() if on)
+
+
 def get_final_outputs():
     outputs = [f"{RESULTS}/final/annotation.gff3", f"{RESULTS}/finetune/metrics.tsv"]
     if config.get("reference"):

@@ -15,9 +15,11 @@ rule pseudolabels_to_h5:
     resources:
         mem_mb=3000,
         runtime=60,
+    params:
+        options=pseudolabel_options(),
     shell:
         "python scripts/pseudolabels_to_h5.py --gff3 {input.gff3} --genome-h5 {input.genome} "
-        "--out {output.h5} > {log} 2>&1"
+        "{params.options} --out {output.h5} > {log} 2>&1"
 
 
 rule select_confident:
