@@ -67,6 +67,36 @@ def test_gzip_input_equals_plain(tmp_path):
             assert np.array_equal(z[name][:], plain[name][:])
 
 
+def test_bgzip_input_equals_plain(tmp_path):
+    import pysam
+
+    rng = np.random.default_rng(1)
+    text = "".join(f">c{i}\n" + "".join(rng.choice(list("ACGTN"), 500 + 97 * i)) + "\n" for i in range(3))
+    plain = _ingest(tmp_path, text)
+    pysam.tabix_compress(str(tmp_path / "g.fa"), str(tmp_path / "g.fa.bgz"))
+    ingest_genome(tmp_path / "g.fa.bgz", "sp", tmp_path / "b.h5", 72)
+    with h5py.File(tmp_path / "b.h5") as b:
+        for name in (layout.X, layout.SEQIDS, layout.START_ENDS):
+            assert np.array_equal(b[name][:], plain[name][:])
+
+
+def test_streaming_in_small_blocks_writes_the_same_file(tmp_path):
+    """Pieces and write blocks smaller than a sequence (and not aligned to lines or chunks)."""
+    rng = np.random.default_rng(2)
+    seqs = ["".join(rng.choice(list("ACGTRYN"), n)) for n in (1000, 72, 71, 145)]
+    text = "".join(f">s{i}\n" + "\n".join(q[k:k + 61] for k in range(0, len(q), 61)) + "\n" for i, q in enumerate(seqs))
+    fa = write(tmp_path / "g.fa", text)
+    ingest_genome(fa, "sp", tmp_path / "big.h5", 72, block_chunks=64)
+    ingest_genome(fa, "sp", tmp_path / "small.h5", 72, block_chunks=2)
+    with h5py.File(tmp_path / "big.h5") as a, h5py.File(tmp_path / "small.h5") as b:
+        for name in (layout.X, layout.SEQIDS, layout.START_ENDS):
+            assert np.array_equal(a[name][:], b[name][:])
+        se, x = a[layout.START_ENDS][:], a[layout.X][:]
+    assert [tuple(r) for r in se[:28]] == chunk_coords(1000, 72)
+    ref = "".join("CATG"[i] if v.max() == 1 else "?" for v in x[0][:5].astype(float) for i in [int(v.argmax())])
+    assert ref == "".join(c if c in "ACGT" else "?" for c in seqs[0][:5])
+
+
 @pytest.mark.parametrize("text, message", [
     ("", "empty FASTA"),
     (">a\nACGT\n>a\nACGT\n", "line 3: duplicate sequence id 'a'"),
@@ -74,6 +104,8 @@ def test_gzip_input_equals_plain(tmp_path):
     ("@r1\nACGT\n+\nIIII\n", "looks like FASTQ"),
     (">" + "x" * 51 + "\nACGT\n", "longer than 50 bytes"),
     ("ACGT\n", "before the first '>'"),
+    (">a\n>b\nACGT\n", "line 1: sequence has no bases"),
+    (">a\nACGT\n>\nACGT\n", "line 3: empty sequence id"),
 ])
 def test_bad_fasta_gives_one_clear_error_and_writes_nothing(tmp_path, text, message):
     fa = write(tmp_path / "bad.fa", text)

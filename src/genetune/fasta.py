@@ -6,15 +6,16 @@ from position 0, plus strand then the reverse complement (HELIXER_NOTES §1.2).
 """
 
 import gzip
+import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from . import layout
-from .chunks import chunk_coords
 from .errors import InputError
 from .fileio import atomic_path
+from .h5write import ChunkWriter
 
 # IUPAC code -> the bases it stands for.
 IUPAC = {
@@ -32,11 +33,6 @@ for _i, (_letter, _bases) in enumerate(IUPAC.items()):
     CODE[ord(_letter)] = CODE[ord(_letter.lower())] = _i
     for _b in _bases:
         ONE_HOT[_i, layout.BASES.index(_b)] = _FRACTION[len(_bases)]
-# complement code of each code (for reverse complement of code arrays)
-_COMP_LETTER = dict(zip("ACGTRYSWKMBDHVN", "TGCAYRSWMKVHDBN"))
-COMPLEMENT_CODE = np.arange(len(IUPAC) + 1, dtype=np.uint8)
-for _letter, _c in _COMP_LETTER.items():
-    COMPLEMENT_CODE[CODE[ord(_letter)]] = CODE[ord(_c)]
 # the plain bases' codes, for sequence rules (decoder, simulator)
 A, C, G, T = (int(CODE[ord(b)]) for b in "ACGT")
 
@@ -50,60 +46,87 @@ def open_text(path):
     return open(path)
 
 
-def read_fasta(path):
-    """Yield (seqid, codes) per record, codes as uint8 indices into ONE_HOT. Validates as it goes."""
+def _open_binary(path):
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb", buffering=1 << 20)
+
+
+def fasta_pieces(path, piece_bases=1 << 20):
+    """Stream a FASTA as (seqid, codes) pieces of about `piece_bases`; a new seqid starts a new
+    record, and every record yields at least one piece. Validates as it goes: FASTQ, empty file,
+    empty or over-long ids (Helixer's S50 would truncate them silently), duplicates, characters
+    outside IUPAC (with their line number), records without bases."""
     path = Path(path)
     seen = set()
-    seqid, parts, header_line = None, [], 0
-    n_records = 0
-    with open_text(path) as fh:
+    seqid, header_line, pending, pending_lines, n_bases, n_pending = None, 0, [], [], 0, 0
+
+    def flush():
+        nonlocal n_pending
+        n_pending = 0
+        raw = np.frombuffer(b"".join(pending), dtype=np.uint8)
+        codes = CODE[raw]
+        bad = np.flatnonzero(codes == 255)
+        if bad.size:
+            pos = int(bad[0])
+            for lineno, text in zip(pending_lines, pending):
+                if pos < len(text):
+                    char = text[pos: pos + 1].decode("latin-1")
+                    raise InputError(f"{path} line {lineno}: character '{char}' is not a nucleotide (IUPAC) code")
+                pos -= len(text)
+        pending.clear()
+        pending_lines.clear()
+        return codes
+
+    with _open_binary(path) as fh:
         for lineno, line in enumerate(fh, 1):
-            line = line.rstrip("\r\n")
-            if lineno == 1 and line.startswith("@"):
+            line = line.strip()
+            if lineno == 1 and line.startswith(b"@"):
                 raise InputError(f"{path} line 1: this looks like FASTQ ('@' header), not FASTA")
-            if line.startswith(">"):
+            if line.startswith(b">"):
                 if seqid is not None:
-                    yield seqid, _encode(path, header_line, parts)
-                    n_records += 1
-                seqid = line[1:].split(maxsplit=1)[0] if line[1:].strip() else ""
-                if not seqid:
+                    if not n_bases:
+                        raise InputError(f"{path} line {header_line}: sequence has no bases")
+                    if pending:
+                        yield seqid, flush()
+                fields = line[1:].split(maxsplit=1)
+                if not fields:
                     raise InputError(f"{path} line {lineno}: empty sequence id")
-                if len(seqid.encode()) > 50:
+                seqid = fields[0].decode("utf-8", "replace")
+                if len(fields[0]) > 50:
                     raise InputError(f"{path} line {lineno}: sequence id '{seqid}' is longer than 50 bytes "
                                      "(Helixer's S50 would truncate it silently)")
                 if seqid in seen:
                     raise InputError(f"{path} line {lineno}: duplicate sequence id '{seqid}'")
                 seen.add(seqid)
-                parts, header_line = [], lineno
-            elif line.strip():
+                header_line, n_bases = lineno, 0
+            elif line:
                 if seqid is None:
                     raise InputError(f"{path} line {lineno}: sequence before the first '>' header")
-                parts.append((lineno, line.strip()))
-    if seqid is not None:
-        yield seqid, _encode(path, header_line, parts)
-        n_records += 1
-    if n_records == 0:
+                pending.append(line)
+                pending_lines.append(lineno)
+                n_bases += len(line)
+                n_pending += len(line)
+                if n_pending >= piece_bases:
+                    yield seqid, flush()
+    if seqid is None:
         raise InputError(f"{path}: no sequences (empty FASTA)")
-
-
-def _encode(path, header_line, parts):
-    if not parts:
+    if not n_bases:
         raise InputError(f"{path} line {header_line}: sequence has no bases")
-    raw = np.frombuffer("".join(p for _, p in parts).encode("ascii", "replace"), dtype=np.uint8)
-    codes = CODE[raw]
-    bad = np.flatnonzero(codes == 255)
-    if bad.size:
-        # find the line of the first bad character for the message
-        pos = int(bad[0])
-        for lineno, text in parts:
-            if pos < len(text):
-                raise InputError(f"{path} line {lineno}: character '{text[pos]}' is not a nucleotide (IUPAC) code")
-            pos -= len(text)
-    return codes
+    if pending:
+        yield seqid, flush()
 
 
-def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
-    return COMPLEMENT_CODE[codes[::-1]]
+def read_fasta(path):
+    """Yield (seqid, codes) per whole record (uint8 indices into ONE_HOT); for small files and tests."""
+    current, parts = None, []
+    for seqid, codes in fasta_pieces(path):
+        if seqid != current and current is not None:
+            yield current, np.concatenate(parts)
+            parts = []
+        current = seqid
+        parts.append(codes)
+    yield current, np.concatenate(parts)
 
 
 def encode_chunk(codes: np.ndarray, length: int) -> np.ndarray:
@@ -113,41 +136,107 @@ def encode_chunk(codes: np.ndarray, length: int) -> np.ndarray:
     return out
 
 
-def ingest_genome(fasta, species, out, length=layout.DEFAULT_SUBSEQUENCE_LENGTH, block_chunks=64):
-    """Write genome.h5 for `fasta`; returns the number of chunks. Memory: one sequence's codes + a block."""
+def _reverse_complement_rows(x: np.ndarray, valid: int) -> np.ndarray:
+    """Minus-strand chunk from a plus chunk of the same step: C,A,T,G columns reversed are the
+    complements, so reverse complement = flip rows and columns; padding stays at the end."""
+    out = np.zeros_like(x)
+    out[:valid] = x[:valid][::-1, ::-1]
+    return out
+
+
+class _GenomeWriter:
+    """Appends chunks to the four datasets of genome.h5, a block at a time. The bases of the
+    current sequence are spooled to a temporary file (1 byte each) so that its minus chunks,
+    which come in reverse order, never need the sequence in memory."""
+
+    def __init__(self, h5, species, length, block_chunks, chunk_writer, spool):
+        self.length, self.block_chunks, self.species = length, block_chunks, species.encode()
+        self.chunk_writer, self.spool = chunk_writer, spool
+        self.X = layout.create_chunked(h5, layout.X, 0, (length, 4), np.float16)
+        self.ids = layout.create_chunked(h5, layout.SEQIDS, 0, (), layout.SEQID_DTYPE)
+        self.sp = layout.create_chunked(h5, layout.SPECIES, 0, (), layout.SPECIES_DTYPE)
+        self.se = layout.create_chunked(h5, layout.START_ENDS, 0, (2,), np.int64)
+        self.seqid = None
+
+    @property
+    def n(self):
+        return self.X.shape[0]
+
+    def append(self, seqid, block, coords):
+        n, k = self.n, len(coords)
+        for d in (self.X, self.ids, self.sp, self.se):
+            d.resize(n + k, axis=0)
+        self.chunk_writer.write(self.X, n, block)
+        self.ids[n:n + k] = seqid.encode()
+        self.sp[n:n + k] = self.species
+        self.se[n:n + k] = np.asarray(coords, dtype=np.int64)
+
+    def feed(self, seqid, codes):
+        """Bases of `seqid` in order; a new seqid finishes the previous sequence."""
+        if seqid != self.seqid:
+            self.finish()
+            self.seqid, self.pos, self.block, self.coords = seqid, 0, [], []
+            self.buffer = np.zeros(0, np.uint8)
+            self.spool.seek(0)
+            self.spool.truncate()
+        self.spool.write(codes.tobytes())
+        self.buffer = np.concatenate([self.buffer, codes]) if self.buffer.size else codes
+        L = self.length
+        while self.buffer.size >= L:
+            self._plus_chunk(self.buffer[:L])
+            self.buffer = self.buffer[L:]
+
+    def _plus_chunk(self, codes):
+        self.block.append(encode_chunk(codes, self.length))
+        self.coords.append((self.pos, self.pos + codes.size))
+        self.pos += codes.size
+        if len(self.block) == self.block_chunks:
+            self._flush(self.block, self.coords)
+            self.block, self.coords = [], []
+
+    def _flush(self, block, coords):
+        if block:
+            self.append(self.seqid, np.stack(block), coords)
+
+    def finish(self):
+        """Last (padded) plus chunk, then the minus chunks from the spooled bases, 3' end first."""
+        if self.seqid is None:
+            return
+        if self.buffer.size:
+            self._plus_chunk(self.buffer)
+        self._flush(self.block, self.coords)
+        L, seq_len = self.length, self.pos
+        self.spool.flush()
+        plus_starts = list(range(0, seq_len, L))
+        for b in range(len(plus_starts), 0, -self.block_chunks):
+            block, coords = [], []
+            for s in reversed(plus_starts[max(b - self.block_chunks, 0): b]):
+                e = min(s + L, seq_len)
+                self.spool.seek(s)
+                codes = np.frombuffer(self.spool.read(e - s), dtype=np.uint8)
+                block.append(_reverse_complement_rows(encode_chunk(codes, L), e - s))
+                coords.append((e, s))
+            self._flush(block, coords)
+        self.spool.seek(0, 2)
+        self.seqid = None
+
+
+def ingest_genome(fasta, species, out, length=layout.DEFAULT_SUBSEQUENCE_LENGTH, block_chunks=32, threads=None):
+    """Write genome.h5 for `fasta`; returns the number of chunks. Streams: memory is a block of
+    chunks, whatever the sequence or genome size; chunks are compressed in `threads` threads."""
     if length % layout.POOL_SIZE:
         raise InputError(f"subsequence length {length} is not divisible by the pool size {layout.POOL_SIZE}")
     if len(species.encode()) > 25:
         raise InputError(f"species name '{species}' is longer than 25 bytes (Helixer's S25)")
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5:
-        X = layout.create_chunked(h5, layout.X, 0, (length, 4), np.float16)
-        ids = layout.create_chunked(h5, layout.SEQIDS, 0, (), layout.SEQID_DTYPE)
-        sp = layout.create_chunked(h5, layout.SPECIES, 0, (), layout.SPECIES_DTYPE)
-        se = layout.create_chunked(h5, layout.START_ENDS, 0, (2,), np.int64)
-        n = 0
-        for seqid, codes in read_fasta(fasta):
-            coords = chunk_coords(len(codes), length)
-            rc = reverse_complement_codes(codes)
-            total = n + len(coords)
-            for d in (X, ids, sp, se):
-                d.resize(total, axis=0)
-            ids[n:total] = seqid.encode()
-            sp[n:total] = species.encode()
-            se[n:total] = np.array(coords, dtype=np.int64)
-            for b0 in range(0, len(coords), block_chunks):
-                block = coords[b0: b0 + block_chunks]
-                arr = np.zeros((len(block), length, 4), dtype=np.float16)
-                for k, (s, e) in enumerate(block):
-                    if s < e:
-                        arr[k] = encode_chunk(codes[s:e], length)
-                    else:  # minus chunk: reverse complement of [e, s)
-                        L = len(codes)
-                        arr[k] = encode_chunk(rc[L - s: L - e], length)
-                X[n + b0: n + b0 + len(block)] = arr
-            n = total
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5, ChunkWriter(threads) as chunk_writer, \
+            tempfile.TemporaryFile(dir=Path(tmp).parent) as spool:
+        writer = _GenomeWriter(h5, species, length, block_chunks, chunk_writer, spool)
+        for seqid, codes in fasta_pieces(fasta, piece_bases=length * block_chunks):
+            writer.feed(seqid, codes)
+        writer.finish()
         h5.attrs["source"] = str(fasta)
         h5.attrs["genetune_version"] = __import__("genetune").__version__
-    return n
+        return writer.n
 
 
 def fasta_lengths(path):

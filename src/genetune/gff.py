@@ -8,7 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import gffutils.iterators
+import gffutils.constants
+import gffutils.feature
 
 from .errors import InputError
 from .fasta import open_text
@@ -17,6 +18,7 @@ from .fileio import atomic_path
 EXON_TYPES = {"exon"}
 CDS_TYPES = {"CDS"}
 UTR_TYPES = {"five_prime_UTR", "three_prime_UTR", "UTR"}
+GFF3_DIALECT = dict(gffutils.constants.dialect)  # fixed: gffutils would re-infer it on every line
 # Helixer (GeenuFF) ignores pseudogenic transcripts and their children: they are never labelled.
 IGNORED_TRANSCRIPT_TYPES = {"pseudogenic_transcript"}
 
@@ -147,7 +149,7 @@ def read_annotation(path, seq_lengths=None):
         if len(cols) != 9:
             raise InputError(f"{path} line {lineno}: expected 9 tab-separated columns, found {len(cols)}")
         try:
-            f = gffutils.feature.feature_from_line(line, strict=False, keep_order=True)
+            f = gffutils.feature.feature_from_line(line, dialect=GFF3_DIALECT, strict=False, keep_order=True)
         except Exception as exc:  # gffutils raises assorted errors on malformed lines
             raise InputError(f"{path} line {lineno}: cannot parse GFF3 line ({exc})") from None
         if f.start is None or f.end is None or f.start > f.end or f.start < 1:

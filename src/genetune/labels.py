@@ -22,6 +22,7 @@ from .errors import InputError
 from .fasta import IUPAC, codes_from_onehot
 from .fileio import atomic_path
 from .gff import read_annotation, select_transcripts
+from .h5write import ChunkWriter
 
 LETTERS = np.array(list(IUPAC) + ["N"])  # code -> letter (the padding code reads as N)
 
@@ -138,34 +139,40 @@ class _Overlaps:
         return [self.items[k] for k in range(lo, hi) if self.ends[k] > a]
 
 
-class PlusStrandWindows:
-    """Short plus-strand windows of a genome.h5 (codon checks), decoding few chunks at a time."""
+def plus_windows(h5, seqids, start_ends, wanted, width=3):
+    """{(seqid, start): bases [start, start + width) clipped to the sequence} for the `wanted`
+    (seqid, start) pairs, read from a genome.h5's plus chunks, each chunk decoded once."""
+    L = h5[layout.X].shape[1]
+    row_of = {(s, int(a)): (r, int(b - a)) for r, (s, (a, b)) in enumerate(zip(seqids, start_ends)) if a < b}
+    bases = defaultdict(list)  # row -> [(offset in chunk, key, index in window)]
+    for seqid, start in wanted:
+        for k, p in enumerate(range(max(start, 0), start + width)):
+            hit = row_of.get((seqid, p - p % L))
+            if hit is not None and p % L < hit[1]:
+                bases[hit[0]].append((p % L, (seqid, start), k))
+    letters = defaultdict(dict)
+    for row in sorted(bases):
+        x = h5[layout.X][row].astype(np.float32)
+        offsets = np.array([o for o, _, _ in bases[row]])
+        for (_, key, k), code in zip(bases[row], codes_from_onehot(x[offsets])):
+            letters[key][k] = LETTERS[code]
+    out = {}
+    for key, d in letters.items():
+        k = 0
+        while k in d:
+            k += 1
+        out[key] = "".join(d[i] for i in range(k))
+    return out
 
-    def __init__(self, h5, seqids, start_ends, cache_rows=16):
-        self.h5, self.cache, self.cache_rows = h5, {}, cache_rows
-        self.rows = defaultdict(dict)  # seqid -> chunk start -> (row, valid length)
-        for r, (s, (a, b)) in enumerate(zip(seqids, start_ends)):
-            if a < b:
-                self.rows[s][int(a)] = (r, int(b - a))
-        self.L = h5[layout.X].shape[1]
 
-    def _text(self, row, valid):
-        if row not in self.cache:
-            if len(self.cache) >= self.cache_rows:
-                self.cache.pop(next(iter(self.cache)))
-            x = self.h5[layout.X][row, :valid].astype(np.float32)
-            self.cache[row] = "".join(LETTERS[codes_from_onehot(x)])
-        return self.cache[row]
-
-    def __call__(self, seqid, pos, width=3):
-        """Bases [pos, pos + width) clipped to the sequence; ambiguous bases read as N."""
-        out = []
-        for p in range(max(pos, 0), pos + width):
-            hit = self.rows[seqid].get(p - p % self.L)
-            if hit is None or p % self.L >= hit[1]:
-                break
-            out.append(self._text(*hit)[p % self.L])
-        return "".join(out)
+def _codon_positions(transcripts):
+    """Plus-strand starts of the three bases at each CDS end (start/stop codon checks)."""
+    out = set()
+    for t in transcripts:
+        if t.cds:
+            lo, hi = t.cds_span
+            out.update({(t.seqid, lo), (t.seqid, hi - 3)})
+    return out
 
 
 def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=True, block_chunks=64):
@@ -183,10 +190,14 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
         raise InputError(f"{gff3}: no coding transcripts to turn into labels")
     groups = {key: _Overlaps(ts, lambda t: (t.start, t.end)) for key, ts in by_seq_strand(transcripts).items()}
     annotated = {t.seqid for t in transcripts}
-    with h5py.File(genome_h5, "r") as src, atomic_path(out) as tmp, h5py.File(tmp, "w") as dst:
+    with h5py.File(genome_h5, "r") as src, atomic_path(out) as tmp, h5py.File(tmp, "w") as dst, \
+            ChunkWriter() as chunk_writer:
         masks = {}
         if error_masks:
-            window = PlusStrandWindows(src, seqids, start_ends)
+            found = plus_windows(src, seqids, start_ends, _codon_positions(annotation.transcripts))
+
+            def window(seqid, start):
+                return found.get((seqid, start), "")
             masks = {key: _Overlaps(iv, lambda x: x)
                      for key, iv in masked_intervals(annotation.genes, lengths, window, longest_coding_only).items()}
         N, L = src[layout.X].shape[:2]
@@ -210,7 +221,7 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
                 for name, arr in zip(layout.LABEL_DATASETS, arrays):
                     block[name].append(arr)
             for name in dsets:
-                dsets[name][i0: i0 + len(rows)] = np.stack(block[name])
+                chunk_writer.write(dsets[name], i0, np.stack(block[name]))
             y = np.stack(block[layout.Y])
             sw = np.stack(block[layout.SAMPLE_WEIGHTS])
             flags[layout.IS_ANNOTATED][i0: i0 + len(rows)] = [seqids[r] in annotated for r in rows]
