@@ -1,16 +1,20 @@
 """Write whole one-row chunks with compression in threads.
 
 Helixer's layout stores every subsequence as its own gzip(+shuffle) HDF5 chunk. h5py compresses
-inside one call on one core; here zlib (which releases the GIL) runs in a thread pool and the
-finished chunks go in through H5Dwrite_chunk. The bytes are those HDF5's own filter pipeline
-would write (checked in the tests), so readers see an ordinary file.
+inside one call on one core with zlib level 4, which is most of the time spent writing. Here
+each chunk is shuffled as HDF5's filter does and deflated by ISA-L (igzip level 1: a standard
+zlib stream, ~10x faster than zlib level 4, files ~30% larger for data/X) in a thread pool; the
+finished chunks go in through H5Dwrite_chunk. Any HDF5 reader, Helixer included, reads them
+through the dataset's ordinary gzip filter.
 """
 
 import os
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from isal import isal_zlib
+
+LEVEL = 1  # ISA-L levels are 0-3; 1 and 2 compress alike, 3 is slower than zlib
 
 
 def default_threads():
@@ -20,14 +24,14 @@ def default_threads():
 def _encoder(dset):
     if dset.compression != "gzip" or dset.chunks != (1, *dset.shape[1:]):
         raise ValueError(f"{dset.name}: chunk writer needs gzip and one chunk per row")
-    level, itemsize, dtype = dset.compression_opts, dset.dtype.itemsize, dset.dtype
+    itemsize, dtype = dset.dtype.itemsize, dset.dtype
     shuffle = dset.shuffle and itemsize > 1
 
     def encode(row):
         raw = np.ascontiguousarray(row, dtype=dtype).view(np.uint8)
         if shuffle:  # HDF5's shuffle: all first bytes of the elements, then all second bytes, ...
             raw = np.ascontiguousarray(raw.reshape(-1, itemsize).T)
-        return zlib.compress(raw.tobytes(), level)
+        return isal_zlib.compress(raw.tobytes(), LEVEL)
 
     return encode
 

@@ -92,14 +92,12 @@ def encode_chunk(transcripts, start, end, length, masked=(), seq_len=None):
     if not plus:
         cols, phase, glen, trans = cols[::-1], phase[::-1], glen[::-1], trans[::-1]
     tr, cds, intron = cols[:, 0], cols[:, 1], cols[:, 2]
+    # class index: IG unless transcript; then intron over CDS over UTR
+    cls = np.where(tr, np.where(intron, layout.INTRON, np.where(cds, layout.CDS, layout.UTR)), layout.IG)
     y = np.zeros((length, 4), dtype=np.int8)
-    y[:n, layout.IG] = ~tr
-    y[:n, layout.UTR] = tr & ~cds & ~intron
-    y[:n, layout.CDS] = tr & cds & ~intron
-    y[:n, layout.INTRON] = tr & intron
+    y[:n] = cls[:, None] == np.arange(4)
     ph = np.zeros((length, 4), dtype=np.int8)
-    phase = np.where(cds & ~intron & tr, phase, 0)
-    ph[np.arange(n), np.where(phase > 0, phase, 0)] = 1
+    ph[:n] = np.where(cls == layout.CDS, phase, 0)[:, None] == np.arange(4)
     tw = np.zeros((length, 6), dtype=np.int8)
     tw[:n] = trans
     sw = np.zeros(length, dtype=np.int8)
@@ -152,9 +150,9 @@ def plus_windows(h5, seqids, start_ends, wanted, width=3):
                 bases[hit[0]].append((p % L, (seqid, start), k))
     letters = defaultdict(dict)
     for row in sorted(bases):
-        x = h5[layout.X][row].astype(np.float32)
         offsets = np.array([o for o, _, _ in bases[row]])
-        for (_, key, k), code in zip(bases[row], codes_from_onehot(x[offsets])):
+        x = h5[layout.X][row][offsets].astype(np.float32)
+        for (_, key, k), code in zip(bases[row], codes_from_onehot(x)):
             letters[key][k] = LETTERS[code]
     out = {}
     for key, d in letters.items():
@@ -163,6 +161,24 @@ def plus_windows(h5, seqids, start_ends, wanted, width=3):
             k += 1
         out[key] = "".join(d[i] for i in range(k))
     return out
+
+
+def _runs(seqids, start_ends, rows):
+    """Split consecutive rows into runs of one sequence strand (contiguous stretches of it)."""
+    out, current = [], []
+    for r in rows:
+        key = (seqids[r], start_ends[r][0] < start_ends[r][1])
+        if current and key != (seqids[current[-1]], start_ends[current[-1]][0] < start_ends[current[-1]][1]):
+            out.append(np.array(current))
+            current = []
+        current.append(r)
+    if current:
+        out.append(np.array(current))
+    return out
+
+
+def _extent(start_ends):
+    return int(start_ends.min()), int(start_ends.max())
 
 
 def _codon_positions(transcripts):
@@ -175,7 +191,7 @@ def _codon_positions(transcripts):
     return out
 
 
-def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=True, block_chunks=64):
+def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=True, block_chunks=16):
     """labels.h5: genome.h5's data/X and keys copied, plus label arrays from the GFF3 (self-contained).
 
     Defaults reproduce geenuff2h5: per gene only the longest coding transcript, and GeenuFF's
@@ -209,24 +225,27 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
         flags = {name: layout.create_chunked(dst, name, N, (), bool) for name in layout.FLAG_DATASETS}
         nothing = _Overlaps([], lambda x: x)
         for i0 in range(0, N, block_chunks):
-            rows = range(i0, min(i0 + block_chunks, N))
-            block = {name: [] for name in dsets}
-            for r in rows:
-                s, (a, b) = seqids[r], start_ends[r]
-                a, b = int(a), int(b)
-                strand, lo, hi = ("+", a, b) if a < b else ("-", b, a)
+            rows = np.arange(i0, min(i0 + block_chunks, N))
+            block = {name: np.zeros((len(rows), L, *shape), dt) for name, (shape, dt) in layout.LABEL_DATASETS.items()}
+            for seg in _runs(seqids, start_ends, rows):
+                s, (a, b), (lo, hi) = seqids[seg[0]], start_ends[seg[0]], _extent(start_ends[seg])
+                strand = "+" if a < b else "-"
                 near = groups.get((s, strand), nothing)(lo - 1, hi + 1)
                 masked = masks.get((s, strand), nothing)(lo, hi)
-                arrays = encode_chunk(near, a, b, L, masked, lengths[s])
-                for name, arr in zip(layout.LABEL_DATASETS, arrays):
-                    block[name].append(arr)
+                start, end = (lo, hi) if strand == "+" else (hi, lo)
+                arrays = encode_chunk(near, start, end, hi - lo, masked, lengths[s])
+                offset = 0
+                for r in seg:  # one stretch of the strand, cut back into its chunks
+                    v = int(abs(start_ends[r][1] - start_ends[r][0]))
+                    for name, arr in zip(layout.LABEL_DATASETS, arrays):
+                        block[name][r - i0, :v] = arr[offset: offset + v]
+                    offset += v
             for name in dsets:
-                chunk_writer.write(dsets[name], i0, np.stack(block[name]))
-            y = np.stack(block[layout.Y])
-            sw = np.stack(block[layout.SAMPLE_WEIGHTS])
-            flags[layout.IS_ANNOTATED][i0: i0 + len(rows)] = [seqids[r] in annotated for r in rows]
-            flags[layout.ERR_SAMPLES][i0: i0 + len(rows)] = sw.any(axis=1)
-            flags[layout.FULLY_INTERGENIC][i0: i0 + len(rows)] = np.all(y[:, :, layout.IG] == 1, axis=1)
+                chunk_writer.write(dsets[name], i0, block[name])
+            y, sw = block[layout.Y], block[layout.SAMPLE_WEIGHTS]
+            flags[layout.IS_ANNOTATED][rows[0]: rows[-1] + 1] = [seqids[r] in annotated for r in rows]
+            flags[layout.ERR_SAMPLES][rows[0]: rows[-1] + 1] = sw.any(axis=1)
+            flags[layout.FULLY_INTERGENIC][rows[0]: rows[-1] + 1] = np.all(y[:, :, layout.IG] == 1, axis=1)
         dst.attrs["source_gff3"] = str(gff3)
         dst.attrs["genome_h5"] = str(genome_h5)
         dst.attrs["n_transcripts"] = len(transcripts)
