@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from common import ROOT, median_runs, report
 
-from genetune.simulate import simulate_genome, write_fasta
 from genetune.gff import write_gff3
+from genetune.simulate import simulate_genome, write_fasta
 
 L = 21384
 
