@@ -37,19 +37,19 @@ for _i, (_letter, _bases) in enumerate(IUPAC.items()):
 A, C, G, T = (int(CODE[ord(b)]) for b in "ACGT")
 
 
-def open_text(path):
-    """Open plain or gzip/bgzip text by magic bytes."""
+def _is_gzip(path):
+    """gzip and bgzip both start with the gzip magic bytes."""
     with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt")
-    return open(path)
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def open_text(path):
+    """Open plain or gzip/bgzip text."""
+    return gzip.open(path, "rt") if _is_gzip(path) else open(path)
 
 
 def _open_binary(path):
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb", buffering=1 << 20)
+    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb", buffering=1 << 20)
 
 
 def fasta_pieces(path, piece_bases=1 << 20):
@@ -217,7 +217,6 @@ class _GenomeWriter:
                 block.append(_reverse_complement_rows(encode_chunk(codes, L), e - s))
                 coords.append((e, s))
             self._flush(block, coords)
-        self.spool.seek(0, 2)
         self.seqid = None
 
 

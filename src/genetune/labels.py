@@ -165,16 +165,9 @@ def plus_windows(h5, seqids, start_ends, wanted, width=3):
 
 def _runs(seqids, start_ends, rows):
     """Split consecutive rows into runs of one sequence strand (contiguous stretches of it)."""
-    out, current = [], []
-    for r in rows:
-        key = (seqids[r], start_ends[r][0] < start_ends[r][1])
-        if current and key != (seqids[current[-1]], start_ends[current[-1]][0] < start_ends[current[-1]][1]):
-            out.append(np.array(current))
-            current = []
-        current.append(r)
-    if current:
-        out.append(np.array(current))
-    return out
+    keys = [(seqids[r], start_ends[r][0] < start_ends[r][1]) for r in rows]
+    cuts = [k for k in range(1, len(rows)) if keys[k] != keys[k - 1]]
+    return np.split(np.asarray(rows), cuts)
 
 
 def _extent(start_ends):
