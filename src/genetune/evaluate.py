@@ -18,7 +18,7 @@ from . import layout, metrics
 from .chunks import read_keys, seq_lengths
 from .fileio import atomic_path
 from .gff import read_gff3, select_transcripts
-from .labels import by_seq_strand, encode_chunk
+from .labels import Overlaps, by_seq_strand, encode_chunk
 
 
 def _overlaps_reference(t, ref_spans):
@@ -27,7 +27,9 @@ def _overlaps_reference(t, ref_spans):
 
 def base_confusion(ref, pred, lengths, length=100_000):
     """Genic (4x4) and phase (4x4) confusion over all bases of both strands."""
-    by_ref, by_pred = by_seq_strand(ref), by_seq_strand(pred)
+    def index(transcripts):
+        return {k: Overlaps(ts, lambda t: (t.start, t.end)) for k, ts in by_seq_strand(transcripts).items()}
+    by_ref, by_pred, nothing = index(ref), index(pred), Overlaps([], lambda t: (t.start, t.end))
     cm = np.zeros((4, 4), np.int64)
     pcm = np.zeros((4, 4), np.int64)
     for sid, n in lengths.items():
@@ -35,8 +37,8 @@ def base_confusion(ref, pred, lengths, length=100_000):
             for a in range(0, n, length):
                 b = min(n, a + length)
                 se = (a, b) if strand == "+" else (b, a)
-                yr, pr, *_ = encode_chunk(by_ref.get((sid, strand), []), *se, b - a)
-                yp, pp, *_ = encode_chunk(by_pred.get((sid, strand), []), *se, b - a)
+                yr, pr, *_ = encode_chunk(by_ref.get((sid, strand), nothing)(a - 1, b + 1), *se, b - a)
+                yp, pp, *_ = encode_chunk(by_pred.get((sid, strand), nothing)(a - 1, b + 1), *se, b - a)
                 cm += metrics.confusion(yr.argmax(1), yp.argmax(1))
                 cds = yr[:, layout.CDS] == 1
                 pcm += metrics.confusion(pr[cds].argmax(1), pp[cds].argmax(1))

@@ -15,7 +15,7 @@ import numpy as np
 from . import layout
 from .errors import InputError
 from .fileio import atomic_path
-from .h5write import ChunkWriter
+from .h5chunks import ChunkIO
 
 # IUPAC code -> the bases it stands for.
 IUPAC = {
@@ -149,9 +149,9 @@ class _GenomeWriter:
     current sequence are spooled to a temporary file (1 byte each) so that its minus chunks,
     which come in reverse order, never need the sequence in memory."""
 
-    def __init__(self, h5, species, length, block_chunks, chunk_writer, spool):
+    def __init__(self, h5, species, length, block_chunks, chunk_io, spool):
         self.length, self.block_chunks, self.species = length, block_chunks, species.encode()
-        self.chunk_writer, self.spool = chunk_writer, spool
+        self.chunk_io, self.spool = chunk_io, spool
         self.X = layout.create_chunked(h5, layout.X, 0, (length, 4), np.float16)
         self.ids = layout.create_chunked(h5, layout.SEQIDS, 0, (), layout.SEQID_DTYPE)
         self.sp = layout.create_chunked(h5, layout.SPECIES, 0, (), layout.SPECIES_DTYPE)
@@ -166,7 +166,7 @@ class _GenomeWriter:
         n, k = self.n, len(coords)
         for d in (self.X, self.ids, self.sp, self.se):
             d.resize(n + k, axis=0)
-        self.chunk_writer.write(self.X, n, block)
+        self.chunk_io.write(self.X, n, block)
         self.ids[n:n + k] = seqid.encode()
         self.sp[n:n + k] = self.species
         self.se[n:n + k] = np.asarray(coords, dtype=np.int64)
@@ -227,9 +227,9 @@ def ingest_genome(fasta, species, out, length=layout.DEFAULT_SUBSEQUENCE_LENGTH,
         raise InputError(f"subsequence length {length} is not divisible by the pool size {layout.POOL_SIZE}")
     if len(species.encode()) > 25:
         raise InputError(f"species name '{species}' is longer than 25 bytes (Helixer's S25)")
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5, ChunkWriter(threads) as chunk_writer, \
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5, ChunkIO(threads) as chunk_io, \
             tempfile.TemporaryFile(dir=Path(tmp).parent) as spool:
-        writer = _GenomeWriter(h5, species, length, block_chunks, chunk_writer, spool)
+        writer = _GenomeWriter(h5, species, length, block_chunks, chunk_io, spool)
         for seqid, codes in fasta_pieces(fasta, piece_bases=length * block_chunks):
             writer.feed(seqid, codes)
         writer.finish()

@@ -22,43 +22,22 @@ from .errors import InputError
 from .fasta import IUPAC, codes_from_onehot
 from .fileio import atomic_path
 from .gff import read_annotation, select_transcripts
-from .h5write import ChunkWriter
+from .h5chunks import ChunkIO
 
 LETTERS = np.array(list(IUPAC) + ["N"])  # code -> letter (the padding code reads as N)
 
 
-def rasterise(transcripts, a, b):
-    """Genic columns (b-a, 3) bool, phase class (b-a,) int8 and gene length over genomic [a, b)."""
-    n = b - a
-    cols = np.zeros((n, 3), dtype=bool)
-    phase = np.zeros(n, dtype=np.int8)
-    glen = np.zeros(n, dtype=np.uint32)
-    for t in transcripts:
-        s, e = max(t.start, a), min(t.end, b)
-        if s >= e:
-            continue
-        cols[s - a: e - a, 0] = True
-        np.maximum(glen[s - a: e - a], t.end - t.start, out=glen[s - a: e - a])
-        for i0, i1 in t.introns:
-            lo, hi = max(i0, a), min(i1, b)
-            if lo < hi:
-                cols[lo - a: hi - a, 2] = True
-        if t.cds:  # Helixer's CDS column spans the coding region, introns included
-            lo, hi = t.cds_span
-            lo, hi = max(lo, a), min(hi, b)
-            if lo < hi:
-                cols[lo - a: hi - a, 1] = True
-        done = _first_codon_position(t)  # codon position of the next coding base, in transcript order
-        order = t.cds if t.strand == "+" else t.cds[::-1]
-        for cs, ce in order:
-            lo, hi = max(cs, a), min(ce, b)
-            if lo < hi:
-                idx = np.arange(lo, hi)
-                dist = (idx - cs) if t.strand == "+" else (ce - 1 - idx)
-                codon_pos = (done + dist) % 3
-                phase[lo - a: hi - a] = np.array(layout.PHASE_CLASS_BY_CODON_POSITION, np.int8)[codon_pos]
-            done += ce - cs
-    return cols, phase, glen
+_ONE_HOT4 = np.eye(4, dtype=np.int8)
+_PHASE_TABLE = np.zeros((0, 4), np.int8)
+
+
+def _phase_rows(n):
+    """One-hot phase rows for codon positions 0, 1, 2, 0, ... (at least n + 3 rows, cached)."""
+    global _PHASE_TABLE
+    if len(_PHASE_TABLE) < n + 3:
+        reps = (n + 3) // 3 + 1
+        _PHASE_TABLE = np.tile(_ONE_HOT4[list(layout.PHASE_CLASS_BY_CODON_POSITION)], (reps, 1))
+    return _PHASE_TABLE
 
 
 def _first_codon_position(t):
@@ -69,49 +48,81 @@ def _first_codon_position(t):
     return 0
 
 
-def encode_chunk(transcripts, start, end, length, masked=(), seq_len=None):
-    """All label arrays for one chunk [start, end) (start > end: minus strand); `masked` are
-    genomic intervals whose sample weight is 0 (error masks). A feature touching a sequence end
-    (`seq_len`) has no transition there: Helixer only compares bases inside the sequence, and a
-    base between two nearby changes counts both."""
+def _merge(intervals):
+    out = []
+    for s, e in sorted(intervals):
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return out
+
+
+def encode_chunk(transcripts, start, end, length, masked=(), seq_len=None, out=None):
+    """All label arrays (y, phases, transitions, sample_weights, gene_lengths) for one chunk
+    [start, end) (start > end: minus strand), padded to `length`. `masked` are genomic intervals
+    whose sample weight is 0 (error masks). A feature touching a sequence end (`seq_len`) has no
+    transition there: Helixer only compares bases inside the sequence, and a base between two
+    nearby changes counts both. `out`: zero-filled arrays to fill instead of new ones.
+
+    Classes are painted feature by feature in genomic coordinates (through a reversed view on
+    the minus strand): transcripts as UTR, then CDS spans, then introns, so a base ends up as
+    intron over CDS over UTR over intergenic whatever overlaps it, as Helixer's column logic."""
     plus = start < end
     a, b = (start, end) if plus else (end, start)
     n = b - a
-    cols, phase, glen = rasterise(transcripts, a - 1, b + 1)
-    d = np.diff(cols.astype(np.int8), axis=0)  # boundary k lies between pos a-1+k and a+k
-    trans = np.zeros((n + 2, 6), dtype=np.int8)
-    if a == 0:
-        d[0] = 0
-    if b == seq_len:
-        d[-1] = 0
-    for j in range(3):
-        for k in np.flatnonzero(d[:, j]):
-            col = j if d[k, j] > 0 else j + 3
-            trans[k: k + 2, col] += 1
-    cols, phase, glen, trans = cols[1:-1], phase[1:-1], glen[1:-1], trans[1:-1]
-    if not plus:
-        cols, phase, glen, trans = cols[::-1], phase[::-1], glen[::-1], trans[::-1]
-    tr, cds, intron = cols[:, 0], cols[:, 1], cols[:, 2]
-    # class index: IG unless transcript; then intron over CDS over UTR
-    cls = np.where(tr, np.where(intron, layout.INTRON, np.where(cds, layout.CDS, layout.UTR)), layout.IG)
-    y = np.zeros((length, 4), dtype=np.int8)
-    y[:n] = cls[:, None] == np.arange(4)
-    ph = np.zeros((length, 4), dtype=np.int8)
-    ph[:n] = np.where(cls == layout.CDS, phase, 0)[:, None] == np.arange(4)
-    tw = np.zeros((length, 6), dtype=np.int8)
-    tw[:n] = trans
-    sw = np.zeros(length, dtype=np.int8)
-    sw[:n] = 1
-    for s, e in masked:
-        lo, hi = max(s, a) - a, min(e, b) - a
+    if out is None:
+        out = tuple(np.zeros((length, *shape), dt) for shape, dt in layout.LABEL_DATASETS.values())
+    y, ph, tw, sw, gl = (arr[:n] if plus else arr[:n][::-1] for arr in out)  # genomic order views
+    y[:, layout.IG] = 1
+    ph[:, 0] = 1
+    sw[:] = 1
+    spans, cds_spans, introns = [], [], []
+    for t in transcripts:
+        s, e = max(t.start, a), min(t.end, b)
+        spans.append((t.start, t.end))
+        if s < e:
+            y[s - a: e - a] = _ONE_HOT4[layout.UTR]
+            np.maximum(gl[s - a: e - a], t.end - t.start, out=gl[s - a: e - a])
+    for t in transcripts:
+        if not t.cds:
+            continue
+        lo, hi = t.cds_span
+        cds_spans.append((lo, hi))
+        lo, hi = max(lo, a), min(hi, b)
         if lo < hi:
-            if plus:
-                sw[lo:hi] = 0
-            else:
-                sw[n - hi: n - lo] = 0
-    gl = np.zeros(length, dtype=np.uint32)
-    gl[:n] = glen
-    return y, ph, tw, sw, gl
+            y[lo - a: hi - a] = _ONE_HOT4[layout.CDS]
+        done = _first_codon_position(t)  # codon position of the next coding base, 5' to 3'
+        for cs, ce in (t.cds if t.strand == "+" else t.cds[::-1]):
+            lo, hi = max(cs, a), min(ce, b)
+            if lo < hi:
+                if t.strand == "+":
+                    q = (done + lo - cs) % 3
+                    ph[lo - a: hi - a] = _phase_rows(hi - lo)[q: q + hi - lo]
+                else:
+                    q = (done + ce - hi) % 3
+                    ph[lo - a: hi - a] = _phase_rows(hi - lo)[q: q + hi - lo][::-1]
+            done += ce - cs
+    for t in transcripts:
+        for i0, i1 in t.introns:
+            introns.append((i0, i1))
+            lo, hi = max(i0, a), min(i1, b)
+            if lo < hi:
+                y[lo - a: hi - a] = _ONE_HOT4[layout.INTRON]
+                ph[lo - a: hi - a] = _ONE_HOT4[0]
+    for col, intervals in enumerate((spans, cds_spans, introns)):
+        for s, e in _merge(intervals):
+            for p, c in ((s, col), (e, col + 3)):  # the change between bases p - 1 and p
+                if a <= p <= b and p != 0 and p != seq_len:
+                    if p - 1 >= a:
+                        tw[p - 1 - a, c] += 1
+                    if p < b:
+                        tw[p - a, c] += 1
+    for s, e in masked:
+        lo, hi = max(s, a), min(e, b)
+        if lo < hi:
+            sw[lo - a: hi - a] = 0
+    return out
 
 
 def by_seq_strand(transcripts):
@@ -122,7 +133,7 @@ def by_seq_strand(transcripts):
     return out
 
 
-class _Overlaps:
+class Overlaps:
     """Features of one sequence strand that overlap a window, found by binary search."""
 
     def __init__(self, items, span):
@@ -137,7 +148,7 @@ class _Overlaps:
         return [self.items[k] for k in range(lo, hi) if self.ends[k] > a]
 
 
-def plus_windows(h5, seqids, start_ends, wanted, width=3):
+def plus_windows(h5, seqids, start_ends, wanted, chunk_io, width=3):
     """{(seqid, start): bases [start, start + width) clipped to the sequence} for the `wanted`
     (seqid, start) pairs, read from a genome.h5's plus chunks, each chunk decoded once."""
     L = h5[layout.X].shape[1]
@@ -149,9 +160,10 @@ def plus_windows(h5, seqids, start_ends, wanted, width=3):
             if hit is not None and p % L < hit[1]:
                 bases[hit[0]].append((p % L, (seqid, start), k))
     letters = defaultdict(dict)
-    for row in sorted(bases):
+    rows = sorted(bases)
+    for row, chunk in zip(rows, chunk_io.read(h5[layout.X], rows)):
         offsets = np.array([o for o, _, _ in bases[row]])
-        x = h5[layout.X][row][offsets].astype(np.float32)
+        x = chunk[offsets].astype(np.float32)
         for (_, key, k), code in zip(bases[row], codes_from_onehot(x)):
             letters[key][k] = LETTERS[code]
     out = {}
@@ -161,17 +173,6 @@ def plus_windows(h5, seqids, start_ends, wanted, width=3):
             k += 1
         out[key] = "".join(d[i] for i in range(k))
     return out
-
-
-def _runs(seqids, start_ends, rows):
-    """Split consecutive rows into runs of one sequence strand (contiguous stretches of it)."""
-    keys = [(seqids[r], start_ends[r][0] < start_ends[r][1]) for r in rows]
-    cuts = [k for k in range(1, len(rows)) if keys[k] != keys[k - 1]]
-    return np.split(np.asarray(rows), cuts)
-
-
-def _extent(start_ends):
-    return int(start_ends.min()), int(start_ends.max())
 
 
 def _codon_positions(transcripts):
@@ -197,17 +198,17 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
     transcripts = select_transcripts(annotation.transcripts, longest_coding_only)
     if not transcripts:
         raise InputError(f"{gff3}: no coding transcripts to turn into labels")
-    groups = {key: _Overlaps(ts, lambda t: (t.start, t.end)) for key, ts in by_seq_strand(transcripts).items()}
+    groups = {key: Overlaps(ts, lambda t: (t.start, t.end)) for key, ts in by_seq_strand(transcripts).items()}
     annotated = {t.seqid for t in transcripts}
     with h5py.File(genome_h5, "r") as src, atomic_path(out) as tmp, h5py.File(tmp, "w") as dst, \
-            ChunkWriter() as chunk_writer:
+            ChunkIO() as chunk_io:
         masks = {}
         if error_masks:
-            found = plus_windows(src, seqids, start_ends, _codon_positions(annotation.transcripts))
+            found = plus_windows(src, seqids, start_ends, _codon_positions(annotation.transcripts), chunk_io)
 
             def window(seqid, start):
                 return found.get((seqid, start), "")
-            masks = {key: _Overlaps(iv, lambda x: x)
+            masks = {key: Overlaps(iv, lambda x: x)
                      for key, iv in masked_intervals(annotation.genes, lengths, window, longest_coding_only).items()}
         N, L = src[layout.X].shape[:2]
         group = dst.require_group(layout.X.rsplit("/", 1)[0])
@@ -216,25 +217,18 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
         dsets = {name: layout.create_chunked(dst, name, N, (L, *shape), dt)
                  for name, (shape, dt) in layout.LABEL_DATASETS.items()}
         flags = {name: layout.create_chunked(dst, name, N, (), bool) for name in layout.FLAG_DATASETS}
-        nothing = _Overlaps([], lambda x: x)
+        nothing = Overlaps([], lambda x: x)
         for i0 in range(0, N, block_chunks):
             rows = np.arange(i0, min(i0 + block_chunks, N))
             block = {name: np.zeros((len(rows), L, *shape), dt) for name, (shape, dt) in layout.LABEL_DATASETS.items()}
-            for seg in _runs(seqids, start_ends, rows):
-                s, (a, b), (lo, hi) = seqids[seg[0]], start_ends[seg[0]], _extent(start_ends[seg])
-                strand = "+" if a < b else "-"
-                near = groups.get((s, strand), nothing)(lo - 1, hi + 1)
-                masked = masks.get((s, strand), nothing)(lo, hi)
-                start, end = (lo, hi) if strand == "+" else (hi, lo)
-                arrays = encode_chunk(near, start, end, hi - lo, masked, lengths[s])
-                offset = 0
-                for r in seg:  # one stretch of the strand, cut back into its chunks
-                    v = int(abs(start_ends[r][1] - start_ends[r][0]))
-                    for name, arr in zip(layout.LABEL_DATASETS, arrays):
-                        block[name][r - i0, :v] = arr[offset: offset + v]
-                    offset += v
+            for r in rows:
+                s, (a, b) = seqids[r], start_ends[r]
+                strand, lo, hi = ("+", a, b) if a < b else ("-", b, a)
+                encode_chunk(groups.get((s, strand), nothing)(lo - 1, hi + 1), a, b, L,
+                             masks.get((s, strand), nothing)(lo, hi), lengths[s],
+                             out=tuple(block[name][r - i0] for name in layout.LABEL_DATASETS))
             for name in dsets:
-                chunk_writer.write(dsets[name], i0, block[name])
+                chunk_io.write(dsets[name], i0, block[name])
             y, sw = block[layout.Y], block[layout.SAMPLE_WEIGHTS]
             flags[layout.IS_ANNOTATED][rows[0]: rows[-1] + 1] = [seqids[r] in annotated for r in rows]
             flags[layout.ERR_SAMPLES][rows[0]: rows[-1] + 1] = sw.any(axis=1)
