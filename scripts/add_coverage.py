@@ -16,10 +16,13 @@ def main():
     p.add_argument("--prefix", default=layout.DEFAULT_COVERAGE_PREFIX)
     p.add_argument("--min-mapq", type=int, default=0)
     p.add_argument("--skip-duplicates", action="store_true")
+    p.add_argument("--threads", type=int, help="worker threads over (sequence, BAM) tasks (default: all cores, max 8)")
+    p.add_argument("--strandedness-report", help="TSV: each BAM's protocol checked against its intron motifs")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     strd = a.strandedness[0] if len(a.strandedness) == 1 else a.strandedness
-    n = add_coverage(a.genome_h5, a.bam, strd, a.out, a.prefix, a.min_mapq, a.skip_duplicates)
+    n = add_coverage(a.genome_h5, a.bam, strd, a.out, a.prefix, a.min_mapq, a.skip_duplicates,
+                     threads=a.threads, report=a.strandedness_report)
     print(f"counted {', '.join(map(str, n))} alignments into {a.out}")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pysam
 import pytest
 from zoo import write_zoo
 
@@ -143,20 +144,35 @@ PROTOCOL_FLAGS = {"reverse": "--second-read-is-sense-strand", "forward": "--firs
                   "unstranded": "--unstranded"}
 
 
+def _single_end(paired_bam, out):
+    """Read 1 of each pair as an unpaired read (flags 1, 2, 8, 32, 64, 128 cleared)."""
+    with pysam.AlignmentFile(str(paired_bam)) as src, pysam.AlignmentFile(str(out), "wb", template=src) as dst:
+        for read in src:
+            if read.is_read1:
+                read.flag &= ~(1 | 2 | 8 | 32 | 64 | 128)
+                read.next_reference_id, read.next_reference_start, read.template_length = -1, -1, 0
+                dst.write(read)
+    pysam.index(str(out))
+    return out
+
+
 @pytest.mark.parametrize("strandedness", sorted(PROTOCOL_FLAGS))
 def test_coverage_equals_add_ngs_coverage(tmp_path, strandedness):
-    """Paired-end dUTP BAM on both strands, for each protocol flag (HELIXER_NOTES §2)."""
+    """A paired-end and a single-end BAM, in that order, genes on both strands, for each protocol
+    flag (HELIXER_NOTES §2): every array, dtype, chunk shape and fill value equal."""
     simulate_species("target", 6, tmp_path, [60000, 25000], 8000)
+    bams = [tmp_path / "rnaseq.bam", _single_end(tmp_path / "rnaseq.bam", tmp_path / "single.bam")]
     hx_genome, _ = _helixer(tmp_path / "genome.fa", None, "sim", tmp_path)
     gt_genome, _ = _genetune(tmp_path / "genome.fa", None, "sim", tmp_path)
     shutil.copy(hx_genome, tmp_path / "hx_cov.h5")
     _oracle("python", _helixer_dir() / "evaluation" / "add_ngs_coverage.py", "-s", "sim", "-d", tmp_path / "hx_cov.h5",
-            "-b", tmp_path / "rnaseq.bam", PROTOCOL_FLAGS[strandedness], "--threads", 1, out=tmp_path / "hx_cov.h5")
-    add_coverage(gt_genome, [tmp_path / "rnaseq.bam"], strandedness, tmp_path / "gt_cov.h5")
+            "-b", *bams, PROTOCOL_FLAGS[strandedness], "--threads", 1, out=tmp_path / "hx_cov.h5")
+    add_coverage(gt_genome, bams, strandedness, tmp_path / "gt_cov.h5")
     with h5py.File(tmp_path / "hx_cov.h5") as a, h5py.File(tmp_path / "gt_cov.h5") as b:
         assert np.array_equal(a["data/start_ends"][:], b["data/start_ends"][:])
         for name in (layout.coverage_name(), layout.spliced_coverage_name()):
             x, y = a[name], b[name]
             assert (x.dtype, x.shape, x.chunks, x.fillvalue) == (y.dtype, y.shape, y.chunks, y.fillvalue)
             assert np.array_equal(x[:], y[:]), name
+            assert (y[:, :, 1] >= 0).any() and (y[:, :, 1] != y[:, :, 0]).any()  # two real, different channels
         assert a[layout.bam_files_name()].dtype == b[layout.bam_files_name()].dtype

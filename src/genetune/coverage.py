@@ -3,25 +3,36 @@
 Rules (HELIXER_NOTES §2, `add_ngs_coverage.py`): per alignment, M/=/X operations add 1 to
 coverage over their reference interval and N/D operations add 1 to spliced coverage; soft
 clips and insertions add nothing. Unmapped, secondary and QC-fail alignments are skipped;
-supplementary, duplicate and any-MAPQ alignments count (filters are options). Coverage is
-assigned to the transcript's (sense) strand by the library protocol:
+supplementary, duplicate and any-MAPQ alignments count, as in Helixer (`min_mapq` and
+`skip_duplicates` are options). Secondary alignments without SEQ (where Helixer's HTSeq
+crashes) are simply skipped. Parts of an alignment past the sequence end are clipped. Coverage
+is assigned to the transcript's (sense) strand by the library protocol:
 
   reverse     dUTP / Illumina stranded: read 1 (and unpaired reads) antisense, read 2 sense
               (Helixer's --second-read-is-sense-strand)
   forward     read 1 (and unpaired reads) sense, read 2 antisense (--first-read-is-sense-strand)
   unstranded  the alignment strand as it is (Helixer's --unstranded: split, not summed)
 
-Each BAM is one int64 channel, oriented 5'->3' like data/X; padding is -1. The output is
-its own file (inputs are never modified) with the chunk keys copied for pairing.
+Each BAM is one int64 channel (HDF5 chunks of one row and one channel, as Helixer writes),
+oriented 5'->3' like data/X; padding is -1. The output is its own file (inputs are never
+modified; a missing index is built in a temporary directory) with the chunk keys copied for
+pairing. Work is split into (sequence, BAM) tasks run in threads; records are decoded by
+bam.py, a window of chunks at a time, so memory does not grow with the BAM or the genome.
 """
 
 import logging
+import tempfile
+import threading
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pysam
 
-from . import layout
+from . import bam, fasta, h5chunks, layout
 from .chunks import read_keys, seq_lengths
 from .errors import InputError
 from .fileio import atomic_path
@@ -29,72 +40,143 @@ from .fileio import atomic_path
 log = logging.getLogger("genetune.coverage")
 
 STRANDEDNESS = ("reverse", "forward", "unstranded")
-COVERAGE_OPS = (0, 7, 8)  # M, =, X
-SPLICED_OPS = (2, 3)  # D, N
+PROTOCOLS = {"reverse": bam.REVERSE, "forward": bam.FORWARD, "unstranded": bam.UNSTRANDED}
 
 
-def sense_is_minus(read, strandedness):
-    """True when the read's transcript (sense) strand is the minus strand."""
-    if strandedness == "unstranded":
-        return read.is_reverse
-    first = read.is_read1 or not read.is_paired
-    flip = first if strandedness == "reverse" else not first
-    return read.is_reverse != flip
-
-
-def open_bam(path, seq_lengths):
-    """Open a BAM, index it if needed, check its sequences against the genome."""
+def bam_references(path, seq_lengths):
+    """The BAM's reference names (header order), checked against the genome's sequences."""
     try:
-        bam = pysam.AlignmentFile(str(path), "rb")
+        bam = pysam.AlignmentFile(str(path), "rb", check_sq=False)
     except (ValueError, OSError) as exc:
         raise InputError(f"{path}: not a readable BAM file ({exc})") from None
-    if not bam.has_index():
-        if bam.header.get("HD", {}).get("SO") != "coordinate":
-            raise InputError(f"{path}: BAM is not coordinate-sorted (header SO is not 'coordinate'); "
-                             "sort it with samtools sort")
-        bam.close()
-        try:
-            pysam.index(str(path))
-        except pysam.utils.SamtoolsError as exc:
-            raise InputError(f"{path}: cannot index BAM ({exc})") from None
-        bam = pysam.AlignmentFile(str(path), "rb")
-    bam_lengths = dict(zip(bam.references, bam.lengths))
-    missing = [s for s in seq_lengths if s not in bam_lengths]
-    other = [f"{s} ({bam_lengths[s]} vs {n} bp)" for s, n in seq_lengths.items()
-             if s in bam_lengths and bam_lengths[s] != n]
-    if missing or other:
-        raise InputError(f"{path}: BAM header does not match the genome: "
-                         + "; ".join(filter(None, [missing and f"absent: {', '.join(missing[:10])}",
-                                                   other and f"other length: {', '.join(other[:10])}"])))
-    return bam
+    with bam:
+        if not bam.is_bam:
+            raise InputError(f"{path}: not a BAM file (CRAM/SAM: convert with samtools view -b)")
+        refs = dict(zip(bam.references, bam.lengths))
+    extra = [s for s in refs if s not in seq_lengths]
+    missing = [s for s in seq_lengths if s not in refs]
+    other = [f"{s} ({refs[s]} vs {n} bp)" for s, n in seq_lengths.items() if s in refs and refs[s] != n]
+    problems = [f"{what}: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}"
+                for what, names in (("not in the genome", extra), ("absent", missing), ("other length", other))
+                if names]
+    if problems:
+        raise InputError(f"{path}: BAM header does not match the genome: " + "; ".join(problems))
+    return list(refs)
 
 
-def count_region(bam, seqid, a, b, strandedness, min_mapq=0, skip_duplicates=False):
-    """int64 arrays (4, b-a): coverage +, coverage -, spliced +, spliced - over [a, b)."""
-    diff = np.zeros((4, b - a + 1), dtype=np.int64)
-    n = 0
-    for read in bam.fetch(seqid, a, b):
-        if read.is_unmapped or read.is_secondary or read.is_qcfail:
-            continue
-        if read.mapping_quality < min_mapq or (skip_duplicates and read.is_duplicate):
-            continue
-        minus = sense_is_minus(read, strandedness)
-        pos = read.reference_start
-        for op, length in read.cigartuples:
-            if op in COVERAGE_OPS or op in SPLICED_OPS:
-                s, e = max(pos, a), min(pos + length, b)
-                if s < e:
-                    row = (2 if op in SPLICED_OPS else 0) + (1 if minus else 0)
-                    diff[row, s - a] += 1
-                    diff[row, e - a] -= 1
-                pos += length
-        n += read.reference_start >= a  # count each read once, in the region where it starts
-    return np.cumsum(diff, axis=1)[:, :-1], n
+def first_offsets(path, n_ref, tmpdir):
+    """Virtual offset of each reference's first record, building an index in tmpdir if needed."""
+    try:
+        return bam.first_record_offsets(path, n_ref)
+    except InputError as exc:
+        if "no index" not in str(exc):
+            raise
+    index = Path(tmpdir) / f"{Path(path).name}.{abs(hash(str(path)))}.bai"
+    log.info("%s has no index: indexing it into a temporary file", path)
+    try:
+        pysam.index(str(path), str(index))
+    except pysam.utils.SamtoolsError as exc:
+        raise InputError(f"{path}: cannot index the BAM; is it coordinate-sorted (samtools sort)? ({exc})") from None
+    return bam.first_record_offsets_from(index, path, n_ref)
+
+
+def windows(intervals, span):
+    """Group sorted, non-overlapping [lo, hi) intervals into windows of at most `span` bases."""
+    out = []
+    for lo, hi in intervals:
+        if out and hi - out[-1][0] <= span:
+            out[-1][1] = hi
+            out[-1][2].append((lo, hi))
+        else:
+            out.append([lo, hi, [(lo, hi)]])
+    return out
+
+
+@dataclass
+class _Task:
+    seqid: str
+    seq_len: int
+    bam_index: int
+    windows: list
+
+
+class _Writer:
+    """Rows of one channel: padded with -1, compressed in the calling thread, stored under a lock."""
+
+    def __init__(self, cov, spl, L):
+        self.cov, self.spl, self.L, self.lock = cov, spl, L, threading.Lock()
+        self.encode = h5chunks.channel_encoder(cov)
+
+    def put(self, row, channel, cov, spl):
+        chunks = []
+        for values in (cov, spl):
+            full = np.full(self.L, -1, np.int64)
+            full[: len(values)] = values
+            chunks.append(self.encode(full))
+        with self.lock:
+            for dset, chunk in zip((self.cov, self.spl), chunks):
+                dset.id.write_direct_chunk((row, 0, channel), chunk)
+
+
+def _count(task, path, ref, offset, protocol, rows, writer, min_mapq, skip_duplicates, introns):
+    """Stream one sequence of one BAM window by window; returns the alignments counted and
+    the number of introns sampled into `introns`."""
+    span = max(hi - lo for lo, hi, _ in task.windows) + 1
+    diff = np.zeros((4, span), np.int64)
+    running = np.zeros(4, np.int64)
+    carry = np.zeros((1024, 3), np.int64)
+    state = np.array([-(1 << 62), 0, 0], np.int64)
+    n_carry, finished = 0, offset is None
+    reader = bam.BgzfReader(path)
+    try:
+        if not finished:
+            skip = reader.seek(offset)
+            buf, pos = np.frombuffer(reader.read() or b"", np.uint8), skip
+        for g0, g1, intervals in task.windows:
+            d = diff[:, : g1 - g0 + 1]
+            d[:] = 0
+            n_carry = bam.apply_carry(carry, n_carry, d, running, g0, g1)
+            while not finished:
+                status, pos, n_carry = bam.scan(buf, pos, ref, g0, g1, task.seq_len, d, running, carry, n_carry,
+                                                state, introns, protocol, min_mapq, skip_duplicates)
+                if status == bam.NEED_MORE:
+                    more = reader.read()
+                    if more is None:
+                        if pos < len(buf):
+                            raise InputError(f"{path}: truncated BAM (a record is cut off at the end of the file)")
+                        finished = True
+                    else:
+                        buf, pos = np.concatenate([buf[pos:], np.frombuffer(more, np.uint8)]), 0
+                elif status == bam.CARRY_FULL:
+                    carry = np.concatenate([carry, np.zeros_like(carry)])
+                elif status == bam.WINDOW_DONE:
+                    break
+                elif status == bam.OTHER_SEQUENCE:
+                    finished = True
+                elif status == bam.UNSORTED:
+                    raise InputError(f"{path}: not coordinate-sorted (positions go backwards on '{task.seqid}' "
+                                     f"after {state[0] + 1}); sort it with samtools sort")
+                else:
+                    raise InputError(f"{path}: corrupt BAM record on '{task.seqid}' near position {state[0] + 1}")
+            counts = running[:, None] + np.cumsum(d[:, :-1], axis=1)
+            running += d.sum(axis=1)
+            for lo, hi in intervals:
+                a, b = lo - g0, hi - g0
+                for strand, row in rows[(lo, hi)]:
+                    if strand == "+":
+                        writer.put(row, task.bam_index, counts[0, a:b], counts[2, a:b])
+                    else:
+                        writer.put(row, task.bam_index, counts[1, a:b][::-1], counts[3, a:b][::-1])
+    finally:
+        reader.close()
+    return int(state[1]), int(state[2])
 
 
 def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVERAGE_PREFIX,
-                 min_mapq=0, skip_duplicates=False, block_chunks=32):
-    """coverage.h5 with evaluation/{prefix}_coverage and _spliced_coverage (N, L, n_bams)."""
+                 min_mapq=0, skip_duplicates=False, threads=None, block_chunks=16, report=None):
+    """coverage.h5 with evaluation/{prefix}_coverage and _spliced_coverage (N, L, n_bams);
+    returns the number of alignments counted per BAM. Each BAM's protocol is checked against
+    its intron motifs (log, and the TSV `report` if given)."""
     if isinstance(strandedness, str):
         strandedness = [strandedness] * len(bams)
     if len(strandedness) != len(bams):
@@ -104,50 +186,110 @@ def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVER
             raise InputError(f"strandedness '{s}' is not one of {', '.join(STRANDEDNESS)}")
     seqids, start_ends = read_keys(genome_h5)
     lengths = seq_lengths(seqids, start_ends)
-    handles = [open_bam(b, lengths) for b in bams]
-    with h5py.File(genome_h5, "r") as g, atomic_path(out) as tmp, h5py.File(tmp, "w") as o:
+    refs = [bam_references(b, lengths) for b in bams]
+    rows = defaultdict(lambda: defaultdict(list))  # seqid -> (lo, hi) -> [(strand, row)]
+    for r, (sid, (a, b)) in enumerate(zip(seqids, start_ends)):
+        a, b = int(a), int(b)
+        rows[sid][(min(a, b), max(a, b))].append(("+" if a < b else "-", r))
+    threads = threads or h5chunks.default_threads()
+    with tempfile.TemporaryDirectory(prefix="genetune-bai-") as tmpdir, h5py.File(genome_h5, "r") as g, \
+            atomic_path(out) as tmp, h5py.File(tmp, "w") as o:
+        offsets = [first_offsets(b, len(r), tmpdir) for b, r in zip(bams, refs)]
         N, L = g[layout.X].shape[:2]
         for name in (layout.SEQIDS, layout.SPECIES, layout.START_ENDS):
             o.create_dataset(name, data=g[name][:])
-        cov = layout.create_chunked(o, layout.coverage_name(prefix), N, (L, len(bams)), np.int64,
-                                    fillvalue=-1, compression="lzf")
-        spl = layout.create_chunked(o, layout.spliced_coverage_name(prefix), N, (L, len(bams)), np.int64,
-                                    fillvalue=-1, compression="lzf")
+        cov, spl = (o.create_dataset(name, shape=(N, L, len(bams)), dtype=np.int64, chunks=(1, L, 1),
+                                     maxshape=(None, L, None), fillvalue=-1, compression="gzip", shuffle=True)
+                    for name in (layout.coverage_name(prefix), layout.spliced_coverage_name(prefix)))
         o.create_dataset(layout.bam_files_name(prefix),
                          data=np.array([str(b) for b in bams], dtype=layout.BAM_FILES_DTYPE))
         o.create_dataset(layout.strandedness_name(prefix), data=np.array([s.encode() for s in strandedness]))
+        writer = _Writer(cov, spl, L)
+        tasks = []
+        for sid in sorted(rows, key=lambda s: -lengths[s]):  # longest first: better balance
+            intervals = sorted(rows[sid])
+            if any(b[0] < a[1] for a, b in zip(intervals, intervals[1:])):
+                raise InputError(f"{genome_h5}: chunks of '{sid}' overlap; cannot add coverage")
+            for j in range(len(bams)):
+                tasks.append(_Task(sid, lengths[sid], j, windows(intervals, block_chunks * L)))
         n_reads = [0] * len(bams)
-        for i0 in range(0, N, block_chunks):
-            rows = list(range(i0, min(N, i0 + block_chunks)))
-            # group the block's rows by sequence, read each (seqid, span) once per BAM
-            by_seq = {}
-            for r in rows:
-                a, b = sorted(map(int, start_ends[r]))
-                lo, hi = by_seq.get(seqids[r], (a, b))
-                by_seq[seqids[r]] = (min(lo, a), max(hi, b))
-            cblock = np.full((len(rows), L, len(bams)), -1, np.int64)
-            sblock = np.full((len(rows), L, len(bams)), -1, np.int64)
-            for j, (bam, strd) in enumerate(zip(handles, strandedness)):
-                counts = {}
-                for sid, (lo, hi) in by_seq.items():
-                    arr, n = count_region(bam, sid, lo, hi, strd, min_mapq, skip_duplicates)
-                    counts[sid] = (lo, arr)
-                    n_reads[j] += n
-                for k, r in enumerate(rows):
-                    lo, arr = counts[seqids[r]]
-                    s, e = map(int, start_ends[r])
-                    if s < e:
-                        c, sp = arr[0, s - lo: e - lo], arr[2, s - lo: e - lo]
-                    else:
-                        c, sp = arr[1, e - lo: s - lo][::-1], arr[3, e - lo: s - lo][::-1]
-                    cblock[k, : len(c), j] = c
-                    sblock[k, : len(sp), j] = sp
-            cov[i0: i0 + len(rows)] = cblock
-            spl[i0: i0 + len(rows)] = sblock
+        sampled = defaultdict(list)  # BAM -> [(seqid, introns)]
+
+        def run(task):
+            j = task.bam_index
+            ref = refs[j].index(task.seqid)
+            introns = np.zeros((INTRONS_PER_TASK, 3), np.int64)
+            n, k = _count(task, bams[j], ref, offsets[j][ref], PROTOCOLS[strandedness[j]], rows[task.seqid],
+                          writer, min_mapq, skip_duplicates, introns)
+            return j, task.seqid, n, introns[:k]
+
+        with ThreadPoolExecutor(threads) as pool:
+            for j, sid, n, introns in pool.map(run, tasks):
+                n_reads[j] += n
+                sampled[j].append((sid, introns))
         for j, b in enumerate(bams):
             if n_reads[j] == 0:
                 log.warning("%s: no usable alignments on the genome's sequences; its coverage is all zero", b)
         o.attrs["genome_h5"] = str(genome_h5)
-    for h in handles:
-        h.close()
+        with h5chunks.ChunkIO(threads) as chunk_io:
+            checks = [check_strandedness(b, strandedness[j], sampled[j], g, seqids, start_ends, chunk_io)
+                      for j, b in enumerate(bams)]
+    if report:
+        write_strandedness_report(checks, report)
     return n_reads
+
+
+INTRONS_PER_TASK = 5000  # spliced gaps sampled per (sequence, BAM) for the strandedness check
+MOTIFS = {("GT", "AG"): False, ("GC", "AG"): False, ("CT", "AC"): True, ("CT", "GC"): True}  # -> on minus
+MIN_INFORMATIVE = 50
+REPORT_COLUMNS = ("bam", "declared", "introns_sampled", "introns_with_motif", "agree_declared",
+                  "agree_forward", "agree_reverse", "looks", "verdict")
+
+
+def check_strandedness(path, declared, sampled, genome, seqids, start_ends, chunk_io):
+    """Compare the strand each protocol gives a spliced alignment with its intron's motif
+    (GT-AG / GC-AG read on the plus strand, CT-AC / CT-GC on the minus strand), as RSeQC's
+    infer_experiment does with gene models. Warns when the declared protocol looks wrong."""
+    wanted = {(sid, int(p)) for sid, introns in sampled for s, e, _ in introns for p in (s, e - 2)}
+    bases = fasta.plus_windows(genome, seqids, start_ends, wanted, chunk_io, width=2)
+    minus, codes = [], []
+    for sid, introns in sampled:
+        for s, e, code in introns:
+            strand = MOTIFS.get((bases.get((sid, int(s)), ""), bases.get((sid, int(e) - 2), "")))
+            if strand is not None:
+                minus.append(strand)
+                codes.append(code)
+    minus, codes = np.array(minus, bool), np.array(codes, np.int64)
+
+    def agree(protocol):
+        if not len(codes):
+            return float("nan")
+        return float(np.mean([bam.sense_is_minus(c, PROTOCOLS[protocol]) for c in codes] == minus))
+
+    fwd, rev = agree("forward"), agree("reverse")
+    row = {"bam": str(path), "declared": declared, "introns_sampled": sum(len(i) for _, i in sampled),
+           "introns_with_motif": len(codes), "agree_declared": agree(declared), "agree_forward": fwd,
+           "agree_reverse": rev}
+    if len(codes) < MIN_INFORMATIVE:
+        row["looks"], row["verdict"] = "unknown", f"too few spliced alignments with a canonical motif ({len(codes)})"
+        log.warning("%s: strandedness not checked: %s", path, row["verdict"])
+        return row
+    row["looks"] = "reverse" if rev >= 0.8 else "forward" if fwd >= 0.8 else "unstranded"
+    if row["looks"] == declared:
+        row["verdict"] = "ok"
+        log.info("%s: spliced alignments agree with the declared '%s' protocol (%.1f%% of %d introns)",
+                 path, declared, 100 * row["agree_declared"], len(codes))
+    else:
+        row["verdict"] = f"declared '{declared}' but the reads look '{row['looks']}'"
+        log.warning("!!! %s: %s: %.1f%% of %d introns agree with forward, %.1f%% with reverse. Check the "
+                    "library protocol (strandedness) in the config: wrong strands put the coverage on the "
+                    "wrong genes.", path, row["verdict"], 100 * fwd, len(codes), 100 * rev)
+    return row
+
+
+def write_strandedness_report(rows, path):
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        fh.write("\t".join(REPORT_COLUMNS) + "\n")
+        for row in rows:
+            fh.write("\t".join(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])
+                               for c in REPORT_COLUMNS) + "\n")

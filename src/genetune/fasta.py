@@ -7,6 +7,7 @@ from position 0, plus strand then the reverse complement (HELIXER_NOTES §1.2).
 
 import gzip
 import tempfile
+from collections import defaultdict
 from pathlib import Path
 
 import h5py
@@ -260,4 +261,34 @@ def codes_from_onehot(x: np.ndarray) -> np.ndarray:
     out = np.full(len(x), CODE[ord("N")], dtype=np.uint8)
     hard = x.max(axis=1) == 1.0
     out[hard] = _BASE_CODES[x[hard].argmax(axis=1)]
+    return out
+
+
+LETTERS = np.array(list(IUPAC) + ["N"])  # code -> letter (the padding code reads as N)
+
+
+def plus_windows(h5, seqids, start_ends, wanted, chunk_io, width=3):
+    """{(seqid, start): bases [start, start + width) clipped to the sequence} for the `wanted`
+    (seqid, start) pairs, read from a genome.h5's plus chunks, each chunk decoded once."""
+    L = h5[layout.X].shape[1]
+    row_of = {(s, int(a)): (r, int(b - a)) for r, (s, (a, b)) in enumerate(zip(seqids, start_ends)) if a < b}
+    bases = defaultdict(list)  # row -> [(offset in chunk, key, index in window)]
+    for seqid, start in wanted:
+        for k, p in enumerate(range(max(start, 0), start + width)):
+            hit = row_of.get((seqid, p - p % L))
+            if hit is not None and p % L < hit[1]:
+                bases[hit[0]].append((p % L, (seqid, start), k))
+    letters = defaultdict(dict)
+    rows = sorted(bases)
+    for row, chunk in zip(rows, chunk_io.read(h5[layout.X], rows)):
+        offsets = np.array([o for o, _, _ in bases[row]])
+        x = chunk[offsets].astype(np.float32)
+        for (_, key, k), code in zip(bases[row], codes_from_onehot(x)):
+            letters[key][k] = LETTERS[code]
+    out = {}
+    for key, d in letters.items():
+        k = 0
+        while k in d:
+            k += 1
+        out[key] = "".join(d[i] for i in range(k))
     return out

@@ -49,9 +49,10 @@ def _unshuffle(planes, itemsize):
     return out
 
 
-def _encoder(dset):
-    if dset.compression != "gzip" or not _one_chunk_per_row(dset):
-        raise ValueError(f"{dset.name}: chunk writer needs gzip and one chunk per row")
+def _encoder(dset, chunks=None):
+    """Row (or `chunks`-shaped block) -> the compressed bytes of one HDF5 chunk of `dset`."""
+    if dset.compression != "gzip" or dset.chunks != (chunks or (1, *dset.shape[1:])):
+        raise ValueError(f"{dset.name}: chunk writer needs gzip and chunks of {chunks or 'one row'}")
     itemsize, dtype, shuffle = dset.dtype.itemsize, dset.dtype, _shuffled(dset)
 
     def encode(row):
@@ -59,6 +60,12 @@ def _encoder(dset):
         return isal_zlib.compress(_shuffle(raw, itemsize) if shuffle else raw, LEVEL)
 
     return encode
+
+
+def channel_encoder(dset):
+    """Encoder for datasets (N, L, C) chunked (1, L, 1), one chunk per row and channel (Helixer's
+    coverage layout): takes the L values of one row and channel."""
+    return _encoder(dset, (1, dset.shape[1], 1))
 
 
 def _decoder(dset):

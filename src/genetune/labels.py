@@ -19,13 +19,10 @@ from . import layout
 from .chunks import read_keys, seq_lengths
 from .error_masks import masked_intervals
 from .errors import InputError
-from .fasta import IUPAC, codes_from_onehot
+from .fasta import plus_windows
 from .fileio import atomic_path
 from .gff import read_annotation, select_transcripts
 from .h5chunks import ChunkIO
-
-LETTERS = np.array(list(IUPAC) + ["N"])  # code -> letter (the padding code reads as N)
-
 
 _ONE_HOT4 = np.eye(4, dtype=np.int8)
 _PHASE_TABLE = np.zeros((0, 4), np.int8)
@@ -146,33 +143,6 @@ class Overlaps:
         lo = int(np.searchsorted(self.starts, a - self.longest, side="left"))
         hi = int(np.searchsorted(self.starts, b, side="left"))
         return [self.items[k] for k in range(lo, hi) if self.ends[k] > a]
-
-
-def plus_windows(h5, seqids, start_ends, wanted, chunk_io, width=3):
-    """{(seqid, start): bases [start, start + width) clipped to the sequence} for the `wanted`
-    (seqid, start) pairs, read from a genome.h5's plus chunks, each chunk decoded once."""
-    L = h5[layout.X].shape[1]
-    row_of = {(s, int(a)): (r, int(b - a)) for r, (s, (a, b)) in enumerate(zip(seqids, start_ends)) if a < b}
-    bases = defaultdict(list)  # row -> [(offset in chunk, key, index in window)]
-    for seqid, start in wanted:
-        for k, p in enumerate(range(max(start, 0), start + width)):
-            hit = row_of.get((seqid, p - p % L))
-            if hit is not None and p % L < hit[1]:
-                bases[hit[0]].append((p % L, (seqid, start), k))
-    letters = defaultdict(dict)
-    rows = sorted(bases)
-    for row, chunk in zip(rows, chunk_io.read(h5[layout.X], rows)):
-        offsets = np.array([o for o, _, _ in bases[row]])
-        x = chunk[offsets].astype(np.float32)
-        for (_, key, k), code in zip(bases[row], codes_from_onehot(x)):
-            letters[key][k] = LETTERS[code]
-    out = {}
-    for key, d in letters.items():
-        k = 0
-        while k in d:
-            k += 1
-        out[key] = "".join(d[i] for i in range(k))
-    return out
 
 
 def _codon_positions(transcripts):

@@ -61,6 +61,8 @@ def get_final_outputs():
     outputs = [f"{RESULTS}/final/annotation.gff3", f"{RESULTS}/finetune/metrics.tsv"]
     if config.get("reference"):
         outputs += [f"{RESULTS}/evaluation/metrics.tsv", f"{RESULTS}/evaluation/f1.svg"]
+    if has_rnaseq():
+        outputs.append(f"{RESULTS}/qc/strandedness.tsv")
     return outputs
 
 

@@ -28,11 +28,17 @@ rule add_coverage:
         bams=get_bams(),
     output:
         h5=f"{RESULTS}/coverage.h5",
+        strandedness=report(
+            f"{RESULTS}/qc/strandedness.tsv",
+            caption="../report/strandedness.rst",
+            category="Quality control",
+            labels={"species": SPECIES, "table": "RNA-seq strandedness"},
+        ),
     log:
         f"logs/add_coverage/{SPECIES}.log",
     conda:
         "../../envs/data.yaml"
-    threads: 1
+    threads: 4
     resources:
         mem_mb=3000,
         runtime=120,
@@ -41,4 +47,5 @@ rule add_coverage:
         strandedness=" ".join(get_strandedness()),
     shell:
         "python scripts/add_coverage.py --genome-h5 {input.genome} {params.bams} "
-        "--strandedness {params.strandedness} --out {output.h5} > {log} 2>&1"
+        "--strandedness {params.strandedness} --threads {threads} "
+        "--strandedness-report {output.strandedness} --out {output.h5} > {log} 2>&1"
