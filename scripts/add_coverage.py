@@ -16,7 +16,6 @@ def main():
     p.add_argument("--prefix", default=layout.DEFAULT_COVERAGE_PREFIX)
     p.add_argument("--min-mapq", type=int, default=0)
     p.add_argument("--skip-duplicates", action="store_true")
-    p.add_argument("--threads", type=int, help="worker threads over (sequence, BAM) tasks (default: all cores, max 8)")
     p.add_argument("--strandedness-report", help="TSV: each BAM's protocol checked against its intron motifs")
     p.add_argument("--out", required=True)
     a = p.parse_args()

@@ -22,7 +22,7 @@ from .errors import InputError
 NEED_MORE, WINDOW_DONE, OTHER_SEQUENCE, UNSORTED, CARRY_FULL, BAD_RECORD = range(6)
 # Library protocols (coverage.STRANDEDNESS order)
 REVERSE, FORWARD, UNSTRANDED = range(3)
-_READ_BATCH = 4 << 20  # compressed bytes read and inflated at a time
+_READ_BATCH = 1 << 20  # compressed bytes read and inflated at a time (~10 MB inflated)
 
 
 def _min_offsets_bai(data, n_ref):

@@ -10,7 +10,8 @@ from .errors import InputError
 
 def parser(description):
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (torch's intra-op threads; worker threads for data steps)")
     return p
 
 

@@ -186,7 +186,7 @@ def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVER
             raise InputError(f"strandedness '{s}' is not one of {', '.join(STRANDEDNESS)}")
     seqids, start_ends = read_keys(genome_h5)
     lengths = seq_lengths(seqids, start_ends)
-    refs = [bam_references(b, lengths) for b in bams]
+    refs = [{name: k for k, name in enumerate(bam_references(b, lengths))} for b in bams]
     rows = defaultdict(lambda: defaultdict(list))  # seqid -> (lo, hi) -> [(strand, row)]
     for r, (sid, (a, b)) in enumerate(zip(seqids, start_ends)):
         a, b = int(a), int(b)
@@ -217,7 +217,7 @@ def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVER
 
         def run(task):
             j = task.bam_index
-            ref = refs[j].index(task.seqid)
+            ref = refs[j][task.seqid]
             introns = np.zeros((INTRONS_PER_TASK, 3), np.int64)
             n, k = _count(task, bams[j], ref, offsets[j][ref], PROTOCOLS[strandedness[j]], rows[task.seqid],
                           writer, min_mapq, skip_duplicates, introns)
