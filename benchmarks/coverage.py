@@ -74,7 +74,8 @@ def main():
         steps = {
             f"genetune {a.threads} threads": [gt + ["--threads", a.threads]],
             "genetune 1 thread": [gt + ["--threads", 1]],
-            "genetune, 1/4 of the reads": [[quarter if c == bam else c for c in gt] + ["--threads", a.threads]],
+            "genetune, 1/4 of the reads": [[{bam: quarter, gt_out: work / "gt_quarter.h5"}.get(c, c) for c in gt]
+                                           + ["--threads", a.threads]],
             "samtools depth -a -s": [["samtools", "depth", "-a", "-s", "-o", "/dev/null", bam]],
             "Helixer add_ngs_coverage": [[hx / "python", add_ngs / "evaluation" / "add_ngs_coverage.py", "-s", "bench",
                                           "-d", hx_out, "-b", bam, "--second-read-is-sense-strand",

@@ -7,6 +7,7 @@ per (seqid, start, end) key: geenuff2h5 sorts sequences by length, genetune keep
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -176,3 +177,49 @@ def test_coverage_equals_add_ngs_coverage(tmp_path, strandedness):
             assert np.array_equal(x[:], y[:]), name
             assert (y[:, :, 1] >= 0).any() and (y[:, :, 1] != y[:, :, 0]).any()  # two real, different channels
         assert a[layout.bam_files_name()].dtype == b[layout.bam_files_name()].dtype
+
+
+@pytest.fixture(scope="module")
+def keras_models(tmp_path_factory):
+    """HybridModels built, randomised and run by Helixer's own Keras code (tests/keras_oracle.py)."""
+    d = tmp_path_factory.mktemp("keras")
+    has_tf = subprocess.run([str(ORACLE / "bin" / "python"), "-c", "import tensorflow"], capture_output=True)
+    if has_tf.returncode:
+        pytest.skip("TensorFlow is not installed in the oracle venv")
+    proc = subprocess.run([str(ORACLE / "bin" / "python"), str(ROOT / "tests" / "keras_oracle.py"), str(d)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return d
+
+
+KERAS_CONFIGS = ["phase_1conv_1lstm", "nophase_2conv_2lstm_dropout", "coverage2_phase",
+                 "coverage1_hidden_3lstm_log", "released_land_plant"]
+
+
+@pytest.mark.parametrize("name", KERAS_CONFIGS)
+def test_imported_keras_model_predicts_what_helixer_predicts(keras_models, tmp_path, name):
+    """Conversion through the script, then the checkpoint loaded as any genetune model: softmax
+    outputs within 1e-4 of Keras's on random input and on real Micromonas sequence."""
+    import json
+
+    import torch
+
+    from genetune.checkpoint import load_model
+
+    norm = json.loads((keras_models / "configs.json").read_text())[name]["coverage_norm"]
+    script = ROOT / "scripts" / "import_helixer_model.py"
+    subprocess.run([sys.executable, str(script), "--keras-h5", str(keras_models / f"{name}.h5"),
+                    "--coverage-norm", norm, "--out", str(tmp_path / "m.pt")], check=True, capture_output=True)
+    model, ckpt = load_model(tmp_path / "m.pt")
+    ref = np.load(keras_models / f"{name}.npz")
+    for kind in ("random", "real"):
+        assert ref[f"genic_{kind}"].std() > 0.02  # Keras's outputs are far from uniform: a wrong map shows
+        cov = torch.from_numpy(ref[f"cov_{kind}"]) if f"cov_{kind}" in ref else None
+        with torch.no_grad():
+            genic, phase = model.eval()(torch.from_numpy(ref[f"x_{kind}"]), cov)
+        assert np.abs(torch.softmax(genic, -1).numpy() - ref[f"genic_{kind}"]).max() <= 1e-4, kind
+        if f"phase_{kind}" in ref:
+            assert np.abs(torch.softmax(phase, -1).numpy() - ref[f"phase_{kind}"]).max() <= 1e-4, kind
+        else:
+            assert phase is None
+    assert ckpt["model_card"]["source"]["format"] == "helixer-keras-h5"
