@@ -46,3 +46,19 @@ def test_loading_a_non_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "x.pt").write_text("not a model")
     with pytest.raises(InputError, match="x.pt: not a readable genetune checkpoint"):
         load_model(tmp_path / "x.pt")
+
+
+def test_flops_per_base_agree_with_torch_counter_plus_lstm_gates():
+    """torch's FlopCounterMode counts the convolutions and dense layers (not the LSTM); the LSTM
+    adds 2 directions x 4 gates x (input + hidden) x units multiply-adds per step."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from genetune.model import flops_per_bp
+
+    arch = Architecture(cnn_layers=2, filter_depth=8, kernel_size=9, lstm_layers=2, units=6, input_coverage=True,
+                        coverage_count=1, post_coverage_hidden_layer=True)
+    model = HybridModel(arch).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.rand(1, 90, 4), torch.rand(1, 90, 2))
+    lstm_per_step = 2 * 2 * 4 * 6 * ((9 * 8 + 6) + (12 + 6))
+    assert flops_per_bp(arch) == counter.get_total_flops() / 90 + lstm_per_step / 9
