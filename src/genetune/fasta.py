@@ -244,15 +244,6 @@ def fasta_lengths(path):
     return {sid: len(codes) for sid, codes in read_fasta(path)}
 
 
-def strand_codes(h5, run):
-    """Codes (5'->3' on the run's strand) reconstructed from data/X of one StrandRun: decoder input."""
-    parts = []
-    for r, v in zip(run.rows, run.valid):
-        x = h5[layout.X][r, :v].astype(np.float32)
-        parts.append(codes_from_onehot(x))
-    return np.concatenate(parts) if parts else np.zeros(0, np.uint8)
-
-
 _BASE_CODES = np.array([CODE[ord(b)] for b in layout.BASES], dtype=np.uint8)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 
+from . import layout
 from .fileio import atomic_path
 from .gff import Transcript, write_gff3
 
@@ -303,3 +304,26 @@ def simulate_species(preset, seed, out_dir, contig_sizes, n_read_pairs, prefix="
     if n_read_pairs:
         simulate_reads(genome, transcripts, out_dir / "rnaseq.bam", n_read_pairs, seed + 1)
     return genome, transcripts
+
+
+def predictions_from_labels(labels_h5, out, sharpness=0.9, noise=0.0, seed=0, rows=64):
+    """A predictions.h5 whose probabilities come from a labels.h5 (y and phases), blurred by
+    `sharpness` and uniform `noise`: decoder input with a known truth, written block by block."""
+    import h5py
+
+    rng = np.random.default_rng(seed)
+    with h5py.File(labels_h5) as lab, h5py.File(out, "w") as o:
+        for src, dst in ((layout.Y, layout.PREDICTIONS), (layout.PHASES, layout.PREDICTIONS_PHASE)):
+            d = o.create_dataset(dst, shape=lab[src].shape, dtype=np.float16, chunks=(1, *lab[src].shape[1:]),
+                                 compression="gzip", compression_opts=1)  # readable by HelixerPost
+            for r in range(0, len(d), rows):
+                y = lab[src][r: r + rows].astype(np.float32)
+                valid = y.sum(-1, keepdims=True) > 0
+                p = y * sharpness + (1 - sharpness) / 4
+                if noise:
+                    p = p + rng.random(p.shape) * noise
+                    p /= p.sum(-1, keepdims=True)
+                d[r: r + rows] = (p * valid).astype(np.float16)
+        for k in (layout.SEQIDS, layout.START_ENDS, layout.SPECIES):
+            o[k] = lab[k][:]
+    return out
