@@ -111,7 +111,7 @@ def _reader(p_ig, depth=None):
 
 
 @pytest.mark.parametrize("block", [100_000, 997])  # whole strand at once, and runs across blocks
-def test_strands_are_cut_only_inside_long_confident_intergenic_runs(block):
+def test_strands_are_decoded_in_pieces_around_long_confident_intergenic_runs(block):
     from genetune.regions import quiet_pieces
     p_ig = np.full(20000, 0.999)
     p_ig[3000:6000] = 0.1  # a gene
@@ -119,12 +119,12 @@ def test_strands_are_cut_only_inside_long_confident_intergenic_runs(block):
     p_ig[15000:15500] = 0.2
     depth = np.zeros(20000)
     pieces = quiet_pieces(_reader(p_ig, depth), 20000, 2000, 0.99, 3, block)
-    assert pieces[0][0] == 0 and pieces[-1][1] == 20000
-    assert all(a == b_prev for (_, b_prev), (a, _) in zip(pieces, pieces[1:]))
-    cuts = [a for a, _ in pieces[1:]]
-    assert cuts == [7500, 12250]  # the middles of the runs 6000..9000 and 9500..15000
-    depth[7000:8000] = 10  # RNA-seq evidence in the first run: no cut there any more
-    assert [a for a, _ in quiet_pieces(_reader(p_ig, depth), 20000, 2000, 0.99, 3, block)[1:]] == [12250]
+    # runs 0..3000 and 15500..20000 touch a sequence end: left out up to 1000 bp from the genic side
+    assert pieces == [(2000, 7000), (8000, 10500), (14000, 16500)]
+    depth[7000:8000] = 10  # RNA-seq evidence in the run 6000..9000: it now belongs to a piece
+    assert quiet_pieces(_reader(p_ig, depth), 20000, 2000, 0.99, 3, block) == [(2000, 10500), (14000, 16500)]
+    assert quiet_pieces(_reader(np.full(5000, 0.999)), 5000, 2000, 0.99, 3, block) == []  # nothing to decode
+    assert quiet_pieces(_reader(np.full(5000, 0.5)), 5000, 2000, 0.99, 3, block) == [(0, 5000)]
 
 
 def _helixerpost_regions_by_definition(p_ig, window, edge, peak):
@@ -193,3 +193,26 @@ def test_config_validation_keeps_a_decoder_preset_intact():
     validate(config, str(root / "workflow" / "schemas" / "config.schema.yaml"))
     cfg = DecodeConfig.from_dict(config["decode"])
     assert cfg == DecodeConfig.helixerpost(min_intron=40) and cfg.require_utr and cfg.gene_penalty == 0
+
+
+@pytest.mark.parametrize("preset", [None, "helixerpost"])
+def test_decoding_streams_strands_in_pieces_with_the_same_result(tiny_species, tmp_path, monkeypatch, preset):
+    """With small streaming blocks no read spans a whole strand, and the gene models are unchanged."""
+    from genetune import chunks, regions
+
+    d = tiny_species["dir"]
+    predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.995)  # confident intergenic
+    cfg = DecodeConfig.from_dict({"preset": preset} if preset else {"min_intron": 20})
+    decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "whole.gff3", cfg)
+    spans = []
+    original = chunks.StrandReader.read
+
+    def recording(self, a, b):
+        spans.append(b - a)
+        return original(self, a, b)
+
+    monkeypatch.setattr(regions, "BLOCK", 3000)
+    monkeypatch.setattr(chunks.StrandReader, "read", recording)
+    decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "streamed.gff3", cfg)
+    assert (tmp_path / "streamed.gff3").read_text() == (tmp_path / "whole.gff3").read_text()
+    assert read_gff3(tmp_path / "whole.gff3") and max(spans) < 15000  # blocks and genes, not 30 kb strands

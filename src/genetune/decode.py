@@ -57,18 +57,18 @@ class DecodeConfig:
     prob_floor: float = 1e-6
     rnaseq_hint_weight: float = 0.0  # > 0: RNA-seq coverage (if given) shapes the gene models
     rnaseq_min_depth: int = 3  # reads over a base before it counts as evidence
-    split_min_intergenic: int = 2000  # cut strands in the middle of confident intergenic runs this long
+    split_min_intergenic: int = 2000  # confident intergenic runs this long are not decoded (regions.py)
     split_intergenic_prob: float = 0.99
     phase_mix: bool = False  # True: HelixerPost's blend P(CDS) * ((1 - w) + w * phase share), w = phase_weight
     # "helixerpost": decode only HelixerPost's candidate regions (regions.helixerpost_regions)
-    regions: str = "quiet_cuts"
+    regions: str = "genetune"
     window_size: int = 100
     edge_threshold: float = 0.1
     peak_threshold: float = 0.8
 
     def __post_init__(self):
-        if self.regions not in ("quiet_cuts", "helixerpost"):
-            raise InputError(f"decoder setting regions: {self.regions!r} is neither 'quiet_cuts' nor 'helixerpost'")
+        if self.regions not in ("genetune", "helixerpost"):
+            raise InputError(f"decoder setting regions: {self.regions!r} is neither 'genetune' nor 'helixerpost'")
 
     @classmethod
     def helixerpost(cls, **overrides):

@@ -2,9 +2,10 @@
 
 The exact Viterbi over a whole chromosome strand would hold ~200 bytes per base; instead a
 first streamed pass picks pieces, and the decoder then reads and decodes one piece at a time:
-  - `quiet_pieces` (genetune): the strand cut in the middle of long runs that are confidently
-    intergenic and have no RNA-seq evidence; gene models never cross such a run anyway, so
-    decoding the pieces separately gives the same genes as decoding the strand at once.
+  - `quiet_pieces` (genetune): the strand without the inner parts of long runs that are
+    confidently intergenic and have no RNA-seq evidence (each piece keeps half the minimum run
+    length of such a run at its edge); gene models never cross such a run anyway, so decoding
+    the pieces separately gives the genes that decoding the strand at once gives.
   - `helixerpost_regions` (HelixerPost's pass 1, `analysis/window.rs`): only the stretches whose
     windowed genic probability rises above an edge threshold and peaks above a peak threshold;
     everything else is intergenic without decoding.
@@ -19,10 +20,13 @@ BLOCK = 1 << 20  # bases per streamed block
 _SCALE = np.float32(1_000_000)  # HelixerPost's integer scale for window sums
 
 
-def quiet_pieces(read, n, min_run, min_prob, min_depth, block=BLOCK):
-    """[a, b) pieces tiling [0, n), cut at the middle of each run of >= min_run bases with
-    P(intergenic) >= min_prob and depth < min_depth that touches neither sequence end."""
-    cuts, run_start, prev = [], None, False
+def quiet_pieces(read, n, min_run, min_prob, min_depth, block=None):
+    """[a, b) pieces of [0, n) to decode. Runs of >= min_run bases with P(intergenic) >= min_prob
+    and depth < min_depth are left out except for min_run // 2 bases at each side that borders
+    a piece, so pieces follow the gene-dense stretches and a long quiet run costs nothing."""
+    block = block or BLOCK
+    half = min_run // 2
+    skipped, run_start, prev = [], None, False
     for a in range(0, n, block):
         b = min(n, a + block)
         p_ig, depth = read(a, b)
@@ -33,13 +37,19 @@ def quiet_pieces(read, n, min_run, min_prob, min_depth, block=BLOCK):
         for i in flips:
             if quiet[i]:
                 run_start = a + int(i)
-            else:
-                end = a + int(i)
-                if end - run_start >= min_run and run_start > 0:
-                    cuts.append((run_start + end) // 2)
+            elif a + int(i) - run_start >= min_run:
+                skipped.append((run_start + (half if run_start > 0 else 0), a + int(i) - half))
         prev = bool(quiet[-1]) if len(quiet) else prev
-    bounds = [0, *cuts, n]
-    return list(zip(bounds[:-1], bounds[1:]))
+    if prev and n - run_start >= min_run:
+        skipped.append((run_start + half if run_start > 0 else 0, n))
+    pieces, at = [], 0
+    for s, e in skipped:
+        if s > at:
+            pieces.append((at, s))
+        at = e
+    if at < n:
+        pieces.append((at, n))
+    return pieces
 
 
 def genic_units(p_ig):
@@ -48,7 +58,7 @@ def genic_units(p_ig):
     return np.maximum(genic * _SCALE, 0).astype(np.int64)
 
 
-def helixerpost_regions(read, n, window=100, edge=0.1, peak=0.8, block=BLOCK):
+def helixerpost_regions(read, n, window=100, edge=0.1, peak=0.8, block=None):
     """HelixerPost's candidate regions for one strand, merged where they overlap.
 
     A region starts where the sum over a window of `window` bases reaches edge * window, runs
@@ -58,6 +68,7 @@ def helixerpost_regions(read, n, window=100, edge=0.1, peak=0.8, block=BLOCK):
     HelixerPost decodes overlapping regions separately (and can emit overlapping genes); here
     they are merged into one piece.
     """
+    block = block or BLOCK
     w = np.float32(window)
     edge_units = int(np.float32(edge) * _SCALE * w)
     peak_units = int(np.float32(peak) * _SCALE * w)
