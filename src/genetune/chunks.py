@@ -97,10 +97,11 @@ def row_index(seqids, start_ends):
 
 
 class StrandReader:
-    """Reads strand positions [a, b) of one run from data/X (and coverage) without padding."""
+    """Reads strand positions [a, b) of one run from data/X (and coverage) without padding;
+    with a `chunk_io` (h5chunks.ChunkIO) chunks are inflated by ISA-L, ~2x faster than h5py."""
 
-    def __init__(self, run, X, cov_sets=()):
-        self.run, self.X, self.cov_sets = run, X, cov_sets
+    def __init__(self, run, X, cov_sets=(), chunk_io=None):
+        self.run, self.X, self.cov_sets, self.chunk_io = run, X, cov_sets, chunk_io
         self.offsets = run.offsets
         self.ends = self.offsets + run.valid
 
@@ -110,7 +111,7 @@ class StrandReader:
         r0, r1 = int(self.run.rows[i0]), int(self.run.rows[i1 - 1]) + 1
         valid = self.run.valid[i0:i1]
         def gather(d):
-            block = d[r0:r1]
+            block = self.chunk_io.read_block(d, r0, r1) if self.chunk_io else d[r0:r1]
             return np.concatenate([block[k, :v] for k, v in enumerate(valid)])
         base = self.offsets[i0]
         x = gather(self.X)[a - base: b - base]

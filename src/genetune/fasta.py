@@ -249,9 +249,9 @@ _BASE_CODES = np.array([CODE[ord(b)] for b in layout.BASES], dtype=np.uint8)
 
 def codes_from_onehot(x: np.ndarray) -> np.ndarray:
     """Plain bases back to codes; anything ambiguous becomes N."""
-    out = np.full(len(x), CODE[ord("N")], dtype=np.uint8)
-    hard = x.max(axis=1) == 1.0
-    out[hard] = _BASE_CODES[x[hard].argmax(axis=1)]
+    one = x.view(np.uint16) == np.float16(1).view(np.uint16) if x.dtype == np.float16 else x == 1.0
+    out = _BASE_CODES[one.argmax(axis=1)]
+    out[~one.any(axis=1)] = CODE[ord("N")]
     return out
 
 
