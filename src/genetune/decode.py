@@ -341,9 +341,10 @@ def _to_genomic(intervals, strand, seq_len):
 def _pieces(run, preds, hints, cfg: DecodeConfig):
     """[a, b) strand pieces to decode (first streamed pass over P(intergenic), see regions.py)."""
     n = int(run.valid.sum())
+    classes = StrandReader(run, preds.X, chunk_io=preds.chunk_io)  # not the phase head
 
     def read(a, b):
-        p_ig = preds.read(a, b)[0][:, layout.IG]
+        p_ig = classes.read(a, b)[0][:, layout.IG]
         if hints is None:
             return p_ig, None
         cov, spl = hints.read(a, b)

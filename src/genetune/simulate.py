@@ -20,6 +20,7 @@ coordinate-sorted and indexed with pysam.
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pysam
 
@@ -309,8 +310,6 @@ def simulate_species(preset, seed, out_dir, contig_sizes, n_read_pairs, prefix="
 def predictions_from_labels(labels_h5, out, sharpness=0.9, noise=0.0, seed=0, rows=64):
     """A predictions.h5 whose probabilities come from a labels.h5 (y and phases), blurred by
     `sharpness` and uniform `noise`: decoder input with a known truth, written block by block."""
-    import h5py
-
     rng = np.random.default_rng(seed)
     with h5py.File(labels_h5) as lab, h5py.File(out, "w") as o:
         for src, dst in ((layout.Y, layout.PREDICTIONS), (layout.PHASES, layout.PREDICTIONS_PHASE)):
