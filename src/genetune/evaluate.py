@@ -110,25 +110,36 @@ def write_tsv(tables, path):
 
 
 def plot(tables, path):
-    """Grouped bars of F1 per stage for the headline metrics (SVG)."""
+    """Before/after figure (SVG): F1 per stage for the headline metrics, and precision against
+    recall per level with an arrow from each stage to the next."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     wanted = [("base", "genic"), ("base", "CDS"), ("base", "intron"), ("base", "UTR"), ("base", "phase"),
               ("cds_exon", "cds_exon"), ("transcript", "transcript"), ("gene", "gene")]
+    levels = [("base", "genic"), ("cds_exon", "cds_exon"), ("transcript", "transcript"), ("gene", "gene")]
     stages = list(tables)
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    rows = {stage: {(r[0], r[1]): r for r in tables[stage]} for stage in stages}
+    fig, (ax, pr) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [2, 1]})
     width = 0.8 / max(1, len(stages))
     for k, stage in enumerate(stages):
-        f1 = {(r[0], r[1]): r[4] for r in tables[stage]}
-        vals = [f1.get(w, 0.0) for w in wanted]
+        vals = [rows[stage][w][4] if w in rows[stage] else 0.0 for w in wanted]
         ax.bar(np.arange(len(wanted)) + k * width, vals, width, label=stage)
     ax.set_xticks(np.arange(len(wanted)) + width * (len(stages) - 1) / 2)
     ax.set_xticklabels([f"{lvl}\n{feat}" if lvl != feat else lvl for lvl, feat in wanted], fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_ylabel("F1")
     ax.legend()
+    for level, colour, marker, size in zip(levels, plt.rcParams["axes.prop_cycle"].by_key()["color"],
+                                           "osD^", (9, 8, 7, 5)):  # equal points stay visible
+        points = [(rows[s][level][2], rows[s][level][3]) for s in stages if level in rows[s]]
+        pr.plot(*zip(*points), marker, ms=size, color=colour, label=" ".join(dict.fromkeys(level)))
+        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+            pr.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": colour})
+    pr.set(xlim=(0, 1), ylim=(0, 1), xlabel="precision", ylabel="recall (sensitivity)",
+           title=" -> ".join(stages), aspect="equal")
+    pr.legend(fontsize=8)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="svg")
