@@ -1,9 +1,12 @@
 """Shared benchmark helpers: run a command, measure wall time and peak RSS, report medians."""
 
+import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,3 +54,16 @@ def report(title, pairs, results):
     for ours, theirs in pairs:
         (w1, m1), (w2, m2) = results[ours], results[theirs]
         print(f"{ours} vs {theirs}: {w2 / w1:.1f}x faster, {m1 / m2:.2f}x the peak memory")
+
+
+@contextlib.contextmanager
+def work_dir(keep, prefix):
+    """The benchmark's working directory: `keep` (created, left in place) or a temporary one
+    removed afterwards."""
+    work = keep or Path(tempfile.mkdtemp(prefix=prefix))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        yield work
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)

@@ -16,12 +16,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
-from common import ROOT, median_runs, report
+from common import ROOT, median_runs, report, work_dir
 
 from genetune import layout
 from genetune.simulate import simulate_species
@@ -46,11 +45,9 @@ def main():
         raise SystemExit(f"no Helixer oracle at {a.oracle}: run `make compat` first (or pass --oracle)")
     if not shutil.which("samtools"):
         raise SystemExit("samtools not found: apt-get install samtools")
-    work = a.keep or Path(tempfile.mkdtemp(prefix="genetune-covbench-"))
-    work.mkdir(parents=True, exist_ok=True)
     py, scripts = sys.executable, ROOT / "scripts"
-    os.chdir(work)  # Helixer's HTSeq memmaps go to random folders under the working directory
-    try:
+    with work_dir(a.keep, "genetune-covbench-") as work:
+        os.chdir(work)  # Helixer's HTSeq memmaps go to random folders under the working directory
         bam, fasta, genome = work / "rnaseq.bam", work / "genome.fa", work / "genome.h5"
         if not bam.exists():
             sizes = [int(a.mb * 1e6 * f) for f in (0.4, 0.3, 0.2, 0.1)]
@@ -92,9 +89,6 @@ def main():
                f"median of {a.repeats}", [(ours, "Helixer add_ngs_coverage"), (ours, "samtools depth -a -s"),
                                           (ours, "genetune 1 thread")], res)
         print(f"identical to Helixer: {same_coverage(hx_out, gt_out)}")
-    finally:
-        if not a.keep:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

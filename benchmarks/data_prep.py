@@ -10,13 +10,11 @@ are checked to hold the same labels before timing counts.
 """
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, median_runs, report
+from common import ROOT, median_runs, report, work_dir
 
 from genetune.gff import write_gff3
 from genetune.simulate import simulate_genome, write_fasta
@@ -72,10 +70,8 @@ def main():
     p.add_argument("--streaming-mb", type=float, help="only time genetune ingesting a random genome this large")
     p.add_argument("--keep", type=Path, help="work here and keep the files (default: a temp dir)")
     a = p.parse_args()
-    work = a.keep or Path(tempfile.mkdtemp(prefix="genetune-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
     py, scripts, hx = sys.executable, ROOT / "scripts", a.oracle / "bin"
-    try:
+    with work_dir(a.keep, "genetune-bench-") as work:
         if a.streaming_mb:
             fasta = random_fasta(work / "big.fa", a.streaming_mb)
             res = median_runs({f"genetune ingest {a.streaming_mb:g} Mb": [
@@ -112,9 +108,6 @@ def main():
                res)
         print(f"identical genome.h5: {same_labels(hx_genome, gt_genome)}; "
               f"identical labels.h5: {same_labels(hx_labels, gt_labels)}")
-    finally:
-        if not a.keep:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,12 @@
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import yaml
-from common import ROOT, median_runs
+from common import ROOT, median_runs, work_dir
 
 from genetune.evaluate import evaluate
 from genetune.fasta import ingest_genome
@@ -131,15 +129,10 @@ def main():
     if not a.skip_demo and not (DEMO / "final" / "predictions.h5").exists():
         raise SystemExit(f"{DEMO}: no demo results; run `make demo` first (or --skip-demo)")
     exact = {"min_intron": 30, "min_cds_length": 60, "gene_penalty": 20.0}  # the demo config, without hints
-    work = a.keep or Path(tempfile.mkdtemp(prefix="genetune-decodebench-"))
-    work.mkdir(parents=True, exist_ok=True)
-    try:
+    with work_dir(a.keep, "genetune-decodebench-") as work:
         speed(work, a.mb, a.repeats, exact, a.oracle)
         if not a.skip_demo:
             accuracy(work, exact, a.oracle)
-    finally:
-        if not a.keep:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,12 +16,11 @@ import argparse
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
-from common import ROOT, median_runs
+from common import ROOT, median_runs, work_dir
 
 from genetune.checkpoint import load_model
 from genetune.model import Architecture, HybridModel, flops_per_bp
@@ -86,10 +85,8 @@ def main():
         for label, m in (("demo model", demo), ("released Helixer size (4xConv96, 3xBiLSTM128)", RELEASED)):
             print(f"{name}: {label}: {gpu_throughput(m):.1f} Mb/s forward (bf16 autocast, batch 64, L={L})")
         return
-    work = a.keep or Path(tempfile.mkdtemp(prefix="genetune-predbench-"))
-    work.mkdir(parents=True, exist_ok=True)
     py, scripts = sys.executable, ROOT / "scripts"
-    try:
+    with work_dir(a.keep, "genetune-predbench-") as work:
         mb = a.memory_mb or a.mb
         sizes = [int(mb * 1e6 * f) for f in (0.4, 0.3, 0.2, 0.1)]
         fasta, genome = work / f"genome_{mb:g}.fa", work / f"genome_{mb:g}.h5"
@@ -132,9 +129,6 @@ def main():
               f"Helixer's overlap {spent / 1e3:.1f} kFLOPs per genome base")
         print(f"1 thread: {achieved:.1f} GFLOP/s of a {peak:.1f} GFLOP/s float32 GEMM peak per core "
               f"({100 * achieved / peak:.0f}%); 50x AUGUSTUS would need {50 * aug * spent / 1e9:.1f} GFLOP/s per core")
-    finally:
-        if not a.keep:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
