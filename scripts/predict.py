@@ -16,6 +16,7 @@ def main():
     p.add_argument("--no-overlap", action="store_true", help="predict chunks independently")
     p.add_argument("--out", required=True)
     a = p.parse_args()
+    cli.keep_freed_memory()
     n = predict_h5(a.genome_h5, a.model, a.out, a.coverage_h5, a.batch_size, not a.no_overlap, a.threads)
     print(f"predicted {n} chunks into {a.out}")
 

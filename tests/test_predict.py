@@ -7,7 +7,7 @@ from genetune import layout
 from genetune.checkpoint import input_channels, save_checkpoint
 from genetune.fasta import ingest_genome
 from genetune.model import Architecture, HybridModel
-from genetune.predict import predict_h5, window_cores, window_starts
+from genetune.predict import predict_h5, softmax4, window_cores, window_features, window_starts
 
 
 @pytest.mark.parametrize("n", [100, 4608, 4609, 10000, 23040])
@@ -64,3 +64,30 @@ def test_overlapping_windows_agree_with_single_pass_inside_cores_and_are_determi
     assert np.allclose(p1.sum(-1)[valid], 1, atol=2e-3)
     # the overlap average stays close to single-window predictions (a small, local model)
     assert np.abs(p1 - p3)[valid].mean() < 0.05
+
+
+@pytest.mark.parametrize("kernel_size", [9, 10])
+def test_window_features_equal_each_window_convolved_alone(kernel_size):
+    """Sharing the conv pass between overlapping windows must not change any window's features,
+    also within `reach` of its edges, where the window's own zero padding shows."""
+    torch.manual_seed(3)
+    model = HybridModel(Architecture(cnn_layers=3, filter_depth=8, kernel_size=kernel_size, units=8)).eval()
+    for norm in model.norms:  # non-trivial batch norm, so padding zeros differ from convolved zeros
+        norm.running_mean.uniform_(-1, 1)
+        norm.bias.data.uniform_(-1, 1)
+    length = 576
+    x_span = torch.nn.functional.one_hot(torch.randint(0, 4, (1500,)), 4).float()
+    offsets = [0, 288, 500, 924]  # overlapping, adjacent and irregular, the last flush with the span
+    with torch.no_grad():
+        alone = model.conv_features(torch.stack([x_span[o: o + length] for o in offsets]))
+        shared = window_features(model, x_span, offsets, length)
+        whole = model.conv_features(x_span[None])[0]
+    assert torch.allclose(shared, alone, atol=1e-5)
+    # and the edge fix is needed: the span's features differ from a window's near its edges
+    assert not torch.allclose(whole[offsets[1]: offsets[1] + length], alone[1], atol=1e-3)
+
+
+def test_softmax4_matches_torch_softmax():
+    logits = torch.randn(3, 50, 4) * 30
+    assert torch.allclose(softmax4(logits), torch.softmax(logits, -1), atol=1e-6)
+    assert torch.allclose(softmax4(logits.bfloat16()), torch.softmax(logits.bfloat16().float(), -1), atol=1e-6)

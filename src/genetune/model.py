@@ -65,9 +65,13 @@ class HybridModel(nn.Module):
     def input_channels(self):
         return 4 + (2 * self.arch.coverage_count if self.arch.input_coverage else 0)
 
-    def trunk(self, x):
-        """(B, L, 4) DNA -> (B, T, 2*units) BiLSTM features."""
-        B, L, _ = x.shape
+    @property
+    def conv_reach(self):
+        """Bases on either side of a position that its conv features depend on."""
+        return self.arch.cnn_layers * (self.arch.kernel_size // 2)
+
+    def conv_features(self, x):
+        """(B, L, 4) DNA -> (B, L, filter_depth) output of the Conv1D stack, zero-padded at both ends."""
         h = x.transpose(1, 2).unsqueeze(2)  # (B, C, 1, L), stored channels-last: C varies fastest
         for i, conv in enumerate(self.convs):
             if i > 0:
@@ -75,8 +79,12 @@ class HybridModel(nn.Module):
                 h = F.batch_norm(h, norm.running_mean, norm.running_var, norm.weight, norm.bias,
                                  self.training, norm.momentum, norm.eps)
             h = torch.relu_(_conv_same(conv, h))  # in place: one pass less over the largest tensor
-        T = L // self.arch.pool_size
-        h = h.squeeze(2).transpose(1, 2).reshape(B, T, self.arch.pool_size * self.arch.filter_depth)
+        return h.squeeze(2).transpose(1, 2)  # a view: channels-last memory is (B, L, C)
+
+    def trunk(self, features):
+        """(B, L, filter_depth) conv features -> (B, T, 2*units) BiLSTM features, T = L / pool_size."""
+        B, L, C = features.shape
+        h = features.reshape(B, L // self.arch.pool_size, self.arch.pool_size * C)
         h, _ = self.lstm(self.dropout1(h))
         return self.dropout2(h)
 
@@ -87,8 +95,12 @@ class HybridModel(nn.Module):
 
     def forward(self, x, coverage=None):
         """Logits (B, L, 4) genic and, with a phase head, (B, L, 4) phase; L divisible by pool_size."""
-        B, L, _ = x.shape
-        h = self.trunk(x)
+        return self.classify(self.conv_features(x), coverage)
+
+    def classify(self, features, coverage=None):
+        """forward() from conv features on: predict.py computes those once for overlapping windows."""
+        B, L, _ = features.shape
+        h = self.trunk(features)
         if self.arch.input_coverage:
             if coverage is None:
                 raise ValueError("this model needs RNA-seq coverage input")
