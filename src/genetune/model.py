@@ -127,10 +127,16 @@ def _conv_same(conv: nn.Conv1d, h):
     return F.conv2d(h, conv.weight.unsqueeze(2), conv.bias, padding=(0, left) if left == right else 0)
 
 
+def conv_flops_per_bp(arch: Architecture) -> float:
+    """Multiply-adds x 2 per base of the Conv1D stack."""
+    a = arch
+    return sum(2 * a.kernel_size * (4 if i == 0 else a.filter_depth) * a.filter_depth for i in range(a.cnn_layers))
+
+
 def flops_per_bp(arch: Architecture) -> float:
     """Multiply-adds x 2 per base of one forward pass (convolutions, LSTM gates, dense layers)."""
     a = arch
-    conv = sum(2 * a.kernel_size * (4 if i == 0 else a.filter_depth) * a.filter_depth for i in range(a.cnn_layers))
+    conv = conv_flops_per_bp(a)
     lstm, width = 0, a.pool_size * a.filter_depth
     for _ in range(a.lstm_layers):
         lstm += 2 * 2 * (width + a.units) * 4 * a.units  # two directions, four gates
