@@ -118,9 +118,13 @@ def main():
         mb = a.memory_mb or a.mb
         sizes = [int(mb * 1e6 * f) for f in (0.4, 0.3, 0.2, 0.1)]
         fasta, genome = simulated_genome(work, f"genome_{mb:g}", sizes)
-        predict = [py, scripts / "predict.py", "--genome-h5", genome, "--model", MODEL, "--out", work / "pred.h5"]
+
+        def predict(h5, *options):
+            out = work / "pred.h5"
+            return [py, scripts / "predict.py", "--genome-h5", h5, "--model", MODEL, "--out", out, *options]
+
         if a.memory_mb:
-            res = median_runs({"genetune predict, 2 threads": [predict + ["--threads", 2]]}, 1)
+            res = median_runs({"genetune predict, 2 threads": [predict(genome, "--threads", 2)]}, 1)
             wall, rss = res["genetune predict, 2 threads"]
             print(f"predicting a {mb:g} Mb genome: {wall:.0f} s, peak RSS {rss:.0f} MiB ({rss / 1024:.2f} GiB)")
             return
@@ -129,12 +133,11 @@ def main():
         tiny_fasta, tiny_genome = simulated_genome(work, "genome_tiny", [TINY])
 
         def steps_for(fa, h5):
-            run = [py, scripts / "predict.py", "--genome-h5", h5, "--model", MODEL, "--out", work / "pred.h5"]
             return {
-                "genetune 1 thread": [run + ["--threads", 1]],
-                "genetune 1 thread, no overlap": [run + ["--threads", 1, "--no-overlap"]],
-                "genetune 2 threads": [run + ["--threads", 2]],
-                "genetune 2 threads, no overlap": [run + ["--threads", 2, "--no-overlap"]],
+                "genetune 1 thread": [predict(h5, "--threads", 1)],
+                "genetune 1 thread, no overlap": [predict(h5, "--threads", 1, "--no-overlap")],
+                "genetune 2 threads": [predict(h5, "--threads", 2)],
+                "genetune 2 threads, no overlap": [predict(h5, "--threads", 2, "--no-overlap")],
                 "AUGUSTUS --species=fly": [["augustus", "--species=fly", "--outfile=" + str(work / "aug.gff"), fa]],
             }
 

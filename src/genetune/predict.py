@@ -55,9 +55,11 @@ def window_features(model, x_span, offsets, length):
     as if convolved alone. The conv stack runs once over the span, so bases that two overlapping
     windows share are convolved once; only the `reach` bases at each window edge, where the
     window's own zero padding shows, come from a separate pass over 2 x reach bases."""
+    r = model.conv_reach
+    if 2 * r > length:  # windows too short for the edge passes: convolve each alone
+        return model.conv_features(torch.stack([x_span[o: o + length] for o in offsets]))
     full = model.conv_features(x_span[None])[0]
     feats = torch.stack([full[o: o + length] for o in offsets])
-    r = model.conv_reach
     if r:
         ends = [x_span[o: o + 2 * r] for o in offsets] + [x_span[o + length - 2 * r: o + length] for o in offsets]
         edge = model.conv_features(torch.stack(ends))
