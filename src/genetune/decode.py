@@ -338,6 +338,12 @@ def _to_genomic(intervals, strand, seq_len):
     return sorted((seq_len - int(e), seq_len - int(s)) for s, e in intervals)
 
 
+def _pooled_hints(hints, a, b):
+    """(coverage, spliced coverage) per base of strand positions [a, b), all BAMs pooled."""
+    cov, spl = hints.read(a, b)
+    return cov.sum(1), spl.sum(1)
+
+
 def _pieces(run, preds, hints, cfg: DecodeConfig):
     """[a, b) strand pieces to decode (first streamed pass over P(intergenic), see regions.py)."""
     n = int(run.valid.sum())
@@ -347,8 +353,8 @@ def _pieces(run, preds, hints, cfg: DecodeConfig):
         p_ig = classes.read(a, b)[0][:, layout.IG]
         if hints is None:
             return p_ig, None
-        cov, spl = hints.read(a, b)
-        return p_ig, cov.sum(1) + spl.sum(1)
+        cov, spl = _pooled_hints(hints, a, b)
+        return p_ig, cov + spl
 
     if cfg.regions == "helixerpost":
         return regions.helixerpost_regions(read, n, cfg.window_size, cfg.edge_threshold, cfg.peak_threshold)
@@ -382,9 +388,7 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
             for a, b in _pieces(run, preds, hints, cfg):
                 codes = codes_from_onehot(bases.read(a, b)[0])
                 probs, phase = preds.read(a, b)
-                cov = spl = None
-                if use_hints:  # all BAMs pooled
-                    cov, spl = (x.sum(1) for x in hints.read(a, b))
+                cov, spl = _pooled_hints(hints, a, b) if use_hints else (None, None)
                 path = decode_strand(codes, probs, phase, cfg, cov, spl, open_start=a == 0, open_end=b == n)
                 for gene in genes_from_path(path, cfg, at_start=a == 0, at_end=b == n):
                     exons, cds = ([(s + a, e + a) for s, e in gene[key]] for key in ("exons", "cds"))

@@ -21,8 +21,6 @@ import torch
 from .errors import InputError
 from .model import Architecture, HybridModel
 
-TRUNK_LAYERS = ("Conv1D", "BatchNormalization", "Reshape", "Dropout", "Bidirectional")
-
 
 def _config(h5, path):
     raw = h5.attrs.get("model_config")
@@ -112,7 +110,7 @@ def import_keras_model(path, coverage_norm="none"):
                 state[f"convs.{conv_k}.bias"] = bias
                 conv_k += 1
             elif kind == "BatchNormalization":
-                w = dict(zip(("gamma", "beta", "moving_mean", "moving_variance"), _bn_weights(h5, lay, path)))
+                w = dict(zip(("gamma", "beta", "moving_mean", "moving_variance"), _bn_weights(h5, name, lay, path)))
                 state[f"norms.{bn_k}.weight"] = w["gamma"]
                 state[f"norms.{bn_k}.bias"] = w["beta"]
                 state[f"norms.{bn_k}.running_mean"] = w["moving_mean"]
@@ -143,9 +141,9 @@ def import_keras_model(path, coverage_norm="none"):
     return model.eval(), arch
 
 
-def _bn_weights(h5, lay, path):
+def _bn_weights(h5, name, lay, path):
     """gamma, beta, mean, variance; a BN without scale or center gets ones / zeros."""
-    w = _weights(h5, lay["config"]["name"], path)
+    w = _weights(h5, name, path)
     c = lay["config"]
     n = w[-1].shape[0]
     gamma = w.pop(0) if c.get("scale", True) else np.ones(n, np.float32)
