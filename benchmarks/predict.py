@@ -27,14 +27,14 @@ import torch
 from common import ROOT, median_runs, work_dir
 
 from genetune.checkpoint import load_model
-from genetune.model import Architecture, HybridModel, conv_flops_per_bp, flops_per_bp
+from genetune.models.hybrid import HybridArchitecture, HybridModel, conv_flops_per_bp, flops_per_bp
 from genetune.predict import window_starts
 from genetune.simulate import simulate_genome, write_fasta
 
 MODEL = ROOT / "resources" / "models" / "demo_base.pt"
 L = 21384
 TINY = 20_000  # bp: a run this small costs only the fixed start-up
-RELEASED = Architecture(cnn_layers=4, filter_depth=96, kernel_size=10, lstm_layers=3, units=128)
+RELEASED = HybridArchitecture(cnn_layers=4, filter_depth=96, kernel_size=10, lstm_layers=3, units=128)
 
 
 def matmul_peak_gflops(n=2048, repeats=5):

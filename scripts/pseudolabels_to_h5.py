@@ -15,10 +15,14 @@ def main():
                    help="label every coding transcript (default: the longest per gene, as Helixer)")
     p.add_argument("--no-error-masks", action="store_true",
                    help="keep sample_weights 1 on every real base (default: GeenuFF's error masks, as Helixer)")
+    p.add_argument("--missing-utr-masks", choices=("on", "auto"), default="on",
+                   help="on: genes without UTRs are flagged as GeenuFF does; auto: only where at least 10%% of "
+                        "the coding transcripts have a UTR (not in a CDS-only annotation such as geneML's)")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     n = gff_to_labels(a.gff3, a.genome_h5, a.out, longest_coding_only=not a.all_transcripts,
-                      error_masks=not a.no_error_masks)
+                      error_masks=not a.no_error_masks,
+                      missing_utr_masks=True if a.missing_utr_masks == "on" else "auto")
     print(f"labelled {n} transcripts into {a.out}")
 
 

@@ -211,8 +211,8 @@ def test_imported_keras_model_predicts_what_helixer_predicts(keras_models, tmp_p
     from genetune.checkpoint import load_model
 
     norm = json.loads((keras_models / "configs.json").read_text())[name]["coverage_norm"]
-    script = ROOT / "scripts" / "import_helixer_model.py"
-    subprocess.run([sys.executable, str(script), "--keras-h5", str(keras_models / f"{name}.h5"),
+    script = ROOT / "scripts" / "import_model.py"
+    subprocess.run([sys.executable, str(script), "--keras", str(keras_models / f"{name}.h5"),
                     "--coverage-norm", norm, "--out", str(tmp_path / "m.pt")], check=True, capture_output=True)
     model, ckpt = load_model(tmp_path / "m.pt")
     ref = np.load(keras_models / f"{name}.npz")
@@ -220,7 +220,8 @@ def test_imported_keras_model_predicts_what_helixer_predicts(keras_models, tmp_p
         assert ref[f"genic_{kind}"].std() > 0.02  # Keras's outputs are far from uniform: a wrong map shows
         cov = torch.from_numpy(ref[f"cov_{kind}"]) if f"cov_{kind}" in ref else None
         with torch.no_grad():
-            genic, phase = model.eval()(torch.from_numpy(ref[f"x_{kind}"]), cov)
+            out = model.eval()(torch.from_numpy(ref[f"x_{kind}"]), cov)
+            genic, phase = out["genic"], out.get("phase")
         assert np.abs(torch.softmax(genic, -1).numpy() - ref[f"genic_{kind}"]).max() <= 1e-4, kind
         if f"phase_{kind}" in ref:
             assert np.abs(torch.softmax(phase, -1).numpy() - ref[f"phase_{kind}"]).max() <= 1e-4, kind

@@ -3,16 +3,16 @@ import torch
 
 from genetune.checkpoint import check_channels, input_channels, load_model, save_checkpoint
 from genetune.errors import InputError
-from genetune.model import Architecture, HybridModel, with_coverage_head
+from genetune.models.hybrid import HybridArchitecture, HybridModel, with_coverage_head
 
-ARCH = Architecture(cnn_layers=2, filter_depth=8, kernel_size=10, lstm_layers=2, units=8)
+ARCH = HybridArchitecture(cnn_layers=2, filter_depth=8, kernel_size=10, lstm_layers=2, units=8)
 
 
 def test_outputs_have_one_row_per_base_for_both_heads():
     model = HybridModel(ARCH)
-    genic, phase = model(torch.randn(2, 9 * 20, 4))
-    assert genic.shape == phase.shape == (2, 180, 4)
-    assert HybridModel(Architecture(predict_phase=False))(torch.randn(1, 18, 4))[1] is None
+    out = model(torch.randn(2, 9 * 20, 4))
+    assert out["genic"].shape == out["phase"].shape == (2, 180, 4)
+    assert set(HybridModel(HybridArchitecture(predict_phase=False))(torch.randn(1, 18, 4))) == {"genic"}
 
 
 def test_coverage_head_starts_as_the_base_model():
@@ -20,7 +20,7 @@ def test_coverage_head_starts_as_the_base_model():
     cov_model = with_coverage_head(base, coverage_count=2).eval()
     x = torch.randn(1, 90, 4)
     cov = torch.randint(0, 50, (1, 90, 4)).float()
-    assert torch.allclose(base(x)[0], cov_model(x, cov)[0], atol=1e-6)
+    assert torch.allclose(base(x)["genic"], cov_model(x, cov)["genic"], atol=1e-6)
 
 
 def test_checkpoint_round_trip_keeps_weights_and_card(tmp_path):
@@ -28,7 +28,7 @@ def test_checkpoint_round_trip_keeps_weights_and_card(tmp_path):
     save_checkpoint(tmp_path / "m.pt", model, input_channels(), model_card={"name": "t"})
     loaded, ckpt = load_model(tmp_path / "m.pt")
     x = torch.randn(1, 45, 4)
-    assert torch.equal(model(x)[0], loaded.eval()(x)[0])
+    assert torch.equal(model(x)["genic"], loaded.eval()(x)["genic"])
     assert ckpt["model_card"]["name"] == "t" and ckpt["class_names"] == ["intergenic", "UTR", "CDS", "intron"]
 
 
@@ -53,9 +53,9 @@ def test_flops_per_base_agree_with_torch_counter_plus_lstm_gates():
     adds 2 directions x 4 gates x (input + hidden) x units multiply-adds per step."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from genetune.model import flops_per_bp
+    from genetune.models.hybrid import flops_per_bp
 
-    arch = Architecture(cnn_layers=2, filter_depth=8, kernel_size=9, lstm_layers=2, units=6, input_coverage=True,
+    arch = HybridArchitecture(cnn_layers=2, filter_depth=8, kernel_size=9, lstm_layers=2, units=6, input_coverage=True,
                         coverage_count=1, post_coverage_hidden_layer=True)
     model = HybridModel(arch).eval()
     with FlopCounterMode(display=False) as counter, torch.no_grad():

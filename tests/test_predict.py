@@ -6,8 +6,8 @@ import torch
 from genetune import layout
 from genetune.checkpoint import input_channels, save_checkpoint
 from genetune.fasta import ingest_genome
-from genetune.model import Architecture, HybridModel
-from genetune.predict import predict_h5, softmax4, window_cores, window_features, window_starts
+from genetune.models.hybrid import HybridArchitecture, HybridModel
+from genetune.predict import fast_softmax, predict_h5, window_cores, window_features, window_starts
 
 
 @pytest.mark.parametrize("n", [100, 4608, 4609, 10000, 23040])
@@ -26,7 +26,7 @@ def test_window_cores_tile_every_base(n):
 def model_path(tmp_path_factory):
     torch.manual_seed(0)
     d = tmp_path_factory.mktemp("m")
-    model = HybridModel(Architecture(cnn_layers=1, filter_depth=8, kernel_size=9, units=8))
+    model = HybridModel(HybridArchitecture(cnn_layers=1, filter_depth=8, kernel_size=9, units=8))
     save_checkpoint(d / "m.pt", model, input_channels())
     return d / "m.pt", model.eval()
 
@@ -43,7 +43,7 @@ def test_short_sequence_predicts_both_strands_with_padding_at_the_end(tmp_path, 
         pred = p[layout.PREDICTIONS][:].astype(np.float32)
     for row in (0, 1):  # plus and minus chunk, each 500 valid + 76 padding
         with torch.no_grad():
-            expect = torch.softmax(model(torch.from_numpy(x[row:row + 1].astype(np.float32)))[0], -1)[0].numpy()
+            expect = torch.softmax(model(torch.from_numpy(x[row:row + 1].astype(np.float32)))["genic"], -1)[0].numpy()
         assert np.allclose(pred[row][:500], expect[:500], atol=2e-3)
         assert not pred[row][500:].any()
 
@@ -71,7 +71,7 @@ def test_window_features_equal_each_window_convolved_alone(kernel_size):
     """Sharing the conv pass between overlapping windows must not change any window's features,
     also within `reach` of its edges, where the window's own zero padding shows."""
     torch.manual_seed(3)
-    model = HybridModel(Architecture(cnn_layers=3, filter_depth=8, kernel_size=kernel_size, units=8)).eval()
+    model = HybridModel(HybridArchitecture(cnn_layers=3, filter_depth=8, kernel_size=kernel_size, units=8)).eval()
     for norm in model.norms:  # non-trivial batch norm, so padding zeros differ from convolved zeros
         norm.running_mean.uniform_(-1, 1)
         norm.bias.data.uniform_(-1, 1)
@@ -89,7 +89,7 @@ def test_window_features_equal_each_window_convolved_alone(kernel_size):
     assert not torch.allclose(whole[offsets[1]: offsets[1] + length], alone[1], atol=1e-3)
 
 
-def test_softmax4_matches_torch_softmax():
+def test_fast_softmax_matches_torch_softmax():
     logits = torch.randn(3, 50, 4) * 30
-    assert torch.allclose(softmax4(logits), torch.softmax(logits, -1), atol=1e-6)
-    assert torch.allclose(softmax4(logits.bfloat16()), torch.softmax(logits.bfloat16().float(), -1), atol=1e-6)
+    assert torch.allclose(fast_softmax(logits), torch.softmax(logits, -1), atol=1e-6)
+    assert torch.allclose(fast_softmax(logits.bfloat16()), torch.softmax(logits.bfloat16().float(), -1), atol=1e-6)

@@ -6,7 +6,7 @@ from genetune import layout
 from genetune.errors import InputError
 from genetune.select import select_confident, select_rows
 from genetune.simulate import predictions_from_labels
-from genetune.split import split_seqids, split_train_val
+from genetune.split import split_seqids, split_train_val, split_units
 
 
 def test_each_stratum_keeps_its_most_confident_chunks():
@@ -58,7 +58,8 @@ def test_split_files_are_self_contained_with_coverage(tiny_species, tmp_path):
     from genetune.coverage import add_coverage
     d = tiny_species["dir"]
     add_coverage(d / "genome.h5", [d / "rnaseq.bam"], "reverse", tmp_path / "cov.h5")
-    train, val = split_train_val(d / "labels.h5", tmp_path / "t.h5", tmp_path / "v.h5", tmp_path / "cov.h5")
+    train, val = split_train_val(d / "labels.h5", tmp_path / "t.h5", tmp_path / "v.h5", tmp_path / "cov.h5",
+                                 min_units=1)  # by whole sequence
     with h5py.File(tmp_path / "t.h5") as t, h5py.File(tmp_path / "cov.h5") as c:
         ids = t[layout.SEQIDS][:].astype(str)
         assert set(ids) == set(train)
@@ -67,3 +68,29 @@ def test_split_files_are_self_contained_with_coverage(tiny_species, tmp_path):
         rows = np.flatnonzero(np.isin(c[layout.SEQIDS][:].astype(str), train))
         assert np.array_equal(cov, full[rows])
         assert t[layout.bam_files_name()].shape == (1,)
+
+
+def test_a_genome_of_few_sequences_is_split_by_region_with_both_strands_together():
+    from genetune.chunks import chunk_coords
+    L = 100
+    keys = [("big", c) for c in chunk_coords(2000, L)] + [("small", c) for c in chunk_coords(150, L)]
+    seqids = np.array([k for k, _ in keys])
+    start_ends = np.array([c for _, c in keys])
+    units, region_chunks = split_units(seqids, start_ends, L, min_units=10)
+    assert region_chunks == 2  # 22 plus chunks // 10
+    for u in set(units):
+        rows = np.flatnonzero(units == u)
+        spans = {(min(a, b), max(a, b)) for a, b in start_ends[rows]}
+        plus = {(a, b) for a, b in start_ends[rows] if a < b}
+        assert spans == plus  # every region holds the minus chunks of its plus chunks
+    train, val = split_seqids(units, 0.2, seed=1)
+    assert val and train and not set(train) & set(val)
+    by_sequence, chunks = split_units(seqids, start_ends, L, min_units=2)  # enough sequences: whole ones
+    assert chunks == 0 and np.array_equal(by_sequence, seqids.astype(str))
+
+
+def test_split_fraction_and_outputs_are_checked(tiny_species, tmp_path):
+    with pytest.raises(InputError, match="strictly between 0 and 1"):
+        split_seqids(np.array(["a", "b"]), 1.0, 1)
+    with pytest.raises(InputError, match="same file"):
+        split_train_val(tiny_species["dir"] / "labels.h5", tmp_path / "x.h5", tmp_path / "x.h5")

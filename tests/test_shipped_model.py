@@ -18,5 +18,5 @@ def test_shipped_base_model_is_small_and_carries_its_model_card():
     assert card["validation_metrics"]["genic_f1"] > 0.6
     assert ckpt["architecture"]["predict_phase"] and not ckpt["architecture"]["input_coverage"]
     assert ckpt["input_channels"]["coverage"] is None and ckpt["train_config"]["mode"] == "scratch"
-    genic, phase = model.eval()(torch.zeros(1, 9 * 8, 4))
+    genic, phase = model.eval()(torch.zeros(1, 9 * 8, 4)).values()
     assert genic.shape == phase.shape == (1, 72, 4)

@@ -3,7 +3,7 @@ import torch
 
 from genetune.checkpoint import input_channels, load_checkpoint, save_checkpoint
 from genetune.errors import InputError
-from genetune.model import Architecture, HybridModel
+from genetune.models.hybrid import HybridArchitecture, HybridModel
 from genetune.split import split_train_val
 from genetune.train import TrainConfig, lr_at, train
 
@@ -52,7 +52,7 @@ def test_resume_continues_from_last_checkpoint(split, tmp_path):
 
 def test_finetune_baseline_is_evaluated_first_and_best_only_replaced_on_improvement(split, tmp_path):
     torch.manual_seed(0)
-    base = HybridModel(Architecture(**ARCH))
+    base = HybridModel(HybridArchitecture(**ARCH))
     save_checkpoint(tmp_path / "base.pt", base, input_channels(), model_card={"name": "base"})
     cfg = TrainConfig(mode="head", epochs=1, batch_size=4, lr=1e-9, patience=1)  # lr ~0: no real change
     train(cfg, *split, tmp_path / "ft", base_model=tmp_path / "base.pt")
@@ -71,6 +71,6 @@ def test_unknown_training_setting_and_bad_mode_are_errors():
 
 
 def test_coverage_mode_needs_coverage_in_the_training_data(split, tmp_path):
-    save_checkpoint(tmp_path / "base.pt", HybridModel(Architecture(**ARCH)), input_channels())
+    save_checkpoint(tmp_path / "base.pt", HybridModel(HybridArchitecture(**ARCH)), input_channels())
     with pytest.raises(InputError, match="needs RNA-seq coverage"):
         train(TrainConfig(mode="coverage", epochs=1), *split, tmp_path / "ft", base_model=tmp_path / "base.pt")

@@ -1,10 +1,12 @@
 """Checkpoints: one torch.save dict with weights, training state and the model card.
 
-Keys: model_state, architecture, input_channels (DNA columns; coverage BAM names,
-strandedness, prefix and normalisation), class_names, phase_names, train_config,
-optimizer_state, step, epoch, best_metric, parent_sha256, genetune_version, model_card.
-Loading checks the architecture and the input channels against the data and fails with
-a message saying what is missing (Helixer issues #111/#189).
+Keys: family (models.FAMILIES; checkpoints from before the residual family are "hybrid"),
+model_state, architecture, input_channels (DNA columns; coverage BAM names, strandedness,
+prefix and normalisation), class_names (the genic classes of its predictions), phase_names,
+outputs, context, train_config, optimizer_state, step, epoch, best_metric, parent_sha256,
+genetune_version, model_card. Loading checks the family, the architecture and the input
+channels against the data and fails with a message saying what is missing (Helixer issues
+#111/#189).
 """
 
 import hashlib
@@ -16,7 +18,7 @@ import torch
 from . import __version__, layout
 from .errors import InputError
 from .fileio import atomic_path
-from .model import Architecture, HybridModel
+from .models import build
 
 
 def sha256(path) -> str:
@@ -39,13 +41,16 @@ def input_channels(coverage_bams=None, strandedness=None, prefix=layout.DEFAULT_
     }
 
 
-def save_checkpoint(path, model: HybridModel, channels, **extra):
+def save_checkpoint(path, model, channels, **extra):
     ckpt = {
+        "family": model.family,
         "model_state": model.state_dict(),
         "architecture": model.arch.to_dict(),
         "input_channels": channels,
         "class_names": list(layout.CLASSES),
         "phase_names": list(layout.PHASE_CLASSES),
+        "outputs": list(model.outputs),
+        "context": model.context,
         "genetune_version": __version__,
         **extra,
     }
@@ -69,12 +74,17 @@ def load_checkpoint(path, map_location="cpu"):
     return ckpt
 
 
+def family(ckpt):
+    return ckpt.get("family", "hybrid")
+
+
 def build_model(ckpt, path="checkpoint"):
+    """The checkpoint's model with its weights (family and architecture from the record)."""
+    model = build(family(ckpt), ckpt["architecture"], str(path))
     try:
-        model = HybridModel(Architecture(**ckpt["architecture"]))
         model.load_state_dict(ckpt["model_state"])
-    except (TypeError, RuntimeError) as exc:
-        raise InputError(f"{path}: weights do not fit the stored architecture ({exc})") from None
+    except RuntimeError as exc:
+        raise InputError(f"{path}: weights do not fit the stored {family(ckpt)} architecture ({exc})") from None
     return model
 
 

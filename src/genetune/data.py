@@ -3,7 +3,8 @@
 Kept chunks follow Helixer's rule (is_annotated and err_samples). Weights per base:
 sample_weights x class weight of the true class x the transition factor of its 9-bp timestep
 (Helixer's maxpooled transition weights, 1 where no transition). Helixer sums class weights
-over the classes present in a timestep; genetune weights each base by its own class.
+over the classes present in a timestep; genetune weights each base by its own class. Each item
+carries the target of every model output (targets.py), so either family trains from one file.
 """
 
 import h5py
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from . import layout
+from .targets import boundary_targets, geneml_targets
 
 
 class ChunkDataset(torch.utils.data.Dataset):
@@ -22,6 +24,7 @@ class ChunkDataset(torch.utils.data.Dataset):
             if layout.IS_ANNOTATED in h5:
                 keep &= h5[layout.IS_ANNOTATED][:] & h5[layout.ERR_SAMPLES][:]
             self.rows = np.flatnonzero(keep)
+            self.minus = h5[layout.START_ENDS][:, 0] > h5[layout.START_ENDS][:, 1]
             self.length = h5[layout.X].shape[1]
             self.coverage_prefix = coverage_prefix
             self.n_bams = h5[layout.coverage_name(coverage_prefix)].shape[2] if coverage_prefix else 0
@@ -51,12 +54,15 @@ class ChunkDataset(torch.utils.data.Dataset):
         ph = h5[layout.PHASES][r]
         phase = np.where(valid & ph.any(axis=1), ph.argmax(axis=1), -1).astype(np.int64)
         w = np.where(valid, self.class_weights[np.maximum(target, 0)], 0.0).astype(np.float32)
+        transitions = h5[layout.TRANSITIONS][r]
         if self.transition_weights is not None:
-            t = h5[layout.TRANSITIONS][r].reshape(-1, layout.POOL_SIZE, 6).max(axis=1)
+            t = transitions.reshape(-1, layout.POOL_SIZE, 6).max(axis=1)
             s = (t * self.transition_weights).sum(axis=1)
             s[s == 0] = 1.0
             w *= np.repeat(s, layout.POOL_SIZE)
-        item = {"x": x, "y": target, "phase": phase, "w": w}
+        boundary = boundary_targets(target, transitions, self.minus[r])
+        item = {"x": x, "y": target, "phase": phase, "boundary": boundary,
+                "classes": geneml_targets(target, boundary), "w": w}
         if self.coverage_prefix:
             cov = h5[layout.coverage_name(self.coverage_prefix)][r]
             spl = h5[layout.spliced_coverage_name(self.coverage_prefix)][r]

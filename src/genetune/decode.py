@@ -1,24 +1,36 @@
 """Base-wise probabilities -> gene models, by an exact Viterbi over gene-structure states.
 
 Per sequence strand (5'->3'), states: intergenic, 5'UTR, 5'UTR intron, three start-codon
-states, six coding states, six coding-intron states, 3'UTR, 3'UTR intron. A coding state remembers the codon position
-and, where it matters for stop codons, the bases seen so far of the current codon (T, TA,
-TG), also across introns. So the path can only:
-  - enter CDS at an ATG that no intron interrupts, leave it right after an in-frame stop codon (TAA/TAG/TGA), never read
-    through one, and keep the frame across introns;
+states, six coding states, six coding-intron states, 3'UTR, 3'UTR intron. A coding state
+remembers the codon position and, where it matters for stop codons, the bases seen so far of
+the current codon (T, TA, TG), also across introns. So the path can only:
+  - enter CDS at an ATG that no intron interrupts, leave it right after an in-frame stop codon
+    (TAA/TAG/TGA), never read through one, and keep the frame across introns;
   - open an intron at GT (or GC) and close it after AG, no shorter than `min_intron`
     (a jump transition that consumes min_intron bases at once, so no counter states);
   - start or end inside a gene only at a sequence end (partial genes, marked in the GFF).
 Scores are log-probabilities of the predicted class (CDS blended with the phase head) plus
-configurable penalties. With RNA-seq coverage and `rnaseq_hint_weight` > 0, bases with
-enough reads add evidence: the spliced fraction s/(c+s) of reads over a base favours intron
-states, its complement exon states, and covered bases disfavour intergenic; evidence
-from outside the network is what lets pseudolabels be better than the network's own calls.
+configurable penalties. Where the predictions hold boundary probabilities (predictions_boundary:
+geneML's classes, HybridModel's boundary head), each transition also scores the boundary it
+makes, boundary_weight x log(p / (1 - p)) of: the donor at the last exon base when an intron
+opens, the acceptor at the first exon base when it closes, the start codon at the A of the ATG
+when CDS begins, the stop codon at its last base when CDS ends. The class probabilities only
+say which side of an edge a base is on; these terms put the edge on the base the model saw.
+With RNA-seq coverage and `rnaseq_hint_weight` > 0, bases with enough reads add evidence: the
+spliced fraction s/(c+s) of reads over a base favours intron states, its complement exon
+states, and covered bases disfavour intergenic; evidence from outside the network is what lets
+pseudolabels be better than the network's own calls.
 Unlike HelixerPost, UTRs may be empty and the intron minimum is a setting (Helixer issues
-#179, #213).
+#179, #213). Every gene gets a score in [0, 1] (GFF3 column 6), as geneML scores its calls: the
+mean of how well its bases agree with their predicted class and, where boundary probabilities
+exist, the mean boundary probability at its start, stop and splice sites. Strands are decoded
+apart; where genes on opposite strands overlap in their CDS (a network sees coding-like signal
+on both strands of a real gene), only the better-scored one is kept
+(`opposite_strand_overlaps: best`).
 """
 
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -44,6 +56,8 @@ STOP = -1
 # context k: 0 codon start, 1 after T, 2 after other, 3 after TA, 4 after TG, 5 after other pair
 CODON_POS = np.array([0, 1, 1, 2, 2, 2], dtype=np.int64)
 NEG = -1e30
+ACCEPTOR, DONOR, START_CODON, STOP_CODON = (layout.ACCEPTOR, layout.DONOR, layout.START_CODON,
+                                            layout.STOP_CODON)  # numba reads module globals as constants
 
 
 @dataclass
@@ -58,6 +72,9 @@ class DecodeConfig:
     prob_floor: float = 1e-6
     rnaseq_hint_weight: float = 0.0  # > 0: RNA-seq coverage (if given) shapes the gene models
     rnaseq_min_depth: int = 3  # reads over a base before it counts as evidence
+    boundary_weight: float = 1.0  # weight of the boundary log-odds where predictions_boundary exists (0: off)
+    opposite_strand_overlaps: str = "best"  # "best": of genes overlapping on opposite strands keep the better; "keep"
+    min_gene_score: float = 0.0
     split_min_intergenic: int = 2000  # confident intergenic runs this long are not decoded (regions.py)
     split_intergenic_prob: float = 0.99
     phase_mix: bool = False  # True: HelixerPost's blend P(CDS) * ((1 - w) + w * phase share), w = phase_weight
@@ -70,6 +87,9 @@ class DecodeConfig:
     def __post_init__(self):
         if self.regions not in ("genetune", "helixerpost"):
             raise InputError(f"decoder setting regions: {self.regions!r} is neither 'genetune' nor 'helixerpost'")
+        if self.opposite_strand_overlaps not in ("best", "keep"):
+            raise InputError(f"decoder setting opposite_strand_overlaps: {self.opposite_strand_overlaps!r} is "
+                             "neither 'best' nor 'keep'")
 
     @classmethod
     def helixerpost(cls, **overrides):
@@ -110,8 +130,10 @@ def _next_context(k, b):
 
 
 @numba.njit(cache=True)
-def _viterbi(seq, emit, cum_intron, min_intron, gene_pen, intron_pen, gc_donor, require_utr, open_start, open_end):
-    """Best state path; emit is (n, N_STATES) log-scores, cum_intron the prefix sum of intron scores.
+def _viterbi(seq, emit, cum_intron, bnd, min_intron, gene_pen, intron_pen, gc_donor, require_utr, open_start,
+             open_end):
+    """Best state path; emit is (n, N_STATES) log-scores, cum_intron the prefix sum of intron scores,
+    bnd (n, 4) the boundary scores (layout.BOUNDARY_CLASSES columns; zeros: none).
     open_start/open_end: the piece begins/ends at a sequence end, where genes may be cut."""
     n = len(seq)
     m = min_intron
@@ -133,25 +155,27 @@ def _viterbi(seq, emit, cum_intron, min_intron, gene_pen, intron_pen, gc_donor, 
         if V[U3] > best:
             best, arg = V[U3], U3
         W[IG_S], bp[i, IG_S] = best, arg
+        acc = bnd[i, ACCEPTOR]  # i is the first exon base after an intron
+        stop = bnd[i - 1, STOP_CODON]  # i - 1 is the last base of a stop codon
         # 5' UTR
         best, arg = V[U5], U5
         if V[IG_S] - gene_pen > best:
             best, arg = V[IG_S] - gene_pen, IG_S
-        if acceptor and V[U5I] > best:
-            best, arg = V[U5I], U5I
+        if acceptor and V[U5I] + acc > best:
+            best, arg = V[U5I] + acc, U5I
         W[U5], bp[i, U5] = best, arg
         # 3' UTR: from itself, from an intron, or right after a stop codon
         best, arg = V[U3], U3
-        if acceptor and V[U3I] > best:
-            best, arg = V[U3I], U3I
+        if acceptor and V[U3I] + acc > best:
+            best, arg = V[U3I] + acc, U3I
         for k in range(6):
-            if _next_context(k, b_prev) == STOP and V[C_BASE + k] > best:
-                best, arg = V[C_BASE + k], C_BASE + k
+            if _next_context(k, b_prev) == STOP and V[C_BASE + k] + stop > best:
+                best, arg = V[C_BASE + k] + stop, C_BASE + k
         W[U3], bp[i, U3] = best, arg
         if not require_utr:  # stop codon straight into intergenic
             for k in range(6):
-                if _next_context(k, b_prev) == STOP and V[C_BASE + k] > W[IG_S]:
-                    W[IG_S], bp[i, IG_S] = V[C_BASE + k], C_BASE + k
+                if _next_context(k, b_prev) == STOP and V[C_BASE + k] + stop > W[IG_S]:
+                    W[IG_S], bp[i, IG_S] = V[C_BASE + k] + stop, C_BASE + k
         # coding states
         for k in range(6):
             W[C_BASE + k] = NEG
@@ -161,13 +185,14 @@ def _viterbi(seq, emit, cum_intron, min_intron, gene_pen, intron_pen, gc_donor, 
                 W[C_BASE + k2], bp[i, C_BASE + k2] = V[C_BASE + k], C_BASE + k
         if acceptor:
             for k in range(6):
-                if V[CI_BASE + k] > W[C_BASE + k]:
-                    W[C_BASE + k], bp[i, C_BASE + k] = V[CI_BASE + k], CI_BASE + k
+                if V[CI_BASE + k] + acc > W[C_BASE + k]:
+                    W[C_BASE + k], bp[i, C_BASE + k] = V[CI_BASE + k] + acc, CI_BASE + k
         # start codon A-T-G, then codon context 0
         if atg:
-            W[S_BASE], bp[i, S_BASE] = V[U5], U5
-            if not require_utr and V[IG_S] - gene_pen > W[S_BASE]:
-                W[S_BASE], bp[i, S_BASE] = V[IG_S] - gene_pen, IG_S
+            start = bnd[i, START_CODON]
+            W[S_BASE], bp[i, S_BASE] = V[U5] + start, U5
+            if not require_utr and V[IG_S] - gene_pen + start > W[S_BASE]:
+                W[S_BASE], bp[i, S_BASE] = V[IG_S] - gene_pen + start, IG_S
         W[S_BASE + 1], bp[i, S_BASE + 1] = V[S_BASE], S_BASE
         W[S_BASE + 2], bp[i, S_BASE + 2] = V[S_BASE + 1], S_BASE + 1
         if V[S_BASE + 2] > W[C_BASE]:
@@ -182,7 +207,7 @@ def _viterbi(seq, emit, cum_intron, min_intron, gene_pen, intron_pen, gc_donor, 
             d0 = src + 1
             donor = d0 + 1 < n and seq[d0] == G and (seq[d0 + 1] == T or (gc_donor and seq[d0 + 1] == C))
             if donor:
-                body = cum_intron[i + 1] - cum_intron[d0] - intron_pen
+                body = cum_intron[i + 1] - cum_intron[d0] - intron_pen + bnd[src, DONOR]  # src: last exon base
                 Vs = ring[src % (m + 1)]
                 for s_from, s_to in ((U5, U5I), (U3, U3I)):
                     cand = Vs[s_from] + body
@@ -286,15 +311,26 @@ def add_rnaseq_hints(e, coverage, spliced, cfg: DecodeConfig):
     return e
 
 
+def boundary_scores(boundary, cfg: DecodeConfig):
+    """(n, 4) boundary_weight x log-odds of each boundary probability (floored at prob_floor)."""
+    p = np.clip(np.asarray(boundary, np.float64), cfg.prob_floor, 1 - cfg.prob_floor)
+    return cfg.boundary_weight * (np.log(p) - np.log1p(-p))
+
+
 def decode_strand(codes, probs, phase_probs, cfg: DecodeConfig, coverage=None, spliced=None,
-                  open_start=True, open_end=True):
+                  open_start=True, open_end=True, boundary=None):
     """State path for one strand or piece (coverage/spliced: per-base read counts for RNA-seq
-    hints; open_start/open_end: whether the piece touches a sequence end)."""
+    hints; open_start/open_end: whether the piece touches a sequence end; boundary: (n, 4)
+    boundary probabilities, layout.BOUNDARY_CLASSES)."""
     e = emissions(probs, phase_probs, cfg)
     if coverage is not None and cfg.rnaseq_hint_weight > 0:
         e = add_rnaseq_hints(e, coverage, spliced, cfg)
     cum = np.concatenate([[0.0], np.cumsum(e[:, U5I])])
-    return _viterbi(codes, e, cum, cfg.min_intron, cfg.gene_penalty, cfg.intron_penalty,
+    if boundary is None or cfg.boundary_weight == 0:
+        bnd = np.zeros((len(codes), len(layout.BOUNDARY_CLASSES)))
+    else:
+        bnd = boundary_scores(boundary, cfg)
+    return _viterbi(codes, e, cum, bnd, cfg.min_intron, cfg.gene_penalty, cfg.intron_penalty,
                     cfg.allow_gc_donor, cfg.require_utr, open_start, open_end)
 
 
@@ -330,6 +366,42 @@ def genes_from_path(path, cfg: DecodeConfig, at_start=True, at_end=True):
             "first_codon_pos": first_pos,
         })
     return genes
+
+
+def gene_score(gene, path, probs, boundary=None):
+    """geneML-style score of a decoded gene in [0, 1]: the mean probability of each of its bases'
+    state class (CDS, UTR, intron), averaged with the mean boundary probability at its start
+    codon, stop codon and splice sites when boundaries are given (cut ends are not scored)."""
+    a, b = gene["exons"][0][0], gene["exons"][-1][1]
+    cls = STATE_CLASS[path[a:b]]
+    consistency = float(np.mean(probs[np.arange(a, b), cls]))
+    if boundary is None:
+        return consistency
+    cds, exons = gene["cds"], gene["exons"]
+    sites = ([boundary[e - 1, layout.DONOR] for _, e in exons[:-1]]
+             + [boundary[s, layout.ACCEPTOR] for s, _ in exons[1:]])
+    if not gene["partial5"]:
+        sites.append(boundary[cds[0][0], layout.START_CODON])
+    if not gene["partial3"]:
+        sites.append(boundary[cds[-1][1] - 1, layout.STOP_CODON])
+    return (consistency + float(np.mean(sites))) / 2 if sites else consistency
+
+
+def resolve_opposite_strand_overlaps(transcripts):
+    """Of genes whose CDS spans overlap on opposite strands, keep the better-scored (greedily, best
+    first); same-strand genes are never compared."""
+    order = sorted(range(len(transcripts)), key=lambda i: -transcripts[i].score)
+    kept_spans = {}  # (seqid, strand) -> [(cds start, cds end)] of kept genes
+    keep = []
+    for i in order:
+        t = transcripts[i]
+        lo, hi = t.cds[0][0], t.cds[-1][1]
+        other = "-" if t.strand == "+" else "+"
+        if any(s < hi and lo < e for s, e in kept_spans.get((t.seqid, other), ())):
+            continue
+        kept_spans.setdefault((t.seqid, t.strand), []).append((lo, hi))
+        keep.append(i)
+    return [transcripts[i] for i in sorted(keep)]
 
 
 def _to_genomic(intervals, strand, seq_len):
@@ -378,6 +450,12 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
         c = stack.enter_context(h5py.File(coverage_h5, "r")) if use_hints else None
         species = g[layout.SPECIES][0].decode() if len(seqids) else ""
         io = stack.enter_context(ChunkIO(threads=1))
+        if not p.attrs.get("phase_head", True) and cfg.phase_weight:
+            log.info("%s: the model has no phase head; phase_weight %.2f -> 0", predictions_h5, cfg.phase_weight)
+            cfg = dataclasses.replace(cfg, phase_weight=0.0)
+        with_boundary = layout.PREDICTIONS_BOUNDARY in p and cfg.boundary_weight > 0
+        if with_boundary:
+            log.info("boundary probabilities from %s, weight %.2f", predictions_h5, cfg.boundary_weight)
         for run in strand_runs(seqids, start_ends):
             lengths[run.seqid] = run.seq_len
             n = int(run.valid.sum())
@@ -385,18 +463,30 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
             preds = StrandReader(run, p[layout.PREDICTIONS], [p[layout.PREDICTIONS_PHASE]], chunk_io=io)
             hints = (StrandReader(run, c[layout.coverage_name()], [c[layout.spliced_coverage_name()]], chunk_io=io)
                      if use_hints else None)
+            borders = StrandReader(run, p[layout.PREDICTIONS_BOUNDARY], chunk_io=io) if with_boundary else None
             for a, b in _pieces(run, preds, hints, cfg):
                 codes = codes_from_onehot(bases.read(a, b)[0])
                 probs, phase = preds.read(a, b)
                 cov, spl = _pooled_hints(hints, a, b) if use_hints else (None, None)
-                path = decode_strand(codes, probs, phase, cfg, cov, spl, open_start=a == 0, open_end=b == n)
+                bounds = borders.read(a, b)[0] if with_boundary else None
+                path = decode_strand(codes, probs, phase, cfg, cov, spl, open_start=a == 0, open_end=b == n,
+                                     boundary=bounds)
                 for gene in genes_from_path(path, cfg, at_start=a == 0, at_end=b == n):
+                    score = gene_score(gene, path, probs, bounds)
+                    if score < cfg.min_gene_score:
+                        continue
                     exons, cds = ([(s + a, e + a) for s, e in gene[key]] for key in ("exons", "cds"))
                     t = Transcript(run.seqid, run.strand, _to_genomic(exons, run.strand, run.seq_len),
                                    _to_genomic(cds, run.strand, run.seq_len),
                                    partial5=gene["partial5"], partial3=gene["partial3"])
                     t.cds_phases = cds_phases(t, gene["first_codon_pos"])
+                    t.score = round(score, 3)
                     records.append(t)
+    if cfg.opposite_strand_overlaps == "best":
+        n_all = len(records)
+        records = resolve_opposite_strand_overlaps(records)
+        log.info("%d of %d genes overlapped a better-scored gene on the other strand and were dropped",
+                 n_all - len(records), n_all)
     counter = {}
     for t in sorted_by_position(records, lengths):
         counter[t.seqid] = counter.get(t.seqid, 0) + 1

@@ -6,7 +6,9 @@ transcript. A flag at a gene end reaches "halfway" to the neighbouring gene on t
 to min(gap // 2, isqrt-ish(gap) * 10) past the gene, or to the sequence end.
 
 Flags (all per coding transcript):
-- no 5' UTR (CDS starts at the transcript start) / no 3' UTR: from the CDS end outwards;
+- no 5' UTR (CDS starts at the transcript start) / no 3' UTR: from the CDS end outwards (not
+  raised with `utr_flags=False`, for annotations that have no UTRs at all: a CDS-only gene caller
+  such as geneML writes none, and flagging every gene would mask all intergenic sequence);
 - no ATG at the CDS start / no stop codon in the last three CDS bases: outwards likewise;
 - 5'-most CDS phase not 0: upstream; 3'-most CDS phase not matching its length: downstream;
 - introns shorter than 20 bp: the intron itself;
@@ -62,8 +64,8 @@ class _Locus:
 class _Strand:
     """Error flags for the genes of one sequence strand, in GeenuFF's order of work."""
 
-    def __init__(self, loci, seq_len, first_anchor):
-        self.loci, self.L, self.first_anchor = loci, seq_len, first_anchor
+    def __init__(self, loci, seq_len, first_anchor, utr_flags=True):
+        self.loci, self.L, self.first_anchor, self.utr_flags = loci, seq_len, first_anchor, utr_flags
 
     def errors(self, i):
         return [e[2] for m in self.loci[i].models for e in m.errors]
@@ -119,9 +121,9 @@ class _Strand:
     def _check(self, i, m, codon):
         (lo, hi), (ts, te) = m.cds, m.span
         phase5, phase3 = m.phases
-        if lo == ts:
+        if lo == ts and self.utr_flags:
             self.upstream(i, m, lo, NO_UTR_5P)
-        if hi == te:
+        if hi == te and self.utr_flags:
             self.downstream(i, m, hi, NO_UTR_3P)
         if codon(lo) != START:
             self.upstream(i, m, lo, NO_START)
@@ -156,7 +158,7 @@ def _oriented(interval, strand, seq_len):
     return (a, b) if strand == "+" else (seq_len - b, seq_len - a)
 
 
-def masked_intervals(genes, seq_lengths, window, longest_only=True):
+def masked_intervals(genes, seq_lengths, window, longest_only=True, utr_flags=True):
     """(seqid, strand) -> [start, end) genomic intervals where sample_weights must be 0.
 
     `genes` are gff.Gene records in file order; the flags of each gene's longest coding
@@ -190,7 +192,7 @@ def masked_intervals(genes, seq_lengths, window, longest_only=True):
             start = L - pos - 3  # the mirrored window [pos, pos + 3) on the plus strand
             return reverse_complement(window(seqid, start)) if start >= 0 else ""
 
-        work = _Strand(loci, L, 0 if strand == "+" else -1)
+        work = _Strand(loci, L, 0 if strand == "+" else -1, utr_flags)
         work.resolve(codon)
         intervals = []
         for locus in loci:

@@ -1,11 +1,18 @@
-"""GFF3 -> transcript models, parsed line by line with gffutils' attribute parser (no SQLite
-database; the eight fixed columns are split here, which halves the parse time against building
-a gffutils Feature per line).
+"""GFF3 (or GTF) -> transcript models, parsed line by line with gffutils' attribute parser (no
+SQLite database; the eight fixed columns are split here, which halves the parse time against
+building a gffutils Feature per line).
+
+GTF (2.2, as UCSC's refGene, Ensembl and GENCODE write it) is told by its attribute syntax
+(`gene_id "..."; transcript_id "...";`): exon, CDS, start_codon, stop_codon and UTR lines are
+grouped by transcript_id, transcripts by gene_id. GTF's CDS leaves the stop codon out, so the
+stop_codon lines are added to the CDS (where a CDS already holds its stop codon, as AUGUSTUS
+writes it, that changes nothing); phases follow from the 5'-most CDS line's frame.
 
 Helixer's pseudolabel path keeps one transcript per gene: the longest coding one
 (GeenuFF `_filter_to_coding`); `select_transcripts` does the same by default.
 """
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +59,7 @@ class Transcript:
     end_phases: tuple = (0, 0)  # GFF phase of the lowest and the highest CDS line
     strand_conflict: bool = False  # an exon on the other strand (GeenuFF masks the whole gene)
     intron_exons: list = None  # the exons GeenuFF subtracts from the span, if not all of them
+    score: float = None  # GFF3 column 6 of the gene and mRNA lines (a decoder's confidence)
 
     @property
     def start(self):
@@ -164,9 +172,117 @@ def read_gff3(path, seq_lengths=None):
     return read_annotation(path, seq_lengths).transcripts
 
 
-def read_annotation(path, seq_lengths=None):
-    """Transcripts and genes of a GFF3, validated (one InputError naming file and line)."""
+GTF_ATTRIBUTE = re.compile(r'\s*([^\s";]+)\s+(?:"([^"]*)"|([^\s;]+))\s*(?:;|$)')
+GTF_UTR_TYPES = {"UTR", "5UTR", "3UTR", "five_prime_utr", "three_prime_utr", "five_prime_UTR", "three_prime_UTR"}
+
+
+def gtf_attributes(text):
+    """{key: value} of a GTF attribute column, or None when it is not GTF syntax."""
+    out, pos = {}, 0
+    text = text.strip()
+    while pos < len(text):
+        m = GTF_ATTRIBUTE.match(text, pos)
+        if not m:
+            return None
+        out[m.group(1)] = m.group(2) if m.group(2) is not None else m.group(3)
+        pos = m.end()
+    return out
+
+
+def is_gtf(path):
+    """True when the first feature line's attributes are GTF's key "value"; pairs."""
+    for _, line in _gff_lines(path):
+        cols = line.split("\t")
+        attrs = gtf_attributes(cols[8]) if len(cols) == 9 else None
+        return bool(attrs) and "gene_id" in attrs
+    return False
+
+
+def read_gtf(path, seq_lengths=None):
+    """Transcripts and genes of a GTF (see the module docstring), validated like GFF3."""
     path = Path(path)
+    rows = defaultdict(lambda: {"exon": [], "CDS": [], "codon": [], "UTR": []})
+    meta, gene_of, first_line = {}, {}, {}
+    for lineno, line in _gff_lines(path):
+        cols = line.split("\t")
+        if len(cols) != 9:
+            raise InputError(f"{path} line {lineno}: expected 9 tab-separated columns, found {len(cols)}")
+        kind = cols[2]
+        if kind == "exon":
+            group = "exon"
+        elif kind == "CDS":
+            group = "CDS"
+        elif kind in ("start_codon", "stop_codon"):
+            group = "codon"
+        elif kind in GTF_UTR_TYPES:
+            group = "UTR"
+        else:
+            continue
+        f = _parse_line(path, lineno, cols[:8] + [""])
+        attrs = gtf_attributes(cols[8])
+        if not attrs or "transcript_id" not in attrs or "gene_id" not in attrs:
+            raise InputError(f"{path} line {lineno}: a GTF {kind} line needs gene_id and transcript_id attributes")
+        if f.start > f.end or f.start < 1:
+            raise InputError(f"{path} line {lineno}: invalid coordinates {cols[3]}..{cols[4]}")
+        _check_range(path, lineno, f, seq_lengths)
+        if f.strand not in ("+", "-"):
+            raise InputError(f"{path} line {lineno}: {kind} has no strand")
+        tid = attrs["transcript_id"]
+        if tid in meta and meta[tid] != (f.seqid, f.strand):
+            raise InputError(f"{path} line {lineno}: transcript '{tid}' is on {meta[tid][0]} {meta[tid][1]} "
+                             f"and here on {f.seqid} {f.strand}")
+        meta[tid] = (f.seqid, f.strand)
+        gene_of.setdefault(tid, attrs["gene_id"])
+        first_line.setdefault(tid, lineno)
+        extra = kind  # the codon kind; the frame of a CDS line
+        if group == "CDS":
+            if f.frame not in ("0", "1", "2"):
+                raise InputError(f"{path} line {lineno}: CDS frame '{f.frame}' is not 0, 1 or 2")
+            extra = int(f.frame)
+        rows[tid][group].append((f.start - 1, f.end, extra, lineno))
+    genes, transcripts = {}, []
+    for tid in sorted(rows, key=first_line.get):
+        r = rows[tid]
+        seqid, strand = meta[tid]
+        cds_rows = sorted(r["CDS"])
+        stops = [(s, e) for s, e, kind, _ in r["codon"] if kind == "stop_codon"]
+        cds = _merge([(s, e) for s, e, *_ in cds_rows] + (stops if cds_rows else []))
+        exons = _merge([(s, e) for s, e, *_ in r["exon"]]) if r["exon"] else \
+            _merge([(s, e) for g in ("CDS", "codon", "UTR") for s, e, *_ in r[g]])
+        outside = [c for c in cds if not any(s <= c[0] and c[1] <= e for s, e in exons)]
+        if outside:
+            raise InputError(f"{path} line {first_line[tid]}: CDS of '{tid}' lies outside its exons")
+        gid = gene_of[tid]
+        t = Transcript(seqid, strand, exons, cds, gene_id=gid, transcript_id=tid,
+                       span=(exons[0][0], exons[-1][1]) if exons else None)
+        if cds_rows:
+            five_prime = cds_rows[0] if strand == "+" else cds_rows[-1]
+            t.cds_phases = cds_phases(t, (3 - five_prime[2]) % 3)
+            t.end_phases = (t.cds_phases[0], t.cds_phases[-1])
+        if gid not in genes:
+            genes[gid] = Gene(gid, seqid, strand, t.start, t.end)
+        g = genes[gid]
+        g.start, g.end = min(g.start, t.start), max(g.end, t.end)
+        g.transcripts.append(t)
+        transcripts.append(t)
+    return Annotation(transcripts, list(genes.values()))
+
+
+def _check_range(path, lineno, f, seq_lengths):
+    if seq_lengths is None:
+        return
+    if f.seqid not in seq_lengths:
+        raise InputError(f"{path} line {lineno}: sequence '{f.seqid}' is not in the FASTA")
+    if f.end > seq_lengths[f.seqid]:
+        raise InputError(f"{path} line {lineno}: end {f.end} is past the end of '{f.seqid}' "
+                         f"({seq_lengths[f.seqid]} bp)")
+
+
+def read_annotation(path, seq_lengths=None):
+    """Transcripts and genes of a GFF3 (or GTF, read_gtf), validated (one InputError naming file and line)."""
+    path = Path(path)
+    if is_gtf(path):
+        return read_gtf(path, seq_lengths)
     kinds, parents, meta, lineno_of = {}, {}, {}, {}
     children = defaultdict(lambda: {"exon": [], "CDS": [], "UTR": []})
     gene_order = []
@@ -177,12 +293,7 @@ def read_annotation(path, seq_lengths=None):
         f = _parse_line(path, lineno, cols)
         if f.start > f.end or f.start < 1:
             raise InputError(f"{path} line {lineno}: invalid coordinates {cols[3]}..{cols[4]}")
-        if seq_lengths is not None:
-            if f.seqid not in seq_lengths:
-                raise InputError(f"{path} line {lineno}: sequence '{f.seqid}' is not in the FASTA")
-            if f.end > seq_lengths[f.seqid]:
-                raise InputError(f"{path} line {lineno}: end {f.end} is past the end of '{f.seqid}' "
-                                 f"({seq_lengths[f.seqid]} bp)")
+        _check_range(path, lineno, f, seq_lengths)
         fid = f.attributes.get("ID", [None])[0]
         pids = f.attributes.get("Parent", [])
         if fid is not None:
@@ -302,16 +413,20 @@ def write_gff3(transcripts, seq_lengths, path, source, comments=()):
             g, m = t.gene_id, t.transcript_id
             partial = [name for name, flag in (("5prime", t.partial5), ("3prime", t.partial3)) if flag]
             pattr = f";partial={','.join(partial)}" if partial else ""
-            col = f"{t.seqid}\t{source}\t{{}}\t{{}}\t{{}}\t.\t{t.strand}\t{{}}\t{{}}\n"
-            fh.write(col.format("gene", t.start + 1, t.end, ".", f"ID={g}{pattr}"))
-            fh.write(col.format("mRNA", t.start + 1, t.end, ".", f"ID={m};Parent={g}{pattr}"))
+            score = "." if t.score is None else f"{t.score:g}"
+
+            def row(kind, start, end, attrs, phase=".", score=".", t=t):
+                fh.write(f"{t.seqid}\t{source}\t{kind}\t{start}\t{end}\t{score}\t{t.strand}\t{phase}\t{attrs}\n")
+
+            row("gene", t.start + 1, t.end, f"ID={g}{pattr}", score=score)
+            row("mRNA", t.start + 1, t.end, f"ID={m};Parent={g}{pattr}", score=score)
             for i, (s, e) in enumerate(t.exons, 1):
-                fh.write(col.format("exon", s + 1, e, ".", f"ID={m}.exon{i};Parent={m}"))
+                row("exon", s + 1, e, f"ID={m}.exon{i};Parent={m}")
             for (s, e), ph in zip(t.cds, t.cds_phases or cds_phases(t)):
-                fh.write(col.format("CDS", s + 1, e, ph, f"ID={m}.cds;Parent={m}"))
+                row("CDS", s + 1, e, f"ID={m}.cds;Parent={m}", phase=ph)
             cs, ce = t.cds[0][0], t.cds[-1][1]
             for s, e in t.exons:
                 for a, b, left in ((s, min(e, cs), True), (max(s, ce), e, False)):
                     if a < b:
                         kind = "five_prime_UTR" if left == (t.strand == "+") else "three_prime_UTR"
-                        fh.write(col.format(kind, a + 1, b, ".", f"Parent={m}"))
+                        row(kind, a + 1, b, f"Parent={m}")

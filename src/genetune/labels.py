@@ -10,6 +10,7 @@ a padded chunk is never fully intergenic (HELIXER_NOTES §1.2 describes an older
 version; checked against geenuff2h5 0.3.9 on simulated data).
 """
 
+import logging
 from collections import defaultdict
 
 import h5py
@@ -24,6 +25,8 @@ from .fileio import atomic_path
 from .gff import read_annotation, select_transcripts
 from .h5chunks import ChunkIO
 
+log = logging.getLogger("genetune.labels")
+MIN_UTR_SHARE = 0.1  # fewer transcripts with a UTR than this: a CDS-only annotation
 _ONE_HOT4 = np.eye(4, dtype=np.int8)
 _PHASE_TABLE = np.zeros((0, 4), np.int8)
 
@@ -155,13 +158,16 @@ def _codon_positions(transcripts):
     return out
 
 
-def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=True, block_chunks=16):
+def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=True, missing_utr_masks=True,
+                  block_chunks=16):
     """labels.h5: genome.h5's data/X and keys copied, plus label arrays from the GFF3 (self-contained).
 
     Defaults reproduce geenuff2h5: per gene only the longest coding transcript, and GeenuFF's
     error masks in sample_weights. `longest_coding_only=False` labels every coding transcript
     (phases of overlapping isoforms then overwrite each other, as in Helixer); `error_masks=False`
-    keeps every real base at weight 1."""
+    keeps every real base at weight 1. `missing_utr_masks`: True flags genes without UTRs as GeenuFF
+    does; "auto" only where at least MIN_UTR_SHARE of the coding transcripts have a UTR, because in
+    a CDS-only gene caller's annotation (geneML's) the flags would mask every gene's surroundings."""
     seqids, start_ends = read_keys(genome_h5)
     lengths = seq_lengths(seqids, start_ends)
     annotation = read_annotation(gff3, lengths)
@@ -173,13 +179,20 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
     with h5py.File(genome_h5, "r") as src, atomic_path(out) as tmp, h5py.File(tmp, "w") as dst, \
             ChunkIO() as chunk_io:
         masks = {}
+        with_utr = sum(t.coding_length < sum(e - s for s, e in t.exons) for t in transcripts)
+        utr_flags = missing_utr_masks is True or (missing_utr_masks == "auto"
+                                                  and with_utr >= MIN_UTR_SHARE * len(transcripts))
+        if error_masks and not utr_flags:
+            log.info("%s: %d of %d coding transcripts have a UTR (a CDS-only annotation): missing UTRs are not "
+                     "flagged as errors", gff3, with_utr, len(transcripts))
         if error_masks:
             found = plus_windows(src, seqids, start_ends, _codon_positions(annotation.transcripts), chunk_io)
 
             def window(seqid, start):
                 return found.get((seqid, start), "")
             masks = {key: Overlaps(iv, lambda x: x)
-                     for key, iv in masked_intervals(annotation.genes, lengths, window, longest_coding_only).items()}
+                     for key, iv in masked_intervals(annotation.genes, lengths, window, longest_coding_only,
+                                                     utr_flags).items()}
         N, L = src[layout.X].shape[:2]
         group = dst.require_group(layout.X.rsplit("/", 1)[0])
         for name in (layout.X, layout.SEQIDS, layout.SPECIES, layout.START_ENDS):
@@ -208,4 +221,5 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
         dst.attrs["n_transcripts"] = len(transcripts)
         dst.attrs["longest_coding_only"] = longest_coding_only
         dst.attrs["error_masks"] = error_masks
+        dst.attrs["missing_utr_flags"] = bool(error_masks and utr_flags)
     return len(transcripts)

@@ -23,6 +23,19 @@ PHASE_CLASS_BY_CODON_POSITION = (1, 3, 2)
 # Transition columns: [+transcript, +CDS, +intron, -transcript, -CDS, -intron].
 TRANSITION_NAMES = ("transcript_start", "cds_start", "intron_start",
                     "transcript_end", "cds_end", "intron_end")
+# Helixer computes transitions in ascending genomic order before flipping the minus strand, so on
+# a minus chunk the start and end columns are swapped (HELIXER_NOTES §1.2). This permutation,
+# applied to a minus chunk's columns, gives them their meaning in the chunk's own 5'->3' order.
+MINUS_TRANSITION_COLUMNS = [3, 4, 5, 0, 1, 2]
+
+# Boundary probabilities per base, for models that predict them (geneML's classes; HybridModel's
+# optional boundary head). The base each one sits on, 5'->3' on the chunk's strand:
+#   acceptor: first exon base after an intron (the base after AG)
+#   donor: last exon base before an intron (the base before GT)
+#   start_codon: the A of the ATG (first CDS base)
+#   stop_codon: the last base of the stop codon (last CDS base)
+BOUNDARY_CLASSES = ("acceptor", "donor", "start_codon", "stop_codon")
+ACCEPTOR, DONOR, START_CODON, STOP_CODON = range(4)
 
 SEQID_DTYPE = "S50"
 SPECIES_DTYPE = "S25"
@@ -45,6 +58,7 @@ FULLY_INTERGENIC = "data/fully_intergenic_samples"
 # prediction file
 PREDICTIONS = "predictions"
 PREDICTIONS_PHASE = "predictions_phase"
+PREDICTIONS_BOUNDARY = "predictions_boundary"  # (N, L, 4) BOUNDARY_CLASSES, same layout as predictions
 
 # evaluation/ group (coverage); Helixer's trainer hard-codes the prefix "rnaseq".
 DEFAULT_COVERAGE_PREFIX = "rnaseq"

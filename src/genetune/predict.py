@@ -2,10 +2,18 @@
 
 Per sequence strand, the valid bases of its chunks are read as one contiguous 5'->3'
 stream (so padded minus chunks never put padding inside the sequence, unlike Helixer 0.3.6,
-its issue #197). Helixer's overlap scheme: windows of L every L/2 plus one flush with the
-end, L/8 trimmed from inner window edges (core 3L/4), an unweighted mean where windows
-overlap. Outputs are softmax float16, padding (zeros) at the end of every chunk, rows in
-genome.h5's order; only a batch of windows is in memory at a time.
+its issue #197). How a strand is cut depends on the model's context:
+  - unbounded (HybridModel's BiLSTM): Helixer's overlap scheme, windows of L every L/2 plus one
+    flush with the end, L/8 trimmed from inner window edges (core 3L/4), an unweighted mean
+    where windows overlap;
+  - finite (the residual CNN): spans of batch_size x L bases with `context` bases of real flank
+    either side (zeros past the strand's ends), which is exact: every base gets what a pass over
+    the whole strand would give it, so no overlap is needed.
+Outputs are float16 probabilities with padding (zeros) at the end of every chunk, rows in
+genome.h5's order: `predictions` (4 genic classes), `predictions_phase` (the phase head, or for
+models without one a neutral phase, P(CDS) shared equally, attr phase_head = False) and, for
+models that predict them, `predictions_boundary` (layout.BOUNDARY_CLASSES). Only a batch of
+windows is in memory at a time.
 """
 
 import logging
@@ -18,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from . import layout
-from .checkpoint import check_channels, load_model, sha256
+from .checkpoint import check_channels, family, load_model, sha256
 from .chunks import StrandReader, check_same_chunks, read_keys, strand_runs
 from .errors import InputError
 from .fileio import atomic_path
@@ -68,36 +76,51 @@ def window_features(model, x_span, offsets, length):
     return feats
 
 
-def softmax4(logits):
-    """Softmax over the last axis of 4 classes, in float32; 3-4x faster on CPU than
+def fast_softmax(logits):
+    """Softmax over a short last axis (4-7 classes), in float32; 3-4x faster on CPU than
     torch.softmax, whose kernel vectorises along that short axis."""
     logits = logits.float()
     e = torch.exp(logits - logits.amax(-1, keepdim=True))
     return e / e.sum(-1, keepdim=True)
 
 
+N_COLUMNS = {"genic": 4, "phase": 4, "boundary": len(layout.BOUNDARY_CLASSES)}
+
+
+def output_columns(model):
+    """[(output, dataset)] in the column order predict_run yields: genic, phase (always: neutral
+    for models without a phase head), boundary where the model predicts it."""
+    cols = [("genic", layout.PREDICTIONS), ("phase", layout.PREDICTIONS_PHASE)]
+    if "boundary" in model.outputs:
+        cols.append(("boundary", layout.PREDICTIONS_BOUNDARY))
+    return cols
+
+
+def _as_columns(model, probs):
+    """(B, L, n) float32 numpy array of a probability dict, columns as output_columns()."""
+    genic = probs["genic"]
+    if "phase" not in probs:
+        cds = genic[..., layout.CDS: layout.CDS + 1] / 3
+        probs = {**probs, "phase": torch.cat([1 - 3 * cds, cds, cds, cds], dim=-1)}
+    return torch.cat([probs[name].float() for name, _ in output_columns(model)], dim=-1).cpu().numpy()
+
+
 def _predict_windows(model, x_span, offsets, covs, length, device):
     x = torch.from_numpy(x_span).to(device=device, dtype=torch.float32)
     cov = torch.from_numpy(np.stack(covs)).to(device=device, dtype=torch.float32) if covs else None
     with torch.no_grad(), autocast(device):
-        genic, phase = model.classify(window_features(model, x, offsets, length), cov)
-        genic = softmax4(genic).cpu().numpy()
-        phase = softmax4(phase).cpu().numpy() if phase is not None else np.zeros_like(genic)
-    return genic, phase
+        logits = model.classify(window_features(model, x, offsets, length), cov)
+        return _as_columns(model, model.probabilities(logits, softmax=fast_softmax))
 
 
-def predict_run(model, reader, length, batch_size, device, overlap=True, progress=None):
-    """Yield (row, genic (valid, 4), phase (valid, 4)) for each chunk of a strand run, in order."""
-    run = reader.run
-    offsets = reader.offsets
-    n = int(run.valid.sum())
+def _overlapping_windows(model, reader, length, batch_size, device, overlap, progress, n_cols):
+    """Helixer's overlapping windows over one strand: yields (strand position, values) blocks."""
+    n = int(reader.run.valid.sum())
     starts = window_starts(n, length, overlap)
     cores = window_cores(starts, n, length, overlap)
-    acc = np.zeros((0, 8), dtype=np.float32)  # sums of genic+phase for positions [done, done+len)
+    acc = np.zeros((0, n_cols), dtype=np.float32)  # sums for strand positions [done, done + len)
     cnt = np.zeros(0, dtype=np.float32)
     done = 0  # strand position of acc[0]
-    next_row = 0
-    out_buf, out_start = np.zeros((0, 8), np.float32), 0
     n_cov = len(reader.cov_sets)
     for b0 in range(0, len(starts), batch_size):
         ws = starts[b0: b0 + batch_size]
@@ -112,29 +135,65 @@ def predict_run(model, reader, length, batch_size, device, overlap=True, progres
                 cseg = cov_all[w - span_a: min(w + length, n) - span_a]
                 c[: len(cseg)] = cseg
                 covs.append(c)
-        genic, phase = _predict_windows(model, x_span, [w - span_a for w in ws], covs, length, device)
+        values = _predict_windows(model, x_span, [w - span_a for w in ws], covs, length, device)
         end = max(b for _, b in cores[b0: b0 + len(ws)])
         if end - done > len(cnt):
             grow = end - done - len(cnt)
-            acc = np.concatenate([acc, np.zeros((grow, 8), np.float32)])
+            acc = np.concatenate([acc, np.zeros((grow, n_cols), np.float32)])
             cnt = np.concatenate([cnt, np.zeros(grow, np.float32)])
         for k, w in enumerate(ws):
             a, b = cores[b0 + k]
-            acc[a - done: b - done, :4] += genic[k, a - w: b - w]
-            acc[a - done: b - done, 4:] += phase[k, a - w: b - w]
+            acc[a - done: b - done] += values[k, a - w: b - w]
             cnt[a - done: b - done] += 1
         nxt = b0 + len(ws)
         final_upto = cores[nxt][0] if nxt < len(starts) else n
         k = final_upto - done
         ready = acc[:k] / cnt[:k, None]
-        acc, cnt, done = acc[k:], cnt[k:], final_upto
-        out_buf = np.concatenate([out_buf, ready])
+        acc, cnt, pos, done = acc[k:], cnt[k:], done, final_upto
         if progress is not None:
             progress.update(k)
+        yield pos, ready
+
+
+def _flanked_spans(model, reader, length, batch_size, device, progress):
+    """Exact spans of batch_size x L bases for a model of finite context: each read with
+    `flank` bases either side (zeros past the strand's ends) and predicted in one pass."""
+    n = int(reader.run.valid.sum())
+    f = model.flank
+    step = max(1, batch_size) * length
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        lo, hi = max(0, a - f), min(n, b + f)
+        x_real, _ = reader.read(lo, hi)
+        x = np.zeros((b - a + 2 * f, 4), np.float32)
+        x[lo - (a - f): hi - (a - f)] = x_real
+        with torch.no_grad(), autocast(device):
+            logits = model(torch.from_numpy(x)[None].to(device))
+            values = _as_columns(model, model.probabilities(logits, softmax=fast_softmax))[0]
+        if progress is not None:
+            progress.update(b - a)
+        yield a, values
+
+
+def predict_run(model, reader, length, batch_size, device, overlap=True, progress=None):
+    """Yield (row, values (valid, n_columns)) for each chunk of a strand run, in order; columns as
+    output_columns(model)."""
+    run = reader.run
+    offsets = reader.offsets
+    n_cols = sum(N_COLUMNS[name] for name, _ in output_columns(model))
+    if model.context is None:
+        blocks = _overlapping_windows(model, reader, length, batch_size, device, overlap, progress, n_cols)
+    else:
+        blocks = _flanked_spans(model, reader, length, batch_size, device, progress)
+    next_row = 0
+    out_buf, out_start = np.zeros((0, n_cols), np.float32), 0
+    for pos, ready in blocks:
+        assert pos == out_start + out_buf.shape[0]
+        out_buf = np.concatenate([out_buf, ready])
         while next_row < len(run.rows) and out_start + out_buf.shape[0] >= offsets[next_row] + run.valid[next_row]:
             v = int(run.valid[next_row])
             lo = int(offsets[next_row]) - out_start
-            yield int(run.rows[next_row]), out_buf[lo: lo + v, :4], out_buf[lo: lo + v, 4:]
+            yield int(run.rows[next_row]), out_buf[lo: lo + v]
             next_row += 1
             cut = int(offsets[next_row]) - out_start if next_row < len(run.rows) else out_buf.shape[0]
             out_buf, out_start = out_buf[cut:], out_start + cut
@@ -163,7 +222,7 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
                 raise InputError(f"{coverage_h5}: no {cov_names[0]} dataset")
             n_bams = c[cov_names[0]].shape[2]
     check_channels(ckpt, n_bams, model_path, genome_h5)
-    if not model.arch.input_coverage:
+    if model.input_channels == 4:  # a DNA-only model: coverage given or not, it reads none
         cov_names = []
     seqids, start_ends = read_keys(genome_h5)
     runs = strand_runs(seqids, start_ends)
@@ -172,10 +231,15 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
         try:
             X = g[layout.X]
             N, L = X.shape[:2]
-            if L % model.arch.pool_size:
-                raise InputError(f"{genome_h5}: subsequence length {L} is not divisible by {model.arch.pool_size}")
-            P = layout.create_chunked(o, layout.PREDICTIONS, N, (L, 4), np.float16)
-            Q = layout.create_chunked(o, layout.PREDICTIONS_PHASE, N, (L, 4), np.float16)
+            if L % model.length_multiple:
+                raise InputError(f"{genome_h5}: subsequence length {L} is not divisible by {model.length_multiple}, "
+                                 f"which the model {model_path} needs")
+            columns = output_columns(model)
+            dsets, col0 = [], 0
+            for name, dataset in columns:
+                width = N_COLUMNS[name]
+                dsets.append((layout.create_chunked(o, dataset, N, (L, width), np.float16), col0, width))
+                col0 += width
             for name in (layout.SEQIDS, layout.SPECIES, layout.START_ENDS):
                 o.create_dataset(name, data=g[name][:])
             total = int(sum(r.valid.sum() for r in runs))
@@ -185,10 +249,10 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
 
                 def predict_one(run):
                     reader = StrandReader(run, X, [cov_file[n] for n in cov_names] if cov_file else ())
-                    for row, gp, pp in predict_run(model, reader, L, batch_size, device, overlap, bar):
-                        for dset, values in ((P, gp), (Q, pp)):
-                            a = np.zeros((1, L, 4), np.float16)
-                            a[0, : len(values)] = values
+                    for row, values in predict_run(model, reader, L, batch_size, device, overlap, bar):
+                        for dset, c0, width in dsets:
+                            a = np.zeros((1, L, width), np.float16)
+                            a[0, : len(values)] = values[:, c0: c0 + width]
                             with lock:
                                 chunk_io.write(dset, row, a)  # compressed in threads while the model runs
 
@@ -202,6 +266,8 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
         o.attrs["model_path"] = str(model_path)
         o.attrs["model_sha256"] = sha256(model_path)
         o.attrs["genome_h5"] = str(genome_h5)
-        o.attrs["overlap"] = overlap
+        o.attrs["overlap"] = overlap if model.context is None else False
         o.attrs["device"] = str(device)
+        o.attrs["model_family"] = family(ckpt)
+        o.attrs["phase_head"] = "phase" in model.outputs
     return N

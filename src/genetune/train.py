@@ -1,8 +1,12 @@
 """One training loop for pretraining, fine-tuning and resuming (nanoGPT-style, top to bottom).
 
-Modes: scratch (new model from `architecture`), full (all weights of the base model train),
-head (trunk frozen, the pretrained head trains), coverage (trunk frozen, a head that also
-reads RNA-seq coverage, started as the base head so step 0 equals the base model).
+Modes, for every model family: scratch (new model of `family` from `architecture`), full (all
+weights of the base model train), head (trunk frozen, the pretrained head trains),
+unfreeze_last (the last `unfreeze_last` layer groups of the trunk and the head train, as
+OpenSpliceAI's --unfreeze), coverage (HybridModel: trunk frozen, a head that also reads RNA-seq
+coverage, started as the base head so step 0 equals the base model). Frozen batch norms run in
+inference mode. The loss is cross-entropy of each output the model has against its target
+(targets.py): genic or geneML's classes, phase, boundaries.
 The starting model is evaluated before any step (epoch 0) and best.pt is only replaced on a
 real improvement of validation genic F1 (Helixer never evaluates the baseline, §9.7).
 """
@@ -24,10 +28,13 @@ from . import layout, metrics
 from .checkpoint import build_model, input_channels, load_checkpoint, save_checkpoint, sha256
 from .data import ChunkDataset
 from .errors import InputError
-from .model import Architecture, HybridModel, trunk_parameters, with_coverage_head
+from .models import build
+from .models.hybrid import with_boundary_head, with_coverage_head
 
 log = logging.getLogger("genetune.train")
-MODES = ("scratch", "full", "head", "coverage")
+MODES = ("scratch", "full", "head", "unfreeze_last", "coverage")
+# the batch key each model output is trained on (targets.py, data.ChunkDataset)
+TARGET_OF_OUTPUT = {"genic": "y", "classes": "classes", "phase": "phase", "boundary": "boundary"}
 
 
 @dataclass
@@ -45,10 +52,17 @@ class TrainConfig:
     class_weights: list = field(default_factory=lambda: [0.7, 1.6, 1.2, 1.2])
     transition_weights: list = field(default_factory=lambda: [1, 12, 3, 1, 12, 3])
     phase_loss_weight: float = 0.2
+    boundary_loss_weight: float = 0.2  # for models with a boundary head
+    unfreeze_last: int = 0  # mode unfreeze_last: trunk layer groups that train, counted from the top
+    add_boundary_head: bool = False  # HybridModel without one: train a new boundary head too
+    # "frozen": batch norms keep the base model's statistics (inference mode) while their scale and
+    # shift may train; "train": batch statistics as in pretraining; "auto": frozen unless mode scratch
+    batch_norm: str = "auto"
     seed: int = 1
     max_train_chunks: int = 0  # 0 = all
     max_val_chunks: int = 0
     coverage_hidden_layer: bool = False
+    family: str = "hybrid"  # scratch mode only
     architecture: dict = field(default_factory=dict)  # scratch mode only
     log_every: int = 20
 
@@ -61,6 +75,12 @@ class TrainConfig:
         cfg = cls(**known)
         if cfg.mode not in MODES:
             raise InputError(f"fine-tuning mode '{cfg.mode}' is not one of {', '.join(MODES)}")
+        if cfg.batch_norm not in ("auto", "frozen", "train"):
+            raise InputError(f"fine-tuning setting batch_norm: {cfg.batch_norm!r} is not auto, frozen or train")
+        if (cfg.mode == "unfreeze_last") != (cfg.unfreeze_last > 0):
+            raise InputError("fine-tuning: mode 'unfreeze_last' needs unfreeze_last >= 1 (the trunk layer groups "
+                             f"that train), and only that mode takes it (mode {cfg.mode}, unfreeze_last "
+                             f"{cfg.unfreeze_last})")
         return cfg
 
 
@@ -85,19 +105,35 @@ def autocast(device):
     return torch.autocast("cpu", enabled=False)
 
 
-def batch_loss(model, batch, device, phase_weight):
-    x = batch["x"].to(device)
+def _with_flanks(model, x):
+    """Zero (N) flanks for models whose forward() consumes context at both ends."""
+    f = model.flank
+    return F.pad(x, (0, 0, f, f)) if f else x
+
+
+def _weighted_ce(logits, target, w):
+    loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), target.reshape(-1).clamp(min=0),
+                           reduction="none")
+    w = (w * (target >= 0)).reshape(-1)
+    return (loss * w).sum() / w.sum().clamp(min=1.0)
+
+
+def batch_loss(model, batch, device, cfg: TrainConfig):
+    """Weighted cross-entropy of every output against its target: the genic (or class) output
+    with weight 1 - phase_loss_weight, phase with phase_loss_weight (Helixer's 0.8 / 0.2), plus
+    boundary_loss_weight x the boundary output where the model has one."""
+    x = _with_flanks(model, batch["x"].to(device))
     cov = batch["coverage"].to(device) if "coverage" in batch else None
-    y, ph, w = batch["y"].to(device), batch["phase"].to(device), batch["w"].to(device)
-    genic, phase = model(x, cov)
-    denom = w.sum().clamp(min=1.0)
-    loss = (F.cross_entropy(genic.float().reshape(-1, 4), y.reshape(-1).clamp(min=0), reduction="none")
-            * w.reshape(-1)).sum() / denom
-    if phase is not None and phase_weight:
-        pw = w * (ph >= 0)
-        lp = (F.cross_entropy(phase.float().reshape(-1, 4), ph.reshape(-1).clamp(min=0), reduction="none")
-              * pw.reshape(-1)).sum() / pw.sum().clamp(min=1.0)
-        loss = (1 - phase_weight) * loss + phase_weight * lp
+    w = batch["w"].to(device)
+    logits = model(x, cov)
+    terms = {name: _weighted_ce(v, batch[TARGET_OF_OUTPUT[name]].to(device), w) for name, v in logits.items()}
+    main = terms.pop("genic", None)
+    main = terms.pop("classes") if main is None else main
+    loss = main
+    if "phase" in terms and cfg.phase_loss_weight:
+        loss = (1 - cfg.phase_loss_weight) * main + cfg.phase_loss_weight * terms["phase"]
+    if "boundary" in terms and cfg.boundary_loss_weight:
+        loss = loss + cfg.boundary_loss_weight * terms["boundary"]
     return loss
 
 
@@ -108,10 +144,10 @@ def evaluate(model, loader, device) -> dict:
     model.eval()
     cm = np.zeros((4, 4), dtype=np.int64)
     for batch in loader:
-        x = batch["x"].to(device)
+        x = _with_flanks(model, batch["x"].to(device))
         cov = batch["coverage"].to(device) if "coverage" in batch else None
         with autocast(device):
-            genic, _ = model(x, cov)
+            genic = model.probabilities(model(x, cov))["genic"]
         pred = genic.argmax(-1).cpu().numpy()
         y = batch["y"].numpy()
         keep = y >= 0
@@ -119,6 +155,40 @@ def evaluate(model, loader, device) -> dict:
     model.train(was_training)
     s = metrics.scores(cm)
     return {"genic_f1": s["genic"][2], **{f"{c}_f1": s[c][2] for c in layout.CLASSES}}
+
+
+def trainable_parameters(model, cfg: TrainConfig):
+    """The parameters the mode trains: all (scratch, full), the head (head, coverage), or the head
+    and the last `unfreeze_last` trunk layer groups."""
+    groups = model.layer_groups()
+    if cfg.mode in ("scratch", "full"):
+        return [p for _, params in groups for p in params]
+    if cfg.mode == "unfreeze_last":
+        if cfg.unfreeze_last > len(groups) - 1:
+            raise InputError(f"fine-tuning: unfreeze_last {cfg.unfreeze_last} exceeds the {len(groups) - 1} trunk "
+                             f"layer groups of this {model.family} model ({', '.join(n for n, _ in groups[:-1])})")
+        return [p for _, params in groups[-1 - cfg.unfreeze_last:] for p in params]
+    return list(groups[-1][1])
+
+
+def freeze_for_mode(model, cfg: TrainConfig):
+    """requires_grad per the mode; returns the trainable parameters."""
+    params = trainable_parameters(model, cfg)
+    chosen = {id(p) for p in params}
+    for p in model.parameters():
+        p.requires_grad = id(p) in chosen
+    return params
+
+
+def train_mode(model, cfg: TrainConfig):
+    """model.train(), with batch norms in inference mode where their weights are frozen (as in
+    Keras) or where the settings keep the base model's statistics (batch_norm frozen)."""
+    model.train()
+    keep_stats = cfg.batch_norm == "frozen" or (cfg.batch_norm == "auto" and cfg.mode != "scratch")
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and (
+                keep_stats or not any(p.requires_grad for p in m.parameters())):
+            m.eval()
 
 
 def _seed_everything(seed):
@@ -130,16 +200,25 @@ def _seed_everything(seed):
 def build_for_mode(cfg: TrainConfig, base_path, n_bams):
     """(model, parent checkpoint or None) for the configured mode."""
     if cfg.mode == "scratch":
-        return HybridModel(Architecture(**cfg.architecture)), None
+        return build(cfg.family, cfg.architecture, "training settings (architecture)"), None
+    if not base_path:
+        raise InputError(f"fine-tuning mode '{cfg.mode}' needs a base model (--base-model)")
     parent = load_checkpoint(base_path)
     model = build_model(parent, base_path)
+    if cfg.add_boundary_head and "boundary" not in model.outputs:
+        if model.family != "hybrid":
+            raise InputError(f"{base_path}: add_boundary_head is for HybridModels, not {model.family} models")
+        model = with_boundary_head(model)
     if cfg.mode == "coverage":
         if not n_bams:
             raise InputError("fine-tuning mode 'coverage' needs RNA-seq coverage in the training data")
-        if model.arch.input_coverage:
+        if model.family != "hybrid":
+            raise InputError(f"{base_path}: fine-tuning mode 'coverage' is built for HybridModels; "
+                             f"use full, head or unfreeze_last for this {model.family} model")
+        if model.input_channels > 4:
             raise InputError(f"{base_path}: base model already reads coverage; use mode 'full' or 'head'")
         model = with_coverage_head(model, n_bams, hidden_layer=cfg.coverage_hidden_layer)
-    elif model.arch.input_coverage and not n_bams:
+    elif model.input_channels > 4 and not n_bams:
         raise InputError(f"{base_path}: model reads coverage but the training data has none")
     return model, parent
 
@@ -160,7 +239,7 @@ def train(cfg: TrainConfig, train_h5, val_h5, out_dir, base_model=None, resume=T
         bams = [b.decode() for b in h5[layout.bam_files_name(prefix)][:]] if has_cov else []
         strands = [s.decode() for s in h5[layout.strandedness_name(prefix)][:]] if has_cov else []
     model, parent = build_for_mode(cfg, base_model, n_bams)
-    uses_cov = model.arch.input_coverage
+    uses_cov = model.input_channels > 4
     cov_prefix = prefix if uses_cov else None
     train_ds = ChunkDataset(train_h5, cfg.class_weights, cfg.transition_weights, cov_prefix,
                             cfg.max_train_chunks, cfg.seed)
@@ -171,10 +250,7 @@ def train(cfg: TrainConfig, train_h5, val_h5, out_dir, base_model=None, resume=T
     train_loader = torch.utils.data.DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=gen)
     val_loader = torch.utils.data.DataLoader(val_ds, batch_size=cfg.batch_size)
     model.to(device)
-    frozen = cfg.mode in ("head", "coverage")
-    for p in trunk_parameters(model):
-        p.requires_grad = not frozen
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = freeze_for_mode(model, cfg)
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = len(train_loader)
     total_steps = cfg.epochs * steps_per_epoch
@@ -225,18 +301,14 @@ def train(cfg: TrainConfig, train_h5, val_h5, out_dir, base_model=None, resume=T
         save(last_path, val)
     while epoch < cfg.epochs and bad < cfg.patience:
         epoch += 1
-        model.train()
-        if frozen:  # frozen batch norm runs in inference mode, as in Keras
-            for m in model.modules():
-                if isinstance(m, torch.nn.BatchNorm1d):
-                    m.eval()
+        train_mode(model, cfg)
         t0, losses = time.time(), []
         for batch in train_loader:
             lr = lr_at(step, total_steps, cfg)
             for g in optimizer.param_groups:
                 g["lr"] = lr
             with autocast(device):
-                loss = batch_loss(model, batch, device, cfg.phase_loss_weight)
+                loss = batch_loss(model, batch, device, cfg)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:

@@ -54,7 +54,10 @@ def pseudolabel_options():
         "--no-error-masks": not opts["error_masks"],
         "--all-transcripts": opts["all_transcripts"],
     }
-    return " ".join(flag for flag, on in flags.items() if on)
+    chosen = [flag for flag, on in flags.items() if on]
+    return " ".join(
+        chosen + [f"--missing-utr-masks {opts.get('missing_utr_masks', 'auto')}"]
+    )
 
 
 def get_final_outputs():

@@ -18,8 +18,8 @@ import h5py
 import numpy as np
 import torch
 
-from .errors import InputError
-from .model import Architecture, HybridModel
+from ..errors import InputError
+from .hybrid import HybridArchitecture, HybridModel
 
 
 def _config(h5, path):
@@ -67,7 +67,7 @@ def read_architecture(layers, path):
         raise InputError(f"{path}: the last Dense layer has {out} units, not {pool * 4} or {pool * 8} "
                          f"(pool size {pool} x 4 classes, with or without phase)")
     n_cov = (channels - 4) // 2
-    return Architecture(
+    return HybridArchitecture(
         cnn_layers=len(convs), filter_depth=filters, kernel_size=convs[0]["kernel_size"][0], pool_size=pool,
         lstm_layers=len(lstms), units=lstms[0]["units"], dropout1=drop1[0] if drop1 else 0.0,
         dropout2=drop2[0] if drop2 else 0.0, predict_phase=out == pool * 8, input_coverage=n_cov > 0,

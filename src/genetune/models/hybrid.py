@@ -1,10 +1,13 @@
-"""Helixer's HybridModel in PyTorch (HELIXER_NOTES §5.1), plus the coverage head.
+"""Helixer's HybridModel in PyTorch (HELIXER_NOTES §5.1), plus the coverage and boundary heads.
 
 Conv1D stack (batch norm before each extra conv) -> reshape that concatenates pool_size bases
 into one timestep -> BiLSTM stack -> dense head with pool_size x 4 genic (+ phase) logits.
 Coverage mode: normalised coverage and spliced coverage (2 x n_bams channels, reshaped per
 timestep like the DNA) join the trunk's output before the head. The trunk is the same for
-both, so a coverage model is built around a base model's trunk.
+both, so a coverage model is built around a base model's trunk. The optional boundary head
+(pool_size x 5 logits: none + layout.BOUNDARY_CLASSES) reads the same features as the head and
+is trained on the labels' transitions, so HybridModel gives the decoder the boundary
+probabilities geneML's classes give it.
 """
 
 from dataclasses import asdict, dataclass
@@ -13,11 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import layout
+from .. import layout
+
+N_BOUNDARY_LOGITS = 1 + len(layout.BOUNDARY_CLASSES)  # "none" first
 
 
 @dataclass
-class Architecture:
+class HybridArchitecture:
     cnn_layers: int = 1
     filter_depth: int = 32
     kernel_size: int = 26
@@ -31,13 +36,18 @@ class Architecture:
     coverage_count: int = 0  # number of BAMs; the model reads 2 x coverage_count channels
     coverage_norm: str = "log"  # log: ln(x + 1.1) as Helixer; none: raw counts
     post_coverage_hidden_layer: bool = False
+    predict_boundaries: bool = False
 
     def to_dict(self):
         return asdict(self)
 
 
 class HybridModel(nn.Module):
-    def __init__(self, arch: Architecture):
+    family = "hybrid"
+    flank = 0  # input bases either side that forward() consumes without an output
+    context = None  # outputs depend on the whole window (BiLSTM), hence Helixer's overlapping windows
+
+    def __init__(self, arch: HybridArchitecture):
         super().__init__()
         self.arch = arch
         a = arch
@@ -60,10 +70,26 @@ class HybridModel(nn.Module):
                 head_in = a.units // 2
         self.n_heads = 2 if a.predict_phase else 1
         self.head = nn.Linear(head_in, a.pool_size * 4 * self.n_heads)
+        if a.predict_boundaries:
+            self.boundary_head = nn.Linear(head_in, a.pool_size * N_BOUNDARY_LOGITS)
 
     @property
     def input_channels(self):
         return 4 + (2 * self.arch.coverage_count if self.arch.input_coverage else 0)
+
+    @property
+    def length_multiple(self):
+        """Window lengths must be a multiple of this (timesteps of pool_size bases)."""
+        return self.arch.pool_size
+
+    @property
+    def outputs(self):
+        """Probability outputs for prediction files and decoding (see probabilities())."""
+        return ("genic",) + (("phase",) if self.arch.predict_phase else ()) + (
+            ("boundary",) if self.arch.predict_boundaries else ())
+
+    def flops_per_bp(self):
+        return flops_per_bp(self.arch)
 
     @property
     def conv_reach(self):
@@ -77,7 +103,7 @@ class HybridModel(nn.Module):
             if i > 0:
                 norm = self.norms[i - 1]
                 h = F.batch_norm(h, norm.running_mean, norm.running_var, norm.weight, norm.bias,
-                                 self.training, norm.momentum, norm.eps)
+                                 norm.training, norm.momentum, norm.eps)  # a frozen norm is in eval mode
             h = torch.relu_(_conv_same(conv, h))  # in place: one pass less over the largest tensor
         return h.squeeze(2).transpose(1, 2)  # a view: channels-last memory is (B, L, C)
 
@@ -94,7 +120,8 @@ class HybridModel(nn.Module):
         return cov
 
     def forward(self, x, coverage=None):
-        """Logits (B, L, 4) genic and, with a phase head, (B, L, 4) phase; L divisible by pool_size."""
+        """{"genic": (B, L, 4), "phase": (B, L, 4), "boundary": (B, L, 5)} logits (phase and
+        boundary only with those heads); L divisible by pool_size."""
         return self.classify(self.conv_features(x), coverage)
 
     def classify(self, features, coverage=None):
@@ -110,9 +137,39 @@ class HybridModel(nn.Module):
                 h = self.hidden(h)
         # Helixer splits the dense output into heads first, then reshapes each to (pool, 4)
         out = self.head(h).reshape(B, h.shape[1], self.n_heads, self.arch.pool_size, 4)
-        genic = out[:, :, 0].reshape(B, L, 4)
-        phase = out[:, :, 1].reshape(B, L, 4) if self.n_heads == 2 else None
-        return genic, phase
+        logits = {"genic": out[:, :, 0].reshape(B, L, 4)}
+        if self.n_heads == 2:
+            logits["phase"] = out[:, :, 1].reshape(B, L, 4)
+        if self.arch.predict_boundaries:
+            logits["boundary"] = self.boundary_head(h).reshape(B, L, N_BOUNDARY_LOGITS)
+        return logits
+
+    @staticmethod
+    def probabilities(logits, softmax=None):
+        """{"genic", "phase", "boundary"}: (B, L, 4) probabilities each; the boundary's 4 columns are
+        layout.BOUNDARY_CLASSES (its "none" column dropped)."""
+        softmax = softmax or (lambda v: torch.softmax(v, -1))
+        out = {name: softmax(v) for name, v in logits.items()}
+        if "boundary" in out:
+            out["boundary"] = out["boundary"][..., 1:]
+        return out
+
+    def layer_groups(self):
+        """[(name, parameters)] from input to output, the heads last: what `unfreeze_last: N` counts
+        (each conv with the batch norm before it, each BiLSTM layer with both directions)."""
+        groups = []
+        for i, conv in enumerate(self.convs):
+            params = list(conv.parameters()) + (list(self.norms[i - 1].parameters()) if i else [])
+            groups.append((f"conv{i + 1}", params))
+        for k in range(self.arch.lstm_layers):
+            groups.append((f"lstm{k + 1}", [p for n, p in self.lstm.named_parameters()
+                                            if n.endswith((f"_l{k}", f"_l{k}_reverse"))]))
+        groups.append(("head", [p for n, p in self.named_parameters()
+                                if n.startswith(("head.", "hidden.", "boundary_head."))]))
+        return groups
+
+    def trunk_parameters(self):
+        return [p for _, params in self.layer_groups()[:-1] for p in params]
 
 
 def _conv_same(conv: nn.Conv1d, h):
@@ -127,13 +184,13 @@ def _conv_same(conv: nn.Conv1d, h):
     return F.conv2d(h, conv.weight.unsqueeze(2), conv.bias, padding=(0, left) if left == right else 0)
 
 
-def conv_flops_per_bp(arch: Architecture) -> float:
+def conv_flops_per_bp(arch: HybridArchitecture) -> float:
     """Multiply-adds x 2 per base of the Conv1D stack."""
     a = arch
     return sum(2 * a.kernel_size * (4 if i == 0 else a.filter_depth) * a.filter_depth for i in range(a.cnn_layers))
 
 
-def flops_per_bp(arch: Architecture) -> float:
+def flops_per_bp(arch: HybridArchitecture) -> float:
     """Multiply-adds x 2 per base of one forward pass (convolutions, LSTM gates, dense layers)."""
     a = arch
     conv = conv_flops_per_bp(a)
@@ -147,24 +204,34 @@ def flops_per_bp(arch: Architecture) -> float:
         dense += 2 * head_in * (a.units // 2)
         head_in = a.units // 2
     dense += 2 * head_in * a.pool_size * 4 * (2 if a.predict_phase else 1)
+    if a.predict_boundaries:
+        dense += 2 * head_in * a.pool_size * N_BOUNDARY_LOGITS
     return conv + (lstm + dense) / a.pool_size
 
 
 def with_coverage_head(base: HybridModel, coverage_count: int, hidden_layer=False, norm="log"):
-    """A coverage model around `base`'s trunk; the head starts as the base head (coverage weights 0),
+    """A coverage model around `base`'s trunk; the heads start as the base heads (coverage weights 0),
     so before any training it predicts exactly what the base model predicts."""
-    arch = Architecture(**{**base.arch.to_dict(), "input_coverage": True, "coverage_count": coverage_count,
-                           "post_coverage_hidden_layer": hidden_layer, "coverage_norm": norm})
+    arch = HybridArchitecture(**{**base.arch.to_dict(), "input_coverage": True, "coverage_count": coverage_count,
+                                 "post_coverage_hidden_layer": hidden_layer, "coverage_norm": norm})
     model = HybridModel(arch)
-    state = {k: v for k, v in base.state_dict().items() if not k.startswith(("head.", "hidden."))}
+    state = {k: v for k, v in base.state_dict().items() if not k.startswith(("head.", "hidden.", "boundary_head."))}
     model.load_state_dict(state, strict=False)
     if not hidden_layer:
         with torch.no_grad():
-            model.head.weight.zero_()
-            model.head.weight[:, : 2 * arch.units] = base.head.weight
-            model.head.bias.copy_(base.head.bias)
+            heads = [(model.head, base.head)]
+            if arch.predict_boundaries:
+                heads.append((model.boundary_head, base.boundary_head))
+            for new, old in heads:
+                new.weight.zero_()
+                new.weight[:, : 2 * arch.units] = old.weight
+                new.bias.copy_(old.bias)
     return model
 
 
-def trunk_parameters(model: HybridModel):
-    return [p for n, p in model.named_parameters() if not n.startswith(("head.", "hidden."))]
+def with_boundary_head(base: HybridModel):
+    """`base` with a new, randomly initialised boundary head (everything else unchanged)."""
+    model = HybridModel(HybridArchitecture(**{**base.arch.to_dict(), "predict_boundaries": True}))
+    missing, _ = model.load_state_dict(base.state_dict(), strict=False)
+    assert all(k.startswith("boundary_head.") for k in missing), missing
+    return model
