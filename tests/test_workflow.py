@@ -167,3 +167,40 @@ def test_pretrain_target_plans_source_simulation_through_training(tmp_path):
                  "split_sources", "train_base_model"):
         assert rule in proc.stdout
     assert proc.stdout.count("rule simulate_source_species") == 3  # three source presets
+
+
+TINY_RESIDUAL = {**TINY, "rnaseq": [], "base_model": "resources/models/tiny_residual.keras",
+                 "decode": {"min_intron": 30, "boundary_weight": 5.0},
+                 "finetune": {"mode": "unfreeze_last", "unfreeze_last": 1, "epochs": 1, "batch_size": 2, "lr": 0.001,
+                              "patience": 2}}
+
+
+@pytest.fixture(scope="module")
+def residual_run(tmp_path_factory):
+    """The chain with a residual-CNN base model given as a Keras 3 file (geneML's format)."""
+    import torch
+    from keras3_like import write_keras3_like
+
+    from genetune.models.residual import ResidualArchitecture, ResidualCNN
+    torch.manual_seed(0)
+    wd = _workdir(tmp_path_factory.mktemp("wf_res"), TINY_RESIDUAL)
+    write_keras3_like(ResidualCNN(ResidualArchitecture(channels=8, groups=[[2, 5, 1], [1, 5, 2]])).eval(),
+                      wd / "resources" / "models" / "tiny_residual.keras")
+    proc = subprocess.run(SNAKEMAKE + ["--cores", "2", "--directory", str(wd)], cwd=wd, env=_env(),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return wd
+
+
+def test_a_keras_base_model_is_imported_fine_tuned_and_re_predicts_through_the_same_rules(residual_run):
+    res = residual_run / "results" / "tiny"
+    assert load_checkpoint(res / "base_model.pt")["model_card"]["source"]["format"] == "keras3"
+    tuned = load_checkpoint(res / "finetune" / "best.pt")
+    assert tuned["family"] == "residual" and tuned["train_config"]["mode"] == "unfreeze_last"
+    for stage in ("first_pass", "final"):
+        with h5py.File(res / stage / "predictions.h5") as p:
+            assert p.attrs["model_family"] == "residual" and layout.PREDICTIONS_BOUNDARY in p
+        assert read_gff3(res / stage / "annotation.gff3") is not None
+    for rule in ("decode_first_pass", "decode_finetuned"):
+        assert "boundary probabilities from" in (residual_run / "logs" / rule / "tiny.log").read_text()
+    assert (residual_run / "logs" / "import_base_model" / "tiny.log").exists()

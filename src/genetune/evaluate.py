@@ -7,9 +7,15 @@ gene is right when one of its transcripts matches a reference transcript, and a 
 gene is found when one of its transcripts is matched. The reference keeps all transcripts
 for feature levels and the longest coding one per gene for base level (as the labels do).
 With `reference_loci_only`, predictions not overlapping any reference gene are ignored
-(for incomplete references).
+(for incomplete references). A reference whose every gene is one of its own transcripts (UCSC's
+refGene GTF gives each transcript its own gene_id; a GFF3 without gene lines) is grouped into
+loci first: transcripts whose CDS overlap on the same strand are one gene, as gffcompare's loci,
+so that isoforms of one locus do not count as genes no prediction could all match. Partial
+reference genes (cut by a sequence end) are scored as they are: a prediction matches them only
+with the same cut ends.
 """
 
+import dataclasses
 from collections import defaultdict
 
 import numpy as np
@@ -73,10 +79,31 @@ def feature_scores(ref_all, pred):
     return out
 
 
+def group_into_loci(transcripts):
+    """Copies of coding transcripts with gene_id set to their locus: CDS spans overlapping on the same
+    strand (transitively) form one locus."""
+    out = []
+    by_strand = defaultdict(list)
+    for t in transcripts:
+        by_strand[(t.seqid, t.strand)].append(t)
+    k = 0
+    for (seqid, strand), ts in by_strand.items():
+        end = None
+        for t in sorted(ts, key=lambda t: t.cds[0][0]):
+            if end is None or t.cds[0][0] >= end:
+                k += 1
+                end = t.cds[-1][1]
+            end = max(end, t.cds[-1][1])
+            out.append(dataclasses.replace(t, gene_id=f"locus{k}:{seqid}:{strand}"))
+    return out
+
+
 def evaluate(reference_gff3, prediction_gff3, genome_h5, reference_loci_only=False):
     """Rows of (level, feature, precision, recall, f1, n_reference, n_predicted)."""
     lengths = seq_lengths(*read_keys(genome_h5))
     ref_all = [t for t in read_gff3(reference_gff3, lengths) if t.cds]
+    if ref_all and all(t.gene_id == t.transcript_id for t in ref_all):
+        ref_all = group_into_loci(ref_all)
     pred = [t for t in read_gff3(prediction_gff3, lengths) if t.cds]
     if reference_loci_only:
         spans = defaultdict(list)

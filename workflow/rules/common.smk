@@ -15,6 +15,17 @@ wildcard_constraints:
     source=r"[A-Za-z0-9_.\-]+",
 
 
+KERAS_SUFFIXES = (".keras", ".h5")
+
+
+def get_base_model(wildcards=None):
+    """The base checkpoint: config's .pt as is; a Keras model (geneML .keras, Helixer .h5) is
+    imported into results/<species>/base_model.pt first (rule import_base_model)."""
+    if config["base_model"].endswith(KERAS_SUFFIXES):
+        return f"{RESULTS}/base_model.pt"
+    return config["base_model"]
+
+
 def get_bams(wildcards=None):
     """The RNA-seq BAMs in configured order (the order is part of a coverage model's input)."""
     return [entry["bam"] for entry in config.get("rnaseq", [])]

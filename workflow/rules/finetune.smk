@@ -5,7 +5,7 @@ rule finetune:
     input:
         train=rules.split_train_val.output.train,
         val=rules.split_train_val.output.val,
-        base=config["base_model"],
+        base=get_base_model(),
     output:
         best=f"{RESULTS}/finetune/best.pt",
         last=f"{RESULTS}/finetune/last.pt",

@@ -2,10 +2,29 @@
 # the first-pass rules with other inputs and outputs.
 
 
+if config["base_model"].endswith(KERAS_SUFFIXES):
+
+    rule import_base_model:
+        input:
+            keras=config["base_model"],
+        output:
+            pt=f"{RESULTS}/base_model.pt",
+        log:
+            f"logs/import_base_model/{SPECIES}.log",
+        conda:
+            "../../envs/torch.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        shell:
+            "python scripts/import_model.py --keras {input.keras:q} --out {output.pt:q} > {log} 2>&1"
+
+
 rule predict_first_pass:
     input:
         genome=rules.ingest_genome.output.h5,
-        model=config["base_model"],
+        model=get_base_model(),
     output:
         h5=f"{RESULTS}/first_pass/predictions.h5",
     log:

@@ -53,6 +53,18 @@ class ResidualArchitecture:
         return sum(n * 2 * (k // 2) * d for n, k, d in self.groups)
 
 
+def _conv(conv: nn.Conv1d, h):
+    """conv's 'same' Conv1d on (B, C, 1, L) channels-last as a (1 x k) Conv2d: the same numbers (up
+    to rounding), 3-4x faster on CPU through oneDNN's 2-D path (odd kernels only)."""
+    d, k = conv.dilation[0], conv.kernel_size[0]
+    return F.conv2d(h, conv.weight.unsqueeze(2), conv.bias, padding=(0, d * (k // 2)), dilation=(1, d))
+
+
+def _norm(norm: nn.BatchNorm1d, h):
+    return F.batch_norm(h, norm.running_mean, norm.running_var, norm.weight, norm.bias, norm.training,
+                        norm.momentum, norm.eps)
+
+
 class ResidualUnit(nn.Module):
     def __init__(self, channels, kernel, dilation):
         super().__init__()
@@ -63,7 +75,8 @@ class ResidualUnit(nn.Module):
         self.conv2 = nn.Conv1d(channels, channels, kernel, dilation=dilation, padding=pad)
 
     def forward(self, h):
-        return h + self.conv2(F.relu(self.norm2(self.conv1(F.relu(self.norm1(h))))))
+        """(B, C, 1, L) channels-last -> the same shape."""
+        return h + _conv(self.conv2, F.relu(_norm(self.norm2, _conv(self.conv1, F.relu(_norm(self.norm1, h))))))
 
 
 class ResidualCNN(nn.Module):
@@ -128,18 +141,19 @@ class ResidualCNN(nn.Module):
     def forward(self, x, coverage=None):
         """{"classes": (B, L, n_classes) logits} for x of (B, L + 2 * flank, 4): the outputs of the
         L inner bases. `coverage` is not read (no coverage channels)."""
-        h = self.stem(self.encode(x).transpose(1, 2))
-        skip = self.skips[0](h)
+        h = self.encode(x).transpose(1, 2).unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        h = _conv(self.stem, h)
+        skip = _conv(self.skips[0], h)
         g = 1
         for i, unit in enumerate(self.units):
             h = unit(h)
             if i == self.group_ends[g - 1]:
-                skip = skip + self.skips[g](h)
+                skip = skip + _conv(self.skips[g], h)
                 g += 1
         c = self.flank
         if c:
-            skip = skip[:, :, c:-c]
-        return {"classes": self.head(skip).transpose(1, 2)}
+            skip = skip[..., c:-c]
+        return {"classes": _conv(self.head, skip).squeeze(2).transpose(1, 2)}
 
     def probabilities(self, logits, softmax=None):
         """{"genic": (B, L, 4), "boundary": (B, L, 4)} from the class softmax."""

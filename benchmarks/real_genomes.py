@@ -1,0 +1,217 @@
+"""Real genomes, side by side: geneML's own CLI, genetune's first pass on geneML's weights, and
+genetune's fine-tuned model, all scored by genetune's evaluator against the reference (issue 13).
+
+    python scripts/fetch_real_data.py && make compat     # data, model, the oracle venvs
+    python benchmarks/real_genomes.py [--genomes micromonas human_chr16] [--cores 2] [--repeats 3]
+
+Per genome (config/species/<genome>.yaml gives genetune's settings):
+  - geneML 1.3.1's CLI (.oracle-geneml-venv) with its defaults (up to 5 transcripts per gene) and
+    with --max-transcripts 1, on the FASTA with --cores N;
+  - the genetune workflow (snakemake --configfile config/species/<genome>.yaml) end to end:
+    the first pass (geneML's weights imported) and the fine-tuned final annotation;
+  - gene, transcript, CDS-exon and base genic F1 of each (genetune's evaluator; GTF references are
+    read as GTF, their stop codons added to the CDS; reference genes whose ids are their
+    transcripts' (refGene) are grouped into loci by CDS overlap, as gffcompare does);
+  - speed: geneML's CLI against ingest + import + predict + decode of the first pass on the same
+    FASTA and cores (medians of --repeats), and the model alone: geneML's TensorFlow prediction
+    code against genetune's torch model on both strands of every sequence (max abs difference of
+    the 7 outputs).
+Then Helixer's own Keras inference (.oracle-venv: HybridModel.py --overlap) of a released-size
+HybridModel (4 x Conv1D 96, 3 x BiLSTM 128; random weights, as no released weights are reachable
+here) against genetune's predict.py on the imported weights, same genome.h5 and cores.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import ROOT, measure, work_dir
+
+from genetune.evaluate import evaluate
+
+GENEML = ROOT / ".oracle-geneml-venv"
+HELIXER = ROOT / ".oracle-venv"
+REFERENCE = {"micromonas": "resources/real/micromonas/annotation.gff3",
+             "human_chr16": "resources/real/human_chr16/annotation.gtf"}
+LEVELS = [("gene", "gene"), ("transcript", "transcript"), ("cds_exon", "cds_exon"), ("base", "genic")]
+
+
+def _link_checkout(work):
+    """A run directory that links the workflow, scripts, package, configs and resources."""
+    for name in ("Snakefile", "workflow", "scripts", "src", "config", "resources", "envs"):
+        if not (work / name).exists():
+            (work / name).symlink_to(ROOT / name)
+
+
+def _env():
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    return env
+
+
+def run_workflow(work, genome, cores):
+    """Wall seconds of the whole workflow on one species config; results under work/results/<genome>."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile",
+                           f"config/species/{genome}.yaml"], cwd=work, env=_env(), capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"workflow on {genome} failed:\n{proc.stderr[-4000:]}")
+    return time.perf_counter() - t0
+
+
+def geneml_cli(fasta, out, cores, *extra):
+    return [GENEML / "bin" / "geneml", fasta, "-o", out, "-c", cores, *extra]
+
+
+def first_pass_steps(work, genome, cores):
+    """genetune's ingest + import + predict + decode of the first pass, as the workflow runs them."""
+    import yaml
+    cfg = yaml.safe_load((ROOT / "config" / "species" / f"{genome}.yaml").read_text())
+    py, s, d = sys.executable, ROOT / "scripts", work / "speed"
+    d.mkdir(exist_ok=True)
+    return [
+        [py, s / "ingest_genome.py", "--fasta", ROOT / cfg["genome"], "--species", genome,
+         "--subsequence-length", cfg["subsequence_length"], "--out", d / "genome.h5"],
+        [py, s / "import_model.py", "--keras", ROOT / cfg["base_model"], "--out", d / "base.pt"],
+        [py, s / "predict.py", "--genome-h5", d / "genome.h5", "--model", d / "base.pt", "--threads", cores,
+         "--out", d / "predictions.h5"],
+        [py, s / "decode.py", "--genome-h5", d / "genome.h5", "--predictions", d / "predictions.h5",
+         "--settings", json.dumps(cfg["decode"]), "--out", d / "annotation.gff3"],
+    ]
+
+
+def model_alone(work, genome, cores):
+    """(geneML TF seconds, genetune torch seconds, max abs diff) on both strands of every sequence."""
+    import h5py
+    import numpy as np
+    import torch
+
+    from genetune import layout
+    from genetune.checkpoint import load_model
+    from genetune.chunks import StrandReader, read_keys, strand_runs
+
+    d = work / "speed"
+    fasta = ROOT / "resources" / "real" / genome / "genome.fa"
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(cores), "TF_NUM_INTEROP_THREADS": "1"}
+    proc = subprocess.run([GENEML / "bin" / "python", ROOT / "tests" / "geneml_oracle.py", fasta, d / "geneml.npz",
+                           ROOT / "resources" / "models" / "geneML_default.keras"], capture_output=True, text=True,
+                          env=env)
+    if proc.returncode:
+        raise SystemExit(f"geneML oracle failed:\n{proc.stderr[-3000:]}")
+    ref = np.load(d / "geneml.npz")
+    model, _ = load_model(d / "base.pt")
+    model.eval()
+    torch.set_num_threads(cores)
+    spent, worst = 0.0, 0.0
+    with h5py.File(d / "genome.h5") as g:
+        for run in strand_runs(*read_keys(d / "genome.h5")):
+            x, _ = StrandReader(run, g[layout.X]).read(0, int(run.valid.sum()))
+            x = torch.from_numpy(np.pad(x.astype(np.float32), ((model.flank, model.flank), (0, 0))))[None]
+            t = time.perf_counter()
+            with torch.no_grad():
+                ours = model.class_probabilities(model(x))[0].numpy()
+            spent += time.perf_counter() - t
+            worst = max(worst, float(np.abs(ours - ref[f"{run.seqid}|{run.strand}"].T).max()))
+    return float(ref["seconds"]), spent, worst
+
+
+def helixer_keras_timing(work, cores, repeats):
+    """(Helixer HybridModel.py seconds, genetune predict.py seconds) for a released-size model."""
+    d = work / "helixer"
+    d.mkdir(exist_ok=True)
+    oracle = subprocess.run([HELIXER / "bin" / "python", ROOT / "tests" / "keras_oracle.py", d,
+                             "released_land_plant"], capture_output=True, text=True)
+    if oracle.returncode:
+        raise SystemExit(f"Helixer Keras oracle failed:\n{oracle.stderr[-3000:]}")
+    subprocess.run([sys.executable, ROOT / "scripts" / "import_model.py", "--keras", d / "released_land_plant.h5",
+                    "--out", d / "released.pt"], check=True, capture_output=True)
+    genome = work / "speed" / "genome.h5"
+    hybrid_model_py = subprocess.run([HELIXER / "bin" / "python", "-c",
+                                      "import helixer, os; print(os.path.dirname(helixer.__file__))"],
+                                     capture_output=True, text=True, check=True).stdout.strip()
+    helixer_cmd = ["taskset", "-c", f"0-{cores - 1}", HELIXER / "bin" / "python",
+                   Path(hybrid_model_py) / "prediction" / "HybridModel.py", "--load-model-path",
+                   d / "released_land_plant.h5", "--test-data", genome, "--overlap", "--val-test-batch-size", 8,
+                   "--prediction-output-path", d / "hx_predictions.h5"]
+    ours_cmd = ["taskset", "-c", f"0-{cores - 1}", sys.executable, ROOT / "scripts" / "predict.py", "--genome-h5",
+                genome, "--model", d / "released.pt", "--threads", cores, "--out", d / "gt_predictions.h5"]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    theirs = statistics.median(measure(helixer_cmd, tolerate=lambda e: "PackageNotFoundError" in e, env=env)[0]
+                               for _ in range(repeats))
+    ours = statistics.median(measure(ours_cmd)[0] for _ in range(repeats))
+    return theirs, ours
+
+
+def scores(reference, gff3, genome_h5):
+    rows = {(r[0], r[1]): r for r in evaluate(reference, gff3, genome_h5)}
+    return {lvl: rows[lvl][4] for lvl in LEVELS}, rows[("gene", "gene")][6]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--genomes", nargs="+", default=["micromonas", "human_chr16"], choices=sorted(REFERENCE))
+    p.add_argument("--cores", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--skip-helixer", action="store_true", help="leave out Helixer's Keras timing")
+    p.add_argument("--keep", type=Path)
+    a = p.parse_args()
+    missing = [str(x) for x in (GENEML / "bin" / "geneml", ROOT / "resources" / "models" / "geneML_default.keras",
+                                *(ROOT / REFERENCE[g] for g in a.genomes)) if not Path(x).exists()]
+    if missing:
+        raise SystemExit(f"missing: {', '.join(missing)}\nrun `python scripts/fetch_real_data.py` and `make compat`")
+    with work_dir(a.keep, "genetune-real-") as work:
+        _link_checkout(work)
+        for genome in a.genomes:
+            fasta = ROOT / "resources" / "real" / genome / "genome.fa"
+            reference = ROOT / REFERENCE[genome]
+            res = work / "results" / genome
+            wall = run_workflow(work, genome, a.cores)
+            gml = {"geneML CLI (defaults)": work / f"{genome}_geneml.gff3",
+                   "geneML CLI (--max-transcripts 1)": work / f"{genome}_geneml_mt1.gff3"}
+            cli_walls = {}
+            for label, extra in (("geneML CLI (defaults)", ()), ("geneML CLI (--max-transcripts 1)",
+                                                                  ("--max-transcripts", 1))):
+                cli_walls[label] = [measure(geneml_cli(fasta, gml[label], a.cores, *extra)) for _ in range(a.repeats)]
+            steps = first_pass_steps(work, genome, a.cores)
+            ours = []
+            for _ in range(a.repeats):
+                ours.append([measure(cmd) for cmd in steps])
+            genome_h5 = res / "genome.h5"
+            table = {**{k: scores(reference, v, genome_h5) for k, v in gml.items()},
+                     "genetune first pass (geneML weights)": scores(reference, res / "first_pass/annotation.gff3",
+                                                                    genome_h5),
+                     "genetune fine-tuned": scores(reference, res / "final/annotation.gff3", genome_h5)}
+            print(f"\n{genome}: accuracy against {REFERENCE[genome]} (genetune's evaluator)")
+            print(f"{'':<40}{'gene F1':>9}{'transcr.':>9}{'CDS-exon':>9}{'base':>7}{'genes':>7}")
+            for label, (f1, n) in table.items():
+                print(f"{label:<40}" + "".join(f"{f1[lvl]:>9.3f}" for lvl in LEVELS[:3])
+                      + f"{f1[LEVELS[3]]:>7.3f}{n:>7}")
+            stages = ["ingest", "import", "predict", "decode"]
+            med = [statistics.median(run[i][0] for run in ours) for i in range(len(stages))]
+            rss = max(m for run in ours for _, m in run)
+            total = sum(med)
+            print(f"\n{genome}: speed on {a.cores} cores, medians of {a.repeats} (whole workflow incl. fine-tuning: "
+                  f"{wall:.0f} s)")
+            for label, runs in cli_walls.items():
+                w = statistics.median(x for x, _ in runs)
+                print(f"{label:<40}{w:>8.1f} s {max(m for _, m in runs):>7.0f} MiB")
+            print(f"{'genetune ingest+import+predict+decode':<40}{total:>8.1f} s {rss:>7.0f} MiB  ("
+                  + ", ".join(f"{s} {t:.1f}" for s, t in zip(stages, med)) + ")")
+            base_cli = statistics.median(x for x, _ in cli_walls["geneML CLI (defaults)"])
+            print(f"end to end: genetune {base_cli / total:.1f}x faster than geneML's CLI (goal >= 3x)")
+            tf_s, torch_s, diff = model_alone(work, genome, a.cores)
+            print(f"model alone, both strands: geneML/TensorFlow {tf_s:.1f} s, genetune/torch {torch_s:.1f} s: "
+                  f"{tf_s / torch_s:.1f}x; max abs diff of the 7 outputs {diff:.1e}")
+        if not a.skip_helixer:
+            theirs, ours = helixer_keras_timing(work, a.cores, a.repeats)
+            print(f"\nreleased-size HybridModel on {a.genomes[-1]} (both strands, overlap, {a.cores} cores): Helixer "
+                  f"HybridModel.py {theirs:.1f} s, genetune predict.py {ours:.1f} s: {theirs / ours:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
