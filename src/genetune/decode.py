@@ -72,7 +72,10 @@ class DecodeConfig:
     prob_floor: float = 1e-6
     rnaseq_hint_weight: float = 0.0  # > 0: RNA-seq coverage (if given) shapes the gene models
     rnaseq_min_depth: int = 3  # reads over a base before it counts as evidence
-    boundary_weight: float = 1.0  # weight of the boundary log-odds where predictions_boundary exists (0: off)
+    # weight of the boundary log-odds where predictions_boundary exists (0: off): class log-probabilities add
+    # up over every base of a gene while a boundary counts once; 100-200 gave the best gene F1 on geneML's
+    # outputs on both real genomes (benchmarks/real_genomes.py)
+    boundary_weight: float = 150.0
     opposite_strand_overlaps: str = "best"  # "best": of genes overlapping on opposite strands keep the better; "keep"
     min_gene_score: float = 0.0
     split_min_intergenic: int = 2000  # confident intergenic runs this long are not decoded (regions.py)
