@@ -2,7 +2,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# rules call `python scripts/...`: the venv's python must come first on PATH
+# rules call `python workflow/scripts/...`: the venv's python must come first on PATH
 export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.installed
 
@@ -44,9 +44,9 @@ compat: $(STAMP) $(ORACLE)/.installed-3 $(GENEML_ORACLE)/.installed-1
 		$(BIN)/pytest -q -rxs tests/test_compat_helixer.py tests/test_compat_geneml.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src scripts tests $(wildcard benchmarks)
+	$(BIN)/ruff check src workflow/scripts tests $(wildcard benchmarks)
 	$(BIN)/snakemake --lint
-	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakefmt --check workflow/Snakefile workflow/rules
 
 # Retrain the shipped demo base model (about 15 min on 2 CPU cores) and install it.
 pretrain: $(STAMP)

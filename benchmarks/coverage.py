@@ -20,7 +20,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from common import ROOT, median_runs, report, work_dir
+from common import ROOT, SCRIPTS, median_runs, report, work_dir
 
 from genetune import layout
 from genetune.simulate import simulate_species
@@ -45,7 +45,7 @@ def main():
         raise SystemExit(f"no Helixer oracle at {a.oracle}: run `make compat` first (or pass --oracle)")
     if not shutil.which("samtools"):
         raise SystemExit("samtools not found: apt-get install samtools")
-    py, scripts = sys.executable, ROOT / "scripts"
+    py, scripts = sys.executable, SCRIPTS
     with work_dir(a.keep, "genetune-covbench-") as work:
         os.chdir(work)  # Helixer's HTSeq memmaps go to random folders under the working directory
         bam, fasta, genome = work / "rnaseq.bam", work / "genome.fa", work / "genome.h5"

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, median_runs, report, work_dir
+from common import ROOT, SCRIPTS, median_runs, report, work_dir
 
 from genetune.gff import write_gff3
 from genetune.simulate import simulate_genome, write_fasta
@@ -70,7 +70,7 @@ def main():
     p.add_argument("--streaming-mb", type=float, help="only time genetune ingesting a random genome this large")
     p.add_argument("--keep", type=Path, help="work here and keep the files (default: a temp dir)")
     a = p.parse_args()
-    py, scripts, hx = sys.executable, ROOT / "scripts", a.oracle / "bin"
+    py, scripts, hx = sys.executable, SCRIPTS, a.oracle / "bin"
     with work_dir(a.keep, "genetune-bench-") as work:
         if a.streaming_mb:
             fasta = random_fasta(work / "big.fa", a.streaming_mb)

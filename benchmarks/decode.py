@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from common import ROOT, median_runs, work_dir
+from common import ROOT, SCRIPTS, median_runs, work_dir
 
 from genetune.evaluate import evaluate
 from genetune.fasta import ingest_genome
@@ -37,7 +37,7 @@ def helixerpost(genome, predictions, out, oracle):
 
 
 def genetune(genome, predictions, out, settings, coverage=None):
-    cmd = [sys.executable, ROOT / "scripts" / "decode.py", "--genome-h5", genome, "--predictions", predictions,
+    cmd = [sys.executable, SCRIPTS / "decode.py", "--genome-h5", genome, "--predictions", predictions,
            "--settings", json.dumps(settings), "--out", out]
     return cmd + (["--coverage-h5", coverage] if coverage else [])
 
@@ -54,7 +54,7 @@ def speed(work, mb, repeats, exact, oracle):
         write_fasta(g, work / "genome.fa")
         write_gff3(transcripts, {k: len(v) for k, v in g.items()}, work / "truth.gff3", "simulated")
         ingest_genome(work / "genome.fa", "bench", genome, 21384)
-        subprocess.run([sys.executable, ROOT / "scripts" / "predict.py", "--genome-h5", genome, "--model",
+        subprocess.run([sys.executable, SCRIPTS / "predict.py", "--genome-h5", genome, "--model",
                         ROOT / "resources" / "models" / "demo_base.pt", "--threads", "2", "--out", preds],
                        check=True, capture_output=True)
     steps = {

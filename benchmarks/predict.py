@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import ROOT, median_runs, work_dir
+from common import ROOT, SCRIPTS, median_runs, work_dir
 
 from genetune.checkpoint import load_model
 from genetune.models.hybrid import HybridArchitecture, HybridModel, conv_flops_per_bp, flops_per_bp
@@ -92,7 +92,7 @@ def simulated_genome(work, name, sizes):
     if not genome.exists():
         g, _ = simulate_genome("target", 5, sizes)
         write_fasta(g, fasta)
-        subprocess.run([sys.executable, ROOT / "scripts" / "ingest_genome.py", "--fasta", fasta, "--species", "bench",
+        subprocess.run([sys.executable, SCRIPTS / "ingest_genome.py", "--fasta", fasta, "--species", "bench",
                         "--out", genome], check=True, stdout=subprocess.DEVNULL)
     return fasta, genome
 
@@ -113,7 +113,7 @@ def main():
         for label, m in (("demo model", demo), ("released Helixer size (4xConv96, 3xBiLSTM128)", RELEASED)):
             print(f"{name}: {label}: {gpu_throughput(m):.1f} Mb/s forward (bf16 autocast, batch 64, L={L})")
         return
-    py, scripts = sys.executable, ROOT / "scripts"
+    py, scripts = sys.executable, SCRIPTS
     with work_dir(a.keep, "genetune-predbench-") as work:
         mb = a.memory_mb or a.mb
         sizes = [int(mb * 1e6 * f) for f in (0.4, 0.3, 0.2, 0.1)]

@@ -1,7 +1,7 @@
 """Real genomes, side by side: geneML's own CLI, genetune's first pass on geneML's weights, and
 genetune's fine-tuned model, all scored by genetune's evaluator against the reference (issue 13).
 
-    python scripts/fetch_real_data.py && make compat     # data, model, the oracle venvs
+    python workflow/scripts/fetch_real_data.py && make compat     # data, model, the oracle venvs
     python benchmarks/real_genomes.py [--genomes micromonas human_chr16] [--cores 2] [--repeats 3]
 
 Per genome (config/species/<genome>.yaml gives genetune's settings):
@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import ROOT, measure, work_dir
+from common import ROOT, SCRIPTS, measure, work_dir
 
 from genetune.evaluate import evaluate
 
@@ -43,7 +43,7 @@ LEVELS = [("gene", "gene"), ("transcript", "transcript"), ("cds_exon", "cds_exon
 
 def _link_checkout(work):
     """A run directory that links the workflow, scripts, package, configs and resources."""
-    for name in ("Snakefile", "workflow", "scripts", "src", "config", "resources", "envs"):
+    for name in ("workflow", "src", "config", "resources"):
         if not (work / name).exists():
             (work / name).symlink_to(ROOT / name)
 
@@ -72,7 +72,7 @@ def first_pass_steps(work, genome, cores):
     """genetune's ingest + import + predict + decode of the first pass, as the workflow runs them."""
     import yaml
     cfg = yaml.safe_load((ROOT / "config" / "species" / f"{genome}.yaml").read_text())
-    py, s, d = sys.executable, ROOT / "scripts", work / "speed"
+    py, s, d = sys.executable, SCRIPTS, work / "speed"
     d.mkdir(exist_ok=True)
     return [
         [py, s / "ingest_genome.py", "--fasta", ROOT / cfg["genome"], "--species", genome,
@@ -128,7 +128,7 @@ def helixer_keras_timing(work, cores, repeats):
                              "released_land_plant"], capture_output=True, text=True)
     if oracle.returncode:
         raise SystemExit(f"Helixer Keras oracle failed:\n{oracle.stderr[-3000:]}")
-    subprocess.run([sys.executable, ROOT / "scripts" / "import_model.py", "--keras", d / "released_land_plant.h5",
+    subprocess.run([sys.executable, SCRIPTS / "import_model.py", "--keras", d / "released_land_plant.h5",
                     "--out", d / "released.pt"], check=True, capture_output=True)
     genome = work / "speed" / "genome.h5"
     hybrid_model_py = subprocess.run([HELIXER / "bin" / "python", "-c",
@@ -138,7 +138,7 @@ def helixer_keras_timing(work, cores, repeats):
                    Path(hybrid_model_py) / "prediction" / "HybridModel.py", "--load-model-path",
                    d / "released_land_plant.h5", "--test-data", genome, "--overlap", "--val-test-batch-size", 8,
                    "--prediction-output-path", d / "hx_predictions.h5"]
-    ours_cmd = ["taskset", "-c", f"0-{cores - 1}", sys.executable, ROOT / "scripts" / "predict.py", "--genome-h5",
+    ours_cmd = ["taskset", "-c", f"0-{cores - 1}", sys.executable, SCRIPTS / "predict.py", "--genome-h5",
                 genome, "--model", d / "released.pt", "--threads", cores, "--out", d / "gt_predictions.h5"]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     theirs = statistics.median(measure(helixer_cmd, tolerate=lambda e: "PackageNotFoundError" in e, env=env)[0]
@@ -163,7 +163,8 @@ def main():
     missing = [str(x) for x in (GENEML / "bin" / "geneml", ROOT / "resources" / "models" / "geneML_default.keras",
                                 *(ROOT / REFERENCE[g] for g in a.genomes)) if not Path(x).exists()]
     if missing:
-        raise SystemExit(f"missing: {', '.join(missing)}\nrun `python scripts/fetch_real_data.py` and `make compat`")
+        raise SystemExit(f"missing: {', '.join(missing)}\n"
+                         "run `python workflow/scripts/fetch_real_data.py` and `make compat`")
     with work_dir(a.keep, "genetune-real-") as work:
         _link_checkout(work)
         for genome in a.genomes:

@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from conftest import SCRIPTS
 
 from genetune import layout
 from genetune.checkpoint import load_model
@@ -47,10 +48,10 @@ def runs(tmp_path_factory):
     proc = subprocess.run([str(GENEML / "bin" / "python"), str(ROOT / "tests" / "geneml_oracle.py"), str(fasta),
                            str(d / "geneml.npz"), str(keras)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "import_model.py"), "--keras", str(keras),
+    subprocess.run([sys.executable, str(SCRIPTS / "import_model.py"), "--keras", str(keras),
                     "--out", str(d / "geneml.pt")], check=True, capture_output=True)
     ingest_genome(fasta, "Mpusilla", d / "genome.h5")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "predict.py"), "--genome-h5", str(d / "genome.h5"),
+    subprocess.run([sys.executable, str(SCRIPTS / "predict.py"), "--genome-h5", str(d / "genome.h5"),
                     "--model", str(d / "geneml.pt"), "--out", str(d / "predictions.h5")], check=True,
                    capture_output=True)
     return np.load(d / "geneml.npz"), d

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import pysam
 import pytest
+from conftest import SCRIPTS
 from zoo import write_zoo
 
 from genetune import layout
@@ -211,7 +212,7 @@ def test_imported_keras_model_predicts_what_helixer_predicts(keras_models, tmp_p
     from genetune.checkpoint import load_model
 
     norm = json.loads((keras_models / "configs.json").read_text())[name]["coverage_norm"]
-    script = ROOT / "scripts" / "import_model.py"
+    script = SCRIPTS / "import_model.py"
     subprocess.run([sys.executable, str(script), "--keras", str(keras_models / f"{name}.h5"),
                     "--coverage-norm", norm, "--out", str(tmp_path / "m.pt")], check=True, capture_output=True)
     model, ckpt = load_model(tmp_path / "m.pt")

@@ -2,14 +2,14 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import SCRIPTS
 
-SCRIPTS = sorted(p for p in (Path(__file__).resolve().parents[1] / "scripts").glob("*.py") if p.name != "_bootstrap.py")
+ALL_SCRIPTS = sorted(p for p in SCRIPTS.glob("*.py") if p.name != "_bootstrap.py")
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("script", ALL_SCRIPTS, ids=lambda p: p.name)
 def test_script_help_works(script):
     proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("usage:")
@@ -18,7 +18,7 @@ def test_script_help_works(script):
 def test_bad_input_gives_one_error_line_and_no_output(tmp_path):
     fasta = tmp_path / "reads.fa"
     fasta.write_text("@read1\nACGT\n+\nIIII\n")
-    script = SCRIPTS[0].parent / "ingest_genome.py"
+    script = SCRIPTS / "ingest_genome.py"
     proc = subprocess.run([sys.executable, str(script), "--fasta", str(fasta), "--species", "sp",
                            "--out", str(tmp_path / "g.h5")], capture_output=True, text=True)
     assert proc.returncode == 1

@@ -38,7 +38,7 @@ TINY = {
 
 def _workdir(tmp_path, config):
     """A run directory that links the workflow, scripts and package and holds its own config."""
-    for name in ("Snakefile", "workflow", "scripts", "src"):
+    for name in ("workflow", "src"):
         (tmp_path / name).symlink_to(ROOT / name)
     (tmp_path / "resources" / "models").mkdir(parents=True)
     (tmp_path / "resources" / "models" / "demo_base.pt").symlink_to(ROOT / "resources/models/demo_base.pt")

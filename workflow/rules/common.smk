@@ -1,9 +1,18 @@
 import json
 import os
+from pathlib import Path
 
 from snakemake.utils import validate
 
 validate(config, schema="../schemas/config.schema.yaml")
+
+# the scripts beside the rules: found from the workflow, not the working directory (module deployment)
+SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
+
+
+def script_path(name):
+    return str(SCRIPTS / name)
+
 
 SPECIES = config["species"]
 RESULTS = f"results/{SPECIES}"

@@ -11,18 +11,19 @@ rule simulate_demo_species:
     log:
         "logs/simulate_demo_species/{demo}.log",
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
     params:
+        script=script_path("simulate_species.py"),
         preset=demo_param("preset"),
         seed=demo_param("seed"),
         sizes=demo_param("contig_sizes"),
         pairs=demo_param("read_pairs"),
         out_dir=output_dir,
     shell:
-        "python scripts/simulate_species.py --preset {params.preset} --seed {params.seed} "
+        "python {params.script:q} --preset {params.preset} --seed {params.seed} "
         "--contig-sizes {params.sizes} --read-pairs {params.pairs} "
         "--out-dir {params.out_dir} > {log} 2>&1"

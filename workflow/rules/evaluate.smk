@@ -23,16 +23,17 @@ rule evaluate:
     log:
         f"logs/evaluate/{SPECIES}.log",
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=3000,
         runtime=60,
     params:
+        script=script_path("evaluate.py"),
         loci_only=(
             "--reference-loci-only" if config.get("reference_is_incomplete") else ""
         ),
     shell:
-        "python scripts/evaluate.py --reference {input.reference} --genome-h5 {input.genome} "
+        "python {params.script:q} --reference {input.reference} --genome-h5 {input.genome} "
         "--prediction first_pass={input.first_pass} --prediction final={input.final} {params.loci_only} "
         "--plot {output.plot} --out {output.metrics} > {log} 2>&1"

@@ -20,15 +20,16 @@ rule finetune:
     benchmark:
         f"logs/benchmark/finetune/{SPECIES}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: 2
     resources:
         mem_mb=6000,
         runtime=720,
         gpu=1,
     params:
+        script=script_path("finetune.py"),
         settings=settings("finetune"),
         out_dir=output_dir,
     shell:
-        "python scripts/finetune.py --train-h5 {input.train} --val-h5 {input.val} --base-model {input.base} "
+        "python {params.script:q} --train-h5 {input.train} --val-h5 {input.val} --base-model {input.base} "
         "--settings {params.settings:q} --threads {threads} --out-dir {params.out_dir} > {log} 2>&1"

@@ -9,16 +9,17 @@ rule ingest_genome:
     log:
         f"logs/ingest_genome/{SPECIES}.log",
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=3000,
         runtime=60,
     params:
+        script=script_path("ingest_genome.py"),
         species=SPECIES,
         length=config["subsequence_length"],
     shell:
-        "python scripts/ingest_genome.py --fasta {input.fasta} --species {params.species} "
+        "python {params.script:q} --fasta {input.fasta} --species {params.species} "
         "--subsequence-length {params.length} --out {output.h5} > {log} 2>&1"
 
 
@@ -37,15 +38,16 @@ rule add_coverage:
     log:
         f"logs/add_coverage/{SPECIES}.log",
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 4
     resources:
         mem_mb=3000,
         runtime=120,
     params:
+        script=script_path("add_coverage.py"),
         bams=lambda wc, input: " ".join(f"--bam {b}" for b in input.bams),
         strandedness=" ".join(get_strandedness()),
     shell:
-        "python scripts/add_coverage.py --genome-h5 {input.genome} {params.bams} "
+        "python {params.script:q} --genome-h5 {input.genome} {params.bams} "
         "--strandedness {params.strandedness} --threads {threads} "
         "--strandedness-report {output.strandedness} --out {output.h5} > {log} 2>&1"

@@ -12,13 +12,15 @@ if config["base_model"].endswith(KERAS_SUFFIXES):
         log:
             f"logs/import_base_model/{SPECIES}.log",
         conda:
-            "../../envs/torch.yaml"
+            "../envs/torch.yaml"
         threads: 1
         resources:
             mem_mb=2000,
             runtime=10,
+        params:
+            script=script_path("import_model.py"),
         shell:
-            "python scripts/import_model.py --keras {input.keras:q} --out {output.pt:q} > {log} 2>&1"
+            "python {params.script:q} --keras {input.keras:q} --out {output.pt:q} > {log} 2>&1"
 
 
 rule predict_first_pass:
@@ -32,18 +34,19 @@ rule predict_first_pass:
     benchmark:
         f"logs/benchmark/predict_first_pass/{SPECIES}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=240,
         gpu=1,
     params:
+        script=script_path("predict.py"),
         coverage=coverage_arg,
         batch_size=config["predict"]["batch_size"],
         overlap="" if config["predict"]["overlap"] else "--no-overlap",
     shell:
-        "python scripts/predict.py --genome-h5 {input.genome} --model {input.model} {params.coverage} "
+        "python {params.script:q} --genome-h5 {input.genome} --model {input.model} {params.coverage} "
         "--batch-size {params.batch_size} {params.overlap} --threads {threads} --out {output.h5} > {log} 2>&1"
 
 
@@ -59,16 +62,17 @@ rule decode_first_pass:
     benchmark:
         f"logs/benchmark/decode_first_pass/{SPECIES}.tsv"
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
     params:
+        script=script_path("decode.py"),
         coverage=coverage_arg,
         settings=settings("decode"),
     shell:
-        "python scripts/decode.py --genome-h5 {input.genome} --predictions {input.predictions} {params.coverage} "
+        "python {params.script:q} --genome-h5 {input.genome} --predictions {input.predictions} {params.coverage} "
         "--settings {params.settings:q} --out {output.gff3} > {log} 2>&1"
 
 

@@ -10,18 +10,19 @@ rule simulate_source_species:
     log:
         "logs/simulate_source_species/{source}.log",
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
     params:
+        script=script_path("simulate_species.py"),
         preset=pretrain_param("preset"),
         seed=pretrain_param("seed"),
         sizes=pretrain_param("contig_sizes"),
         out_dir=output_dir,
     shell:
-        "python scripts/simulate_species.py --preset {params.preset} --seed {params.seed} "
+        "python {params.script:q} --preset {params.preset} --seed {params.seed} "
         "--contig-sizes {params.sizes} --prefix {wildcards.source}_chr "
         "--out-dir {params.out_dir} > {log} 2>&1"
 
@@ -56,13 +57,15 @@ rule concatenate_sources:
     log:
         "logs/concatenate_sources/all.log",
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        script=script_path("concatenate_h5.py"),
     shell:
-        "python scripts/concatenate_h5.py --inputs {input} --out {output.h5} > {log} 2>&1"
+        "python {params.script:q} --inputs {input} --out {output.h5} > {log} 2>&1"
 
 
 use rule split_train_val as split_sources with:
@@ -92,18 +95,19 @@ rule train_base_model:
     benchmark:
         "logs/benchmark/train_base_model/all.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: 2
     resources:
         mem_mb=6000,
         runtime=60,
         gpu=1,
     params:
+        script=script_path("finetune.py"),
         settings=pretrain_json("train"),
         card=pretrain_json("model_card"),
         out_dir=output_dir,
     shell:
-        "python scripts/finetune.py --train-h5 {input.train} --val-h5 {input.val} "
+        "python {params.script:q} --train-h5 {input.train} --val-h5 {input.val} "
         "--settings {params.settings:q} --model-card {params.card:q} --threads {threads} "
         "--out-dir {params.out_dir} > {log} 2>&1"
 

