@@ -3,7 +3,9 @@ import torch
 
 from genetune.checkpoint import check_channels, input_channels, load_model, save_checkpoint
 from genetune.errors import InputError
-from genetune.models.hybrid import HybridArchitecture, HybridModel, with_coverage_head
+from genetune.models import with_coverage_adapter
+from genetune.models.hybrid import HybridArchitecture, HybridModel
+from genetune.models.residual import ResidualArchitecture, ResidualCNN
 
 ARCH = HybridArchitecture(cnn_layers=2, filter_depth=8, kernel_size=10, lstm_layers=2, units=8)
 
@@ -15,12 +17,31 @@ def test_outputs_have_one_row_per_base_for_both_heads():
     assert set(HybridModel(HybridArchitecture(predict_phase=False))(torch.randn(1, 18, 4))) == {"genic"}
 
 
-def test_coverage_head_starts_as_the_base_model():
-    base = HybridModel(ARCH).eval()
-    cov_model = with_coverage_head(base, coverage_count=2).eval()
-    x = torch.randn(1, 90, 4)
-    cov = torch.randint(0, 50, (1, 90, 4)).float()
-    assert torch.allclose(base(x)["genic"], cov_model(x, cov)["genic"], atol=1e-6)
+@pytest.mark.parametrize("family", ["hybrid", "residual"])
+@pytest.mark.parametrize("hidden", [False, True])
+def test_coverage_adapter_starts_as_the_base_model_and_then_reads_coverage(family, hidden):
+    """Mode coverage for both families: at step 0 the adapter adds exactly nothing; once its output
+    weights move, coverage changes the predictions, with context (a read 4 bases away counts)."""
+    torch.manual_seed(0)
+    base = (HybridModel(ARCH) if family == "hybrid" else
+            ResidualCNN(ResidualArchitecture(channels=8, groups=[[1, 3, 1]]))).eval()
+    model = with_coverage_adapter(base, n_bams=2, width=4, kernel=9, hidden=hidden).eval()
+    assert model.input_channels == 8 and model.family == family
+    L = 90
+    x = torch.randn(1, L + 2 * base.flank, 4)
+    cov = torch.randint(0, 50, (1, L + 2 * base.flank, 4)).float()
+    out, ref = model(x, cov), base(x)
+    assert all(torch.equal(out[k], ref[k]) for k in ref)
+    with torch.no_grad():
+        for p in model.adapter.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        moved = model(x, cov)
+        far = cov.clone()
+        far[0, base.flank + 40] += 30  # one base's coverage
+        changed = (model(x, far)[next(iter(ref))] - moved[next(iter(ref))]).abs().amax(-1)[0]
+    assert (changed[36:45] > 0).all()  # bases up to 4 away see it through the adapter's convolutions
+    assert [n for n, _ in model.layer_groups()][-1] == "head"
+    assert any(p is model.adapter.project.weight for p in model.layer_groups()[-1][1])
 
 
 def test_checkpoint_round_trip_keeps_weights_and_card(tmp_path):
@@ -33,7 +54,7 @@ def test_checkpoint_round_trip_keeps_weights_and_card(tmp_path):
 
 
 def test_coverage_model_without_coverage_fails_saying_what_is_missing(tmp_path):
-    model = with_coverage_head(HybridModel(ARCH), 1)
+    model = with_coverage_adapter(HybridModel(ARCH), 1)
     save_checkpoint(tmp_path / "c.pt", model, input_channels(["a.bam"], ["reverse"]))
     _, ckpt = load_model(tmp_path / "c.pt")
     with pytest.raises(InputError, match=r"needs RNA-seq coverage from 1 BAM\(s\) \(a.bam, reverse\)"):

@@ -4,7 +4,7 @@ import pytest
 
 from genetune import layout
 from genetune.errors import InputError
-from genetune.select import select_confident, select_rows
+from genetune.select import SelectConfig, gene_scores, select_confident, select_rows
 from genetune.simulate import predictions_from_labels
 from genetune.split import split_seqids, split_train_val, split_units
 
@@ -26,7 +26,8 @@ def test_ties_in_intergenic_fraction_do_not_collapse_strata():
 def test_selection_prefers_chunks_where_predictions_agree_with_labels(tiny_species, tmp_path):
     d = tiny_species["dir"]
     predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.8, seed=1)
-    rows, conf = select_confident(d / "labels.h5", tmp_path / "p.h5", tmp_path / "c.h5", keep_fraction=0.5)
+    rows, conf = select_confident(d / "labels.h5", tmp_path / "p.h5", tmp_path / "c.h5",
+                                  SelectConfig(unit="chunk", keep_fraction=0.5))
     with h5py.File(tmp_path / "c.h5") as c, h5py.File(d / "labels.h5") as lab:
         assert len(c[layout.X]) == len(rows)
         assert np.array_equal(c[layout.Y][:], lab[layout.Y][np.sort(rows)])
@@ -41,7 +42,7 @@ def test_mismatched_chunks_are_an_error_not_silently_paired(tiny_species, tmp_pa
         se[[0, 1]] = se[[1, 0]]
         p[layout.START_ENDS][...] = se
     with pytest.raises(InputError, match="do not match"):
-        select_confident(d / "labels.h5", tmp_path / "p.h5", tmp_path / "c.h5")
+        select_confident(d / "labels.h5", tmp_path / "p.h5", tmp_path / "c.h5", SelectConfig(unit="chunk"))
 
 
 def test_split_is_by_whole_sequence_deterministic_and_never_empty():
@@ -94,3 +95,75 @@ def test_split_fraction_and_outputs_are_checked(tiny_species, tmp_path):
         split_seqids(np.array(["a", "b"]), 1.0, 1)
     with pytest.raises(InputError, match="same file"):
         split_train_val(tiny_species["dir"] / "labels.h5", tmp_path / "x.h5", tmp_path / "x.h5")
+
+
+def _with_decoy(tiny_species, tmp_path):
+    """The truth annotation plus a decoy two-exon gene in an intergenic stretch of chr... (no reads)."""
+    from genetune.gff import read_gff3
+    d = tiny_species["dir"]
+    genes = read_gff3(d / "annotation.gff3")
+    seq = next(t.seqid for t in genes)
+    spans = sorted((t.start, t.end) for t in genes if t.seqid == seq)
+    gap = max(zip(spans, spans[1:]), key=lambda ab: ab[1][0] - ab[0][1])
+    lo = gap[0][1] + 300
+    text = (d / "annotation.gff3").read_text()
+    text += (f"{seq}\tdecoy\tgene\t{lo + 1}\t{lo + 600}\t.\t+\t.\tID=decoy\n"
+             f"{seq}\tdecoy\tmRNA\t{lo + 1}\t{lo + 600}\t.\t+\t.\tID=decoy.1;Parent=decoy\n"
+             f"{seq}\tdecoy\texon\t{lo + 1}\t{lo + 200}\t.\t+\t.\tParent=decoy.1\n"
+             f"{seq}\tdecoy\texon\t{lo + 401}\t{lo + 600}\t.\t+\t.\tParent=decoy.1\n"
+             f"{seq}\tdecoy\tCDS\t{lo + 1}\t{lo + 200}\t.\t+\t0\tParent=decoy.1\n"
+             f"{seq}\tdecoy\tCDS\t{lo + 401}\t{lo + 600}\t.\t+\t1\tParent=decoy.1\n")
+    (tmp_path / "with_decoy.gff3").write_text(text)
+    return tmp_path / "with_decoy.gff3", seq, lo
+
+
+def test_gene_scores_use_spliced_reads_and_rejected_genes_are_masked_on_their_strand(tiny_species, tmp_path):
+    """The network is equally sure of every gene (perfect predictions of the labels), so the reads
+    decide: the decoy's intron has no spliced read and its exons no coverage. Kept genes keep their
+    weights; the rejected ones are masked, margin included, on their own strand only."""
+    from genetune.coverage import add_coverage
+    from genetune.labels import gff_to_labels
+    d = tiny_species["dir"]
+    gff, seq, lo = _with_decoy(tiny_species, tmp_path)
+    gff_to_labels(gff, d / "genome.h5", tmp_path / "labels.h5", error_masks=False)
+    predictions_from_labels(tmp_path / "labels.h5", tmp_path / "p.h5")
+    add_coverage(d / "genome.h5", [d / "rnaseq.bam"], "reverse", tmp_path / "cov.h5")
+    cfg = SelectConfig(keep_fraction=0.75, evidence_weight=0.5, mask_margin=20)
+    select_confident(tmp_path / "labels.h5", tmp_path / "p.h5", tmp_path / "c.h5", cfg, gff, tmp_path / "cov.h5",
+                     tmp_path / "genes.tsv")
+    lines = (tmp_path / "genes.tsv").read_text().splitlines()
+    assert lines[0].split("\t") == ["seqid", "strand", "start", "end", "gene_id", "confidence", "intron_support",
+                                    "exon_coverage", "score", "kept"]
+    rows = [dict(zip(lines[0].split("\t"), ln.split("\t"))) for ln in lines[1:]]
+    decoy = next(r for r in rows if r["gene_id"] == "decoy")
+    real = [r for r in rows if r["gene_id"] != "decoy"]
+    assert decoy["kept"] == "no" and float(decoy["intron_support"]) == 0 and float(decoy["exon_coverage"]) < 0.05
+    assert min(float(r["confidence"]) for r in rows) > 0.9  # the network cannot tell them apart
+    assert float(decoy["score"]) < min(float(r["score"]) for r in real if r["kept"] == "yes")
+    with h5py.File(tmp_path / "c.h5") as c:
+        ids, se, sw = c[layout.SEQIDS][:].astype(str), c[layout.START_ENDS][:], c[layout.SAMPLE_WEIGHTS]
+        assert c.attrs["n_genes"] == len(rows) and c.attrs["n_genes_kept"] == round(0.75 * len(rows))
+        plus = next(i for i in range(len(ids)) if ids[i] == seq and se[i, 0] <= lo < se[i, 1])
+        a = int(se[plus, 0])
+        assert not sw[plus][lo - 20 - a: lo + 620 - a].any() and sw[plus][lo - 25 - a] > 0
+        minus = next(i for i in range(len(ids)) if ids[i] == seq and se[i, 1] <= lo < se[i, 0])
+        s0 = int(se[minus, 0])
+        assert sw[minus][s0 - (lo + 600): s0 - lo].all()  # the other strand keeps its weights
+
+
+def test_without_rnaseq_the_network_confidence_ranks_the_genes(tiny_species, tmp_path):
+    from genetune.gff import read_gff3, select_transcripts
+    d = tiny_species["dir"]
+    predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.8, seed=2)
+    genes = gene_scores(select_transcripts(read_gff3(d / "annotation.gff3")), d / "genome.h5", tmp_path / "p.h5")
+    assert all(g["score"] == g["confidence"] and g["intron_support"] is None for g in genes)
+    assert len({round(g["score"], 4) for g in genes}) > 1
+
+
+def test_selection_settings_are_checked():
+    with pytest.raises(InputError, match="unknown selection settings: keep"):
+        SelectConfig.from_dict({"keep": 0.5})
+    with pytest.raises(InputError, match="keep_fraction: 0 must be in"):
+        SelectConfig.from_dict({"keep_fraction": 0})
+    with pytest.raises(InputError, match="unit: 'exon'"):
+        SelectConfig.from_dict({"unit": "exon"})

@@ -19,6 +19,60 @@ def test_lr_warms_up_then_decays_to_the_floor():
     assert lr_at(50, 100, TrainConfig(lr=1e-3, schedule="constant")) == 1e-3
 
 
+def _torch_lrs(scheduler_factory, steps, lr=1e-3):
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    sched = scheduler_factory(opt)
+    out = []
+    for _ in range(steps):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return out
+
+
+def test_cosine_restarts_and_multistep_match_torchs_schedulers():
+    cfg = TrainConfig(lr=1e-3, schedule="cosine_restarts", restart_steps=7, restart_mult=2, min_lr_ratio=0.0)
+    ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=7, T_mult=2), 40)
+    assert [lr_at(s, 40, cfg) for s in range(40)] == pytest.approx(ref, rel=1e-6, abs=1e-12)
+    cfg = TrainConfig(lr=1e-3, schedule="multistep", milestones=[5, 12], gamma=0.3)
+    ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.MultiStepLR(o, milestones=[5, 12], gamma=0.3), 20)
+    assert [lr_at(s, 20, cfg) for s in range(20)] == pytest.approx(ref)
+
+
+def test_plateau_cuts_the_lr_as_reduce_lr_on_plateau_would_after_the_warmup():
+    from genetune.schedule import plateau_reductions
+    history = [0.5, 0.6, 0.6, 0.59, 0.6, 0.61, 0.61, 0.605, 0.6, 0.6, 0.6, 0.62]
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3, threshold=0.0,
+                                                     threshold_mode="abs")
+    for k, value in enumerate(history, 1):
+        ref.step(value)
+        assert 0.5 ** plateau_reductions(history[:k], 3) == pytest.approx(opt.param_groups[0]["lr"])
+    cfg = TrainConfig(lr=1e-3, schedule="plateau", warmup_steps=4, min_lr_ratio=0.01)
+    assert lr_at(1, 100, cfg, reductions=2) == pytest.approx(5e-4)  # still warming up
+    assert lr_at(10, 100, cfg, reductions=2) == pytest.approx(2.5e-4)
+    assert lr_at(10, 100, cfg, reductions=20) == pytest.approx(1e-5)  # floored at min_lr_ratio
+
+
+def test_focal_loss_gamma_and_alpha_change_the_loss():
+    from genetune.losses import weighted_loss
+    logits = torch.tensor([[4.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 0, 3.0]])
+    target, w = torch.tensor([0, 1, 2]), torch.ones(3)
+    ce = weighted_loss(logits, target, w)
+    assert weighted_loss(logits, target, w, "focal", gamma=0.0) == pytest.approx(ce)
+    focal = weighted_loss(logits, target, w, "focal", gamma=2.0)
+    assert focal < ce
+    p = torch.softmax(logits, -1)[torch.arange(3), target]
+    assert focal == pytest.approx(float(((1 - p) ** 2 * -p.log()).mean()))
+    alpha = [1.0, 1.0, 4.0, 1.0]
+    assert weighted_loss(logits, target, w, "focal", 2.0, alpha) > focal
+    with pytest.raises(InputError, match="one weight per class"):
+        weighted_loss(logits, target, w, "focal", 2.0, [1.0, 2.0])
+    masked = torch.tensor([0, -1, 2])
+    assert weighted_loss(logits, masked, w) == pytest.approx(float(weighted_loss(logits[[0, 2]], target[[0, 2]],
+                                                                                 w[[0, 2]])))
+
+
 @pytest.fixture(scope="module")
 def split(tiny_species, tmp_path_factory):
     d = tmp_path_factory.mktemp("split")
@@ -26,28 +80,101 @@ def split(tiny_species, tmp_path_factory):
     return d / "t.h5", d / "v.h5"
 
 
+def _rows(path):
+    from genetune.train import read_metrics
+    return read_metrics(path)
+
+
 def test_training_from_scratch_learns_and_keeps_best_and_last(split, tmp_path):
     cfg = TrainConfig(mode="scratch", epochs=3, batch_size=4, lr=3e-3, architecture=ARCH, patience=5)
     best = train(cfg, *split, tmp_path)
-    rows = (tmp_path / "metrics.tsv").read_text().splitlines()
-    assert rows[0].startswith("epoch\tstep\ttrain_loss") and len(rows) == 1 + 4  # epoch 0 .. 3
-    losses = [float(r.split("\t")[2]) for r in rows[2:]]
-    assert losses[-1] < losses[0]
+    rows = _rows(tmp_path / "metrics.tsv")
+    assert (tmp_path / "metrics.tsv").read_text().startswith("epoch\tstep\tsplit\tmetric\tvalue\tlr\n")
+    assert sorted({r["epoch"] for r in rows}) == [0, 1, 2, 3]  # the baseline, then every epoch
+    losses = [r["value"] for r in rows if r["split"] == "train" and r["metric"] == "loss"]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert not [r for r in rows if r["split"] == "train" and r["epoch"] == 0]  # the baseline has no train loss
     ckpt = load_checkpoint(tmp_path / "best.pt")
     assert ckpt["train_config"]["mode"] == "scratch" and ckpt["architecture"]["units"] == 8
-    assert best["genic_f1"] == pytest.approx(max(float(r.split("\t")[4]) for r in rows[1:]), abs=1e-5)
+    val_f1 = [r["value"] for r in rows if r["metric"] == "genic_f1"]
+    assert best["genic_f1"] == pytest.approx(max(val_f1), abs=1e-5)
     assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 3
 
 
-def test_resume_continues_from_last_checkpoint(split, tmp_path):
+def test_checks_every_n_steps_and_patience_stops_early(split, tmp_path):
+    cfg = TrainConfig(mode="scratch", epochs=50, batch_size=4, lr=1e-9, architecture=ARCH, patience=2,
+                      check_every=3, min_delta=0.5)  # nothing can improve by 0.5: stop after 2 checks
+    train(cfg, *split, tmp_path)
+    steps = sorted({r["step"] for r in _rows(tmp_path / "metrics.tsv")})
+    assert steps == [0, 3, 6]
+    assert load_checkpoint(tmp_path / "best.pt")["step"] == 0  # best.pt is still the starting model
+
+
+def test_a_second_run_of_finished_training_changes_nothing(split, tmp_path):
     cfg = TrainConfig(mode="scratch", epochs=2, batch_size=4, lr=3e-3, architecture=ARCH, patience=5)
     train(cfg, *split, tmp_path)
-    step_after_two = load_checkpoint(tmp_path / "last.pt")["step"]
-    cfg3 = TrainConfig(**{**cfg.__dict__, "epochs": 3})
-    with pytest.raises(InputError, match="other settings"):
-        train(cfg3, *split, tmp_path)
-    train(cfg, *split, tmp_path)  # already finished: nothing more to do
-    assert load_checkpoint(tmp_path / "last.pt")["step"] == step_after_two
+    before = (tmp_path / "metrics.tsv").read_text(), load_checkpoint(tmp_path / "best.pt")["model_state"]
+    train(cfg, *split, tmp_path)
+    assert (tmp_path / "metrics.tsv").read_text() == before[0]
+    assert all(torch.equal(v, before[1][k]) for k, v in load_checkpoint(tmp_path / "best.pt")["model_state"].items())
+    cfg3 = TrainConfig(**{**cfg.__dict__, "epochs": 3})  # other settings: the state is set aside
+    train(cfg3, *split, tmp_path)
+    assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 3
+
+
+def test_a_run_cut_off_mid_epoch_resumes_to_identical_weights_and_metrics(split, tmp_path):
+    """The state saved every save_every steps holds the position in the epoch's seeded batch order:
+    a run killed after step 5 (of 2 epochs) and rerun ends exactly as one uninterrupted run."""
+    import genetune.train as tr
+    cfg = TrainConfig(mode="scratch", epochs=2, batch_size=2, lr=3e-3, architecture=ARCH, patience=5, save_every=2,
+                      seed=4)
+    train(cfg, *split, tmp_path / "whole")
+    calls = {"n": 0}
+    real = tr.batch_loss
+
+    def dying(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+    tr.batch_loss = dying
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg, *split, tmp_path / "cut")
+    finally:
+        tr.batch_loss = real
+    state = torch.load(tmp_path / "cut" / "resume_state.pt", weights_only=False)
+    assert state["step"] == 4 and state["batch"] == 4  # the last save before the kill
+    train(cfg, *split, tmp_path / "cut")
+    assert (tmp_path / "cut" / "metrics.tsv").read_text() == (tmp_path / "whole" / "metrics.tsv").read_text()
+    a, b = (load_checkpoint(tmp_path / d / "last.pt")["model_state"] for d in ("whole", "cut"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_diverging_loss_stops_with_one_clear_error_and_keeps_the_last_good_weights(split, tmp_path, monkeypatch):
+    import genetune.train as tr
+    real, calls = tr.batch_loss, {"n": 0}
+
+    def diverging(*args, **kwargs):
+        calls["n"] += 1
+        loss = real(*args, **kwargs)
+        return loss * float("nan") if calls["n"] == 3 else loss
+    monkeypatch.setattr(tr, "batch_loss", diverging)
+    cfg = TrainConfig(mode="scratch", epochs=3, batch_size=4, lr=3e-3, architecture=ARCH)
+    with pytest.raises(InputError, match=r"training diverged: the loss is nan at step 3 .*Lower lr"):
+        train(cfg, *split, tmp_path)
+    assert load_checkpoint(tmp_path / "best.pt")["step"] == 0 and (tmp_path / "metrics.tsv").exists()
+
+
+def test_trunk_trains_at_its_lower_lr_ratio(split, tmp_path):
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "base.pt", HybridModel(HybridArchitecture(**ARCH)), input_channels())
+    from genetune.train import freeze_for_mode
+    model = HybridModel(HybridArchitecture(**ARCH))
+    groups = freeze_for_mode(model, TrainConfig(mode="full", trunk_lr_ratio=0.1))
+    assert [g["lr_ratio"] for g in groups] == [1.0, 0.1]
+    head = {id(p) for p in model.layer_groups()[-1][1]}
+    assert {id(p) for p in groups[0]["params"]} == head
 
 
 def test_finetune_baseline_is_evaluated_first_and_best_only_replaced_on_improvement(split, tmp_path):
@@ -135,7 +262,7 @@ def test_a_new_boundary_head_learns_from_the_transitions(split, tmp_path):
     """A HybridModel base without boundaries gains a boundary head (add_boundary_head); training on
     the labels' transitions lowers its loss, and the checkpoint predicts boundaries."""
     from genetune.data import ChunkDataset
-    from genetune.train import _weighted_ce
+    from genetune.losses import weighted_loss as _weighted_ce
 
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "base.pt", HybridModel(HybridArchitecture(**ARCH)), input_channels())

@@ -30,9 +30,10 @@ TINY = {
                              "read_pairs": 6000}},
     "predict": {"batch_size": 8, "overlap": True},
     "decode": {"min_intron": 30, "gene_penalty": 20.0, "rnaseq_hint_weight": 3.0},
-    "select": {"keep_fraction": 0.6, "strata": 4},
+    "select": {"unit": "gene", "keep_fraction": 0.8},
     "split": {"val_fraction": 0.3, "seed": 1},
     "finetune": {"mode": "coverage", "epochs": 2, "batch_size": 4, "lr": 0.002, "patience": 2},
+    "rounds": 2,
 }
 
 
@@ -95,10 +96,11 @@ def test_every_gff3_the_workflow_writes_passes_gt_gff3validator(tiny_run):
         assert proc.returncode == 0 and "input is valid GFF3" in proc.stdout + proc.stderr, proc.stderr
 
 
-def test_workflow_evaluates_first_pass_and_final_against_reference(tiny_run):
+def test_workflow_evaluates_first_pass_every_round_and_final_against_reference(tiny_run):
     lines = (tiny_run / "results/tiny/evaluation/metrics.tsv").read_text().splitlines()
     rows = [ln.split("\t") for ln in lines[1:]]
     f1 = {(r[0], r[1], r[2]): float(r[5]) for r in rows}
+    assert {r[0] for r in rows} == {"first_pass", "round1", "round2", "final"}
     for stage in ("first_pass", "final"):
         assert 0 <= f1[(stage, "gene", "gene")] <= 1
         assert f1[(stage, "base", "genic")] > 0.2  # the base model finds genes on the unseen preset
@@ -106,43 +108,61 @@ def test_workflow_evaluates_first_pass_and_final_against_reference(tiny_run):
 
 
 def test_workflow_trains_a_coverage_model_from_the_confident_pseudolabels(tiny_run):
-    res = tiny_run / "results/tiny"
+    res = tiny_run / "results/tiny/round1"
     metrics = (res / "finetune/metrics.tsv").read_text().splitlines()
-    assert metrics[1].startswith("0\t") and len(metrics) >= 3
+    assert metrics[0] == "epoch\tstep\tsplit\tmetric\tvalue\tlr" and metrics[1].startswith("0\t0\tval\t")
     ckpt = load_checkpoint(res / "finetune/best.pt")
     cov = ckpt["input_channels"]["coverage"]
     assert cov["bams"] == ["rnaseq.bam"] and cov["strandedness"] == ["reverse"]
-    with h5py.File(res / "pseudolabels/confident.h5") as c, h5py.File(res / "pseudolabels/labels.h5") as lab:
-        assert 0 < len(c[layout.X]) < len(lab[layout.X])
+    assert ckpt["architecture"]["coverage_adapter"]["n_bams"] == 1
+    with h5py.File(res / "pseudolabels/confident.h5") as c:
+        n_genes, n_kept = c.attrs["n_genes"], c.attrs["n_genes_kept"]
+    genes = (res / "pseudolabels/genes.tsv").read_text().splitlines()
+    assert n_kept < n_genes and "intron_support" in genes[0] and len(genes) - 1 == n_genes
     with h5py.File(res / "finetune/training_data.h5") as t:
         assert layout.coverage_name() in t and t[layout.Y].shape[0] == t[layout.X].shape[0]
+    assert (res / "finetune/learning_curves.svg").stat().st_size > 5000
+
+
+def test_each_round_fine_tunes_the_previous_rounds_model_and_the_final_is_the_best_by_validation(tiny_run):
+    res = tiny_run / "results/tiny"
+    from genetune.checkpoint import sha256
+    r1, r2 = (load_checkpoint(res / f"round{r}/finetune/best.pt") for r in (1, 2))
+    assert r2["parent_sha256"] == sha256(res / "round1/finetune/best.pt")
+    assert r1["parent_sha256"] == sha256(tiny_run / "resources/models/demo_base.pt")
+    rows = [ln.split("\t") for ln in (res / "final/rounds.tsv").read_text().splitlines()[1:]]
+    assert [r[0] for r in rows] == ["1", "2"] and [r[-1] for r in rows].count("yes") == 1
+    chosen = next(r for r in rows if r[-1] == "yes")
+    assert float(chosen[3]) == max(float(r[3]) for r in rows)
+    assert (res / "final/annotation.gff3").read_text() == (tiny_run / chosen[2]).read_text()
 
 
 def test_workflow_predictions_keep_genome_chunk_order(tiny_run):
     res = tiny_run / "results/tiny"
-    with h5py.File(res / "genome.h5") as g, h5py.File(res / "final/predictions.h5") as p:
+    with h5py.File(res / "genome.h5") as g, h5py.File(res / "round2/predictions.h5") as p:
         assert np.array_equal(g[layout.START_ENDS][:], p[layout.START_ENDS][:])
         assert np.array_equal(g[layout.SEQIDS][:], p[layout.SEQIDS][:])
+        assert p.filename.endswith("round2/predictions.h5")
         assert p[layout.PREDICTIONS].shape == g[layout.X].shape
 
 
 def test_decoding_used_the_rnaseq_hints(tiny_run):
-    for rule in ("decode_first_pass", "decode_finetuned"):
-        assert "RNA-seq hints from results/tiny/coverage.h5" in (tiny_run / "logs" / rule / "tiny.log").read_text()
+    for log in ("decode_first_pass/tiny.log", "decode_round/tiny.round1.log", "decode_round/tiny.round2.log"):
+        assert "RNA-seq hints from results/tiny/coverage.h5" in (tiny_run / "logs" / log).read_text()
 
 
 def test_every_rule_left_a_log(tiny_run):
     logs = {p.parent.name for p in (tiny_run / "logs").rglob("*.log")}
     assert {"ingest_genome", "add_coverage", "predict_first_pass", "decode_first_pass", "pseudolabels_to_h5",
-            "select_confident", "split_train_val", "finetune", "predict_finetuned", "decode_finetuned",
-            "evaluate"} <= logs
+            "select_confident", "split_train_val", "finetune", "predict_round", "decode_round",
+            "choose_final_round", "evaluate"} <= logs
 
 
 def test_demo_config_validates_and_plans_the_whole_chain(tmp_path):
     wd = _workdir(tmp_path, yaml.safe_load((ROOT / "config/config.yaml").read_text()))
     proc = subprocess.run(SNAKEMAKE + ["-n", "--cores", "2"], cwd=wd, env=_env(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for rule in ("simulate_demo_species", "predict_first_pass", "finetune", "decode_finetuned", "evaluate"):
+    for rule in ("simulate_demo_species", "predict_first_pass", "finetune", "decode_round", "evaluate"):
         assert rule in proc.stdout
 
 
@@ -169,7 +189,7 @@ def test_pretrain_target_plans_source_simulation_through_training(tmp_path):
     assert proc.stdout.count("rule simulate_source_species") == 3  # three source presets
 
 
-TINY_RESIDUAL = {**TINY, "rnaseq": [], "base_model": "resources/models/tiny_residual.keras",
+TINY_RESIDUAL = {**TINY, "rnaseq": [], "base_model": "resources/models/tiny_residual.keras", "rounds": 1,
                  "decode": {"min_intron": 30, "boundary_weight": 5.0},
                  "finetune": {"mode": "unfreeze_last", "unfreeze_last": 1, "epochs": 1, "batch_size": 2, "lr": 0.001,
                               "patience": 2}}
@@ -195,12 +215,74 @@ def residual_run(tmp_path_factory):
 def test_a_keras_base_model_is_imported_fine_tuned_and_re_predicts_through_the_same_rules(residual_run):
     res = residual_run / "results" / "tiny"
     assert load_checkpoint(res / "base_model.pt")["model_card"]["source"]["format"] == "keras3"
-    tuned = load_checkpoint(res / "finetune" / "best.pt")
+    tuned = load_checkpoint(res / "round1" / "finetune" / "best.pt")
     assert tuned["family"] == "residual" and tuned["train_config"]["mode"] == "unfreeze_last"
-    for stage in ("first_pass", "final"):
+    for stage in ("first_pass", "round1"):
         with h5py.File(res / stage / "predictions.h5") as p:
             assert p.attrs["model_family"] == "residual" and layout.PREDICTIONS_BOUNDARY in p
         assert read_gff3(res / stage / "annotation.gff3") is not None
-    for rule in ("decode_first_pass", "decode_finetuned"):
-        assert "boundary probabilities from" in (residual_run / "logs" / rule / "tiny.log").read_text()
+    for log in ("decode_first_pass/tiny.log", "decode_round/tiny.round1.log"):
+        assert "boundary probabilities from" in (residual_run / "logs" / log).read_text()
     assert (residual_run / "logs" / "import_base_model" / "tiny.log").exists()
+
+
+RESUMABLE = {**TINY, "rnaseq": [], "rounds": 1, "reference": None,
+             "finetune": {"mode": "full", "epochs": 5, "batch_size": 2, "lr": 0.001, "patience": 10, "save_every": 1}}
+
+
+def _finetune_pid(workdir):
+    """The pid of the finetune.py process running in `workdir`, if any."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            if any(c.endswith(b"finetune.py") for c in cmd) and Path(os.readlink(proc / "cwd")) == workdir:
+                return int(proc.name)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def test_kill_9_of_the_finetune_job_then_snakemake_again_ends_as_an_uninterrupted_run(tmp_path_factory):
+    """Rerun with the README's plain `snakemake` (the default profile reruns incomplete jobs): the
+    resume state is no output, so Snakemake keeps it; training continues from the last saved step
+    and the checkpoints and metrics equal an uninterrupted run's, without duplicated rows."""
+    import signal
+    import time
+
+    import torch
+    whole = _workdir(tmp_path_factory.mktemp("whole"), RESUMABLE)
+    proc = subprocess.run(SNAKEMAKE + ["--cores", "2"], cwd=whole, env=_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cut = _workdir(tmp_path_factory.mktemp("cut"), RESUMABLE)
+    state = cut / "results/tiny/round1/finetune_state/state.pt"
+    run = subprocess.Popen(SNAKEMAKE + ["--cores", "2"], cwd=cut, env=_env(), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    killed_at, deadline = None, time.time() + 600
+    while killed_at is None and time.time() < deadline and run.poll() is None:
+        if state.exists():
+            try:
+                s = torch.load(state, weights_only=False)
+            except Exception:  # being replaced right now
+                continue
+            pid = _finetune_pid(cut)
+            if s["step"] >= 6 and not s["done"] and pid:
+                os.kill(pid, signal.SIGKILL)
+                killed_at = s["step"]
+        time.sleep(0.05)
+    run.wait()
+    assert killed_at and run.returncode != 0, "the finetune job finished before it could be killed"
+    assert state.exists() and not (cut / "results/tiny/round1/finetune/best.pt").exists()
+    again = subprocess.run(SNAKEMAKE + ["--cores", "2"], cwd=cut, env=_env(), capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    log = (cut / "logs/finetune/tiny.round1.log").read_text()
+    assert "resumed from" in log
+    a, b = (w / "results/tiny/round1/finetune" for w in (whole, cut))
+    assert (a / "metrics.tsv").read_text() == (b / "metrics.tsv").read_text()
+    rows = (b / "metrics.tsv").read_text().splitlines()
+    assert len(rows) == len(set(rows))
+    for name in ("best.pt", "last.pt"):
+        x, y = (load_checkpoint(d / name)["model_state"] for d in (a, b))
+        assert all(torch.equal(x[k], y[k]) for k in x), name
+    assert (a.parent / "annotation.gff3").read_text() == (b.parent / "annotation.gff3").read_text()

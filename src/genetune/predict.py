@@ -157,18 +157,24 @@ def _overlapping_windows(model, reader, length, batch_size, device, overlap, pro
 
 def _flanked_spans(model, reader, length, batch_size, device, progress):
     """Exact spans of batch_size x L bases for a model of finite context: each read with
-    `flank` bases either side (zeros past the strand's ends) and predicted in one pass."""
+    `flank` bases either side (zeros past the strand's ends; coverage -1 there, as padding) and
+    predicted in one pass."""
     n = int(reader.run.valid.sum())
     f = model.flank
     step = max(1, batch_size) * length
     for a in range(0, n, step):
         b = min(n, a + step)
         lo, hi = max(0, a - f), min(n, b + f)
-        x_real, _ = reader.read(lo, hi)
+        x_real, cov_real = reader.read(lo, hi)
         x = np.zeros((b - a + 2 * f, 4), np.float32)
         x[lo - (a - f): hi - (a - f)] = x_real
+        cov = None
+        if cov_real is not None:
+            c = np.full((b - a + 2 * f, cov_real.shape[1]), -1.0, np.float32)
+            c[lo - (a - f): hi - (a - f)] = cov_real
+            cov = torch.from_numpy(c)[None].to(device)
         with torch.no_grad(), autocast(device):
-            logits = model(torch.from_numpy(x)[None].to(device))
+            logits = model(torch.from_numpy(x)[None].to(device), cov)
             values = _as_columns(model, model.probabilities(logits, softmax=fast_softmax))[0]
         if progress is not None:
             progress.update(b - a)

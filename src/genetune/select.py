@@ -1,20 +1,68 @@
-"""Keep the chunks where the first-pass network agrees most with its own decoded gene models.
+"""Keep the pseudolabels that are most likely right: per gene (default) or per chunk (Helixer's rule).
 
-Helixer's stratified rule (HELIXER_NOTES §3, filter-to-most-certain.py), with its bugs fixed:
-confidence of a chunk = mean over valid bases (sample_weights > 0, not just non-padding) of
-the predicted probability of the pseudolabel's class. Chunks are stratified into `n_strata`
-quantile bins of their intergenic fraction, so gene-rich and gene-poor chunks are both kept;
-each stratum contributes its most confident chunks, without replacement and without
+unit: gene. Every gene of the decoded annotation gets a score. Confidence: the mean probability
+the network gave each of the gene's bases for the class the gene model says (CDS, UTR, intron).
+With RNA-seq, evidence too: the share of its introns that spliced reads support (mean spliced
+fraction s / (c + s) over the intron at least 0.5, with at least `min_depth` reads) and the share
+of its exon bases that reads cover; evidence = their mean (exon coverage alone for single-exon
+genes); score = (1 - evidence_weight) x confidence + evidence_weight x evidence. The best
+`keep_fraction` of the genes are kept; every other gene is masked (sample weight 0, `mask_margin`
+bases either side) on its strand, so training sees the kept genes and the intergenic sequence
+around them but not the doubtful ones. The genes and their scores go to a TSV and the h5 attrs.
+
+unit: chunk. Helixer's stratified rule (HELIXER_NOTES §3, filter-to-most-certain.py), with its
+bugs fixed: confidence of a chunk = mean over valid bases (sample_weights > 0, not just
+non-padding) of the predicted probability of the pseudolabel's class. Chunks are stratified
+into `strata` quantile bins of their intergenic fraction, so gene-rich and gene-poor chunks are
+both kept; each stratum contributes its most confident chunks, without replacement and without
 spilling into other strata. Predictions and labels are paired by (seqid, start, end).
 """
+
+import logging
+from dataclasses import asdict, dataclass
 
 import h5py
 import numpy as np
 
 from . import layout
-from .chunks import check_same_chunks
+from .chunks import StrandReader, check_same_chunks, read_keys, seq_lengths, strand_runs
 from .errors import InputError
+from .fileio import atomic_path
+from .gff import read_gff3, select_transcripts
 from .subset import write_subset
+
+log = logging.getLogger("genetune.select")
+GENE_COLUMNS = ("seqid", "strand", "start", "end", "gene_id", "confidence", "intron_support", "exon_coverage",
+                "score", "kept")
+
+
+@dataclass
+class SelectConfig:
+    unit: str = "gene"  # gene | chunk
+    keep_fraction: float = 0.5  # of the genes (unit gene) or of the chunks (unit chunk)
+    strata: int = 6  # unit chunk: intergenic-fraction strata
+    evidence_weight: float = 0.5  # unit gene with RNA-seq: weight of the read evidence in the score
+    min_depth: int = 3  # reads over a base before it counts as covered
+    mask_margin: int = 50  # unit gene: bases either side of a rejected gene masked with it
+
+    @classmethod
+    def from_dict(cls, d):
+        d = dict(d or {})
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise InputError(f"unknown selection settings: {', '.join(sorted(unknown))}")
+        cfg = cls(**d)
+        if cfg.unit not in ("gene", "chunk"):
+            raise InputError(f"selection setting unit: {cfg.unit!r} is neither gene nor chunk")
+        if not isinstance(cfg.keep_fraction, (int, float)) or not 0 < cfg.keep_fraction <= 1:
+            raise InputError(f"selection setting keep_fraction: {cfg.keep_fraction!r} must be in (0, 1]")
+        if not isinstance(cfg.strata, int) or cfg.strata < 1:
+            raise InputError(f"selection setting strata: {cfg.strata!r} must be a whole number >= 1")
+        if not 0 <= cfg.evidence_weight <= 1:
+            raise InputError(f"selection setting evidence_weight: {cfg.evidence_weight!r} must be in [0, 1]")
+        if not isinstance(cfg.min_depth, int) or cfg.min_depth < 1 or cfg.mask_margin < 0:
+            raise InputError("selection settings min_depth (>= 1) and mask_margin (>= 0) must be whole numbers")
+        return cfg
 
 
 def chunk_confidence(labels_h5, predictions_h5, block=64):
@@ -57,12 +105,148 @@ def select_rows(conf, ig_fraction, usable, keep_fraction=0.5, n_strata=6):
     return np.sort(np.array(keep, dtype=np.int64))
 
 
-def select_confident(labels_h5, predictions_h5, out, keep_fraction=0.5, n_strata=6):
+def _strand_interval(t, seq_len):
+    """[a, b) of a transcript in 5'->3' positions of its strand."""
+    return (t.start, t.end) if t.strand == "+" else (seq_len - t.end, seq_len - t.start)
+
+
+def _gene_classes(t):
+    """Per base of the gene's strand interval from a: the class its gene model gives it."""
+    n = t.end - t.start
+    cls = np.full(n, layout.INTRON, np.int64)
+    for s, e in t.exons:
+        cls[s - t.start: e - t.start] = layout.UTR
+    for s, e in t.cds:
+        cls[s - t.start: e - t.start] = layout.CDS
+    return cls if t.strand == "+" else cls[::-1]
+
+
+def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: SelectConfig = None):
+    """One dict per transcript (GENE_COLUMNS but `kept`)."""
+    cfg = cfg or SelectConfig()
+    seqids, start_ends = read_keys(genome_h5)
+    lengths = seq_lengths(seqids, start_ends)
+    runs = {(r.seqid, r.strand): r for r in strand_runs(seqids, start_ends)}
+    out = []
+    with h5py.File(predictions_h5, "r") as p, (h5py.File(coverage_h5, "r") if coverage_h5 else _Null()) as c:
+        for t in transcripts:
+            run = runs.get((t.seqid, t.strand))
+            if run is None:
+                raise InputError(f"{predictions_h5}: no predictions for sequence {t.seqid} strand {t.strand}")
+            L = lengths[t.seqid]
+            a, b = _strand_interval(t, L)
+            probs = StrandReader(run, p[layout.PREDICTIONS]).read(a, b)[0].astype(np.float32)
+            cls = _gene_classes(t)
+            row = {"seqid": t.seqid, "strand": t.strand, "start": t.start, "end": t.end, "gene_id": t.gene_id,
+                   "confidence": float(probs[np.arange(len(cls)), cls].mean()), "intron_support": None,
+                   "exon_coverage": None}
+            evidence = None
+            if coverage_h5:
+                reader = StrandReader(run, c[layout.coverage_name()], [c[layout.spliced_coverage_name()]])
+                cov, spl = (v.sum(1).astype(np.float64) for v in reader.read(a, b))  # all BAMs pooled
+                exonic = cls != layout.INTRON
+                row["exon_coverage"] = float(((cov + spl)[exonic] >= cfg.min_depth).mean())
+                introns = _runs(~exonic)
+                if introns:
+                    ok = [((cov[i:j] + spl[i:j]).mean() >= cfg.min_depth
+                           and spl[i:j].sum() / max(1.0, (cov[i:j] + spl[i:j]).sum()) >= 0.5) for i, j in introns]
+                    row["intron_support"] = float(np.mean(ok))
+                    evidence = (row["intron_support"] + row["exon_coverage"]) / 2
+                else:
+                    evidence = row["exon_coverage"]
+            row["score"] = row["confidence"] if evidence is None else (
+                (1 - cfg.evidence_weight) * row["confidence"] + cfg.evidence_weight * evidence)
+            out.append(row)
+    return out
+
+
+class _Null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _runs(mask):
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def _mask_genes(path, genes, margin, lengths):
+    """sample_weights 0 over each gene (+ margin) on its strand, in the chunks of file `path`."""
+    seqids, start_ends = read_keys(path)
+    by_seq = {}
+    for r, (s, (a, b)) in enumerate(zip(seqids, start_ends)):
+        by_seq.setdefault((s, "+" if a < b else "-"), []).append((r, int(a), int(b)))
+    masked = 0
+    with h5py.File(path, "r+") as h5:
+        sw = h5[layout.SAMPLE_WEIGHTS]
+        for g in genes:
+            lo, hi = max(0, g["start"] - margin), min(lengths[g["seqid"]], g["end"] + margin)
+            for r, a, b in by_seq.get((g["seqid"], g["strand"]), ()):
+                c_lo, c_hi = min(a, b), max(a, b)
+                s, e = max(lo, c_lo), min(hi, c_hi)
+                if s >= e:
+                    continue
+                i0, i1 = (s - a, e - a) if a < b else (a - e, a - s)
+                row = sw[r]
+                masked += int((row[i0:i1] > 0).sum())
+                row[i0:i1] = 0
+                sw[r] = row
+    return masked
+
+
+def write_genes_tsv(rows, path):
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        fh.write("\t".join(GENE_COLUMNS) + "\n")
+        for r in rows:
+            vals = [r[k] for k in GENE_COLUMNS]
+            fh.write("\t".join("" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+                               for v in vals) + "\n")
+
+
+def select_confident(labels_h5, predictions_h5, out, cfg: SelectConfig = None, gff3=None, coverage_h5=None,
+                     genes_tsv=None):
+    """Write the selected pseudolabels to `out`; returns (kept chunk rows, chunk confidence)."""
+    cfg = cfg or SelectConfig()
     conf, ig, valid = chunk_confidence(labels_h5, predictions_h5)
     with h5py.File(labels_h5, "r") as lab:
         usable = valid & lab[layout.IS_ANNOTATED][:]
-    rows = select_rows(conf, ig, usable, keep_fraction, n_strata)
-    write_subset(labels_h5, rows, out, attrs={"keep_fraction": keep_fraction, "n_strata": n_strata,
-                                              "mean_confidence_kept": float(conf[rows].mean()),
-                                              "mean_confidence_all": float(conf[usable].mean())})
+    if not usable.any():
+        raise InputError(f"{labels_h5}: no chunk has labelled bases to select from")
+    genes = []
+    if gff3 is not None:
+        lengths = seq_lengths(*read_keys(labels_h5))
+        transcripts = select_transcripts(read_gff3(gff3, lengths))
+        genes = gene_scores(transcripts, labels_h5, predictions_h5, coverage_h5, cfg)
+    attrs = {"selection": str(asdict(cfg)), "mean_confidence_all": float(conf[usable].mean())}
+    if cfg.unit == "chunk":
+        rows = select_rows(conf, ig, usable, cfg.keep_fraction, cfg.strata)
+        for g in genes:
+            g["kept"] = "chunk"
+        attrs["mean_confidence_kept"] = float(conf[rows].mean())
+    else:
+        if gff3 is None:
+            raise InputError("selection unit gene needs the gene models (--gff3)")
+        if not genes:
+            raise InputError(f"{gff3}: no coding genes to select from")
+        rows = np.flatnonzero(usable)
+        order = sorted(range(len(genes)), key=lambda i: (-genes[i]["score"], i))
+        n_keep = max(1, int(round(cfg.keep_fraction * len(genes))))
+        kept = set(order[:n_keep])
+        for i, g in enumerate(genes):
+            g["kept"] = "yes" if i in kept else "no"
+        attrs.update(n_genes=len(genes), n_genes_kept=n_keep,
+                     mean_gene_score_kept=float(np.mean([genes[i]["score"] for i in kept])),
+                     mean_gene_score_all=float(np.mean([g["score"] for g in genes])))
+    rejected = [g for g in genes if g["kept"] == "no"]
+    with atomic_path(out) as tmp:  # subset and masks written before the output exists
+        write_subset(labels_h5, rows, tmp, attrs=attrs)
+        n = _mask_genes(tmp, rejected, cfg.mask_margin, seq_lengths(*read_keys(labels_h5))) if rejected else 0
+    if cfg.unit == "gene":
+        log.info("kept %d of %d genes (score >= %.3f); %d bases of %d rejected genes masked", len(genes) -
+                 len(rejected), len(genes), min(g["score"] for g in genes if g["kept"] == "yes"), n, len(rejected))
+    if genes_tsv:
+        write_genes_tsv(genes, genes_tsv)
     return rows, conf

@@ -20,6 +20,7 @@ RESULTS = f"results/{SPECIES}"
 
 wildcard_constraints:
     species=r"[A-Za-z0-9_.\-]+",
+    round=r"[1-9][0-9]*",
     demo=r"[A-Za-z0-9_.\-]+",
     source=r"[A-Za-z0-9_.\-]+",
 
@@ -57,9 +58,53 @@ def coverage_arg(wildcards, input):
     return f"--coverage-h5 {input.coverage}" if input.get("coverage") else ""
 
 
+ROUNDS = list(range(1, config.get("rounds", 1) + 1))
+
+
 def get_finetuned_coverage(wildcards):
     """Coverage for re-prediction, only if the fine-tuned model reads it."""
     return get_coverage() if config["finetune"]["mode"] == "coverage" else []
+
+
+def previous(wildcards, what):
+    """A file of the stage before round {round}: the first pass for round 1, else round - 1.
+    what: predictions, annotation or model (the model that stage predicted with)."""
+    r = int(wildcards.round)
+    if r == 1:
+        return {
+            "predictions": f"{RESULTS}/first_pass/predictions.h5",
+            "annotation": f"{RESULTS}/first_pass/annotation.gff3",
+            "model": get_base_model(),
+        }[what]
+    return {
+        "predictions": f"{RESULTS}/round{r - 1}/predictions.h5",
+        "annotation": f"{RESULTS}/round{r - 1}/annotation.gff3",
+        "model": f"{RESULTS}/round{r - 1}/finetune/best.pt",
+    }[what]
+
+
+def previous_predictions(wildcards):
+    return previous(wildcards, "predictions")
+
+
+def previous_annotation(wildcards):
+    return previous(wildcards, "annotation")
+
+
+def previous_model(wildcards):
+    return previous(wildcards, "model")
+
+
+def round_prediction_args(wildcards, input):
+    """evaluate.py's --prediction NAME=GFF3 for every round."""
+    return " ".join(
+        f"--prediction round{r}={path}" for r, path in zip(ROUNDS, input.rounds)
+    )
+
+
+def round_files(pattern):
+    """`pattern` (with {r}) for every self-training round."""
+    return [pattern.format(r=r) for r in ROUNDS]
 
 
 def settings(section):
@@ -81,7 +126,8 @@ def pseudolabel_options():
 
 
 def get_final_outputs():
-    outputs = [f"{RESULTS}/final/annotation.gff3", f"{RESULTS}/finetune/metrics.tsv"]
+    outputs = [f"{RESULTS}/final/annotation.gff3", f"{RESULTS}/final/rounds.tsv"]
+    outputs += round_files(RESULTS + "/round{r}/finetune/learning_curves.svg")
     if config.get("reference"):
         outputs += [f"{RESULTS}/evaluation/metrics.tsv", f"{RESULTS}/evaluation/f1.svg"]
     if has_rnaseq():

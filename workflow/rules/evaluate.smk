@@ -6,7 +6,8 @@ rule evaluate:
         reference=config.get("reference") or [],
         genome=rules.ingest_genome.output.h5,
         first_pass=rules.decode_first_pass.output.gff3,
-        final=rules.decode_finetuned.output.gff3,
+        rounds=round_files(RESULTS + "/round{r}/annotation.gff3"),
+        final=rules.choose_final_round.output.gff3,
     output:
         metrics=report(
             f"{RESULTS}/evaluation/metrics.tsv",
@@ -30,10 +31,12 @@ rule evaluate:
         runtime=60,
     params:
         script=script_path("evaluate.py"),
+        rounds=round_prediction_args,
         loci_only=(
             "--reference-loci-only" if config.get("reference_is_incomplete") else ""
         ),
     shell:
         "python {params.script:q} --reference {input.reference} --genome-h5 {input.genome} "
-        "--prediction first_pass={input.first_pass} --prediction final={input.final} {params.loci_only} "
+        "--prediction first_pass={input.first_pass} {params.rounds} --prediction final={input.final} "
+        "{params.loci_only} "
         "--plot {output.plot} --out {output.metrics} > {log} 2>&1"

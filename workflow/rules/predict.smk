@@ -1,5 +1,5 @@
-# Prediction (GPU when present) and decoding into gene models. The fine-tuned pass reuses
-# the first-pass rules with other inputs and outputs.
+# Prediction (GPU when present) and decoding into gene models. Every self-training round
+# reuses the first-pass rules with its own model and outputs (results/<species>/round<r>/).
 
 
 if config["base_model"].endswith(KERAS_SUFFIXES):
@@ -76,27 +76,27 @@ rule decode_first_pass:
         "--settings {params.settings:q} --out {output.gff3} > {log} 2>&1"
 
 
-use rule predict_first_pass as predict_finetuned with:
+use rule predict_first_pass as predict_round with:
     input:
         genome=rules.ingest_genome.output.h5,
-        model=f"{RESULTS}/finetune/best.pt",
+        model=f"{RESULTS}/round{{round}}/finetune/best.pt",
         coverage=get_finetuned_coverage,
     output:
-        h5=f"{RESULTS}/final/predictions.h5",
+        h5=f"{RESULTS}/round{{round}}/predictions.h5",
     log:
-        f"logs/predict_finetuned/{SPECIES}.log",
+        f"logs/predict_round/{SPECIES}.round{{round}}.log",
     benchmark:
-        f"logs/benchmark/predict_finetuned/{SPECIES}.tsv"
+        f"logs/benchmark/predict_round/{SPECIES}.round{{round}}.tsv"
 
 
-use rule decode_first_pass as decode_finetuned with:
+use rule decode_first_pass as decode_round with:
     input:
         genome=rules.ingest_genome.output.h5,
-        predictions=rules.predict_finetuned.output.h5,
+        predictions=rules.predict_round.output.h5,
         coverage=get_coverage(),
     output:
-        gff3=f"{RESULTS}/final/annotation.gff3",
+        gff3=f"{RESULTS}/round{{round}}/annotation.gff3",
     log:
-        f"logs/decode_finetuned/{SPECIES}.log",
+        f"logs/decode_round/{SPECIES}.round{{round}}.log",
     benchmark:
-        f"logs/benchmark/decode_finetuned/{SPECIES}.tsv"
+        f"logs/benchmark/decode_round/{SPECIES}.round{{round}}.tsv"

@@ -1,14 +1,15 @@
-# First-pass gene models -> labels, the confident subset, and the whole-sequence split.
+# The stage before each round (the first pass, or the previous round) -> labels, the confident
+# subset, and the whole-sequence (or whole-region) split.
 
 
 rule pseudolabels_to_h5:
     input:
-        gff3=rules.decode_first_pass.output.gff3,
+        gff3=previous_annotation,
         genome=rules.ingest_genome.output.h5,
     output:
-        h5=f"{RESULTS}/pseudolabels/labels.h5",
+        h5=f"{RESULTS}/round{{round}}/pseudolabels/labels.h5",
     log:
-        f"logs/pseudolabels_to_h5/{SPECIES}.log",
+        f"logs/pseudolabels_to_h5/{SPECIES}.round{{round}}.log",
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -19,18 +20,26 @@ rule pseudolabels_to_h5:
         script=script_path("pseudolabels_to_h5.py"),
         options=pseudolabel_options(),
     shell:
-        "python {params.script:q} --gff3 {input.gff3} --genome-h5 {input.genome} "
-        "{params.options} --out {output.h5} > {log} 2>&1"
+        "python {params.script:q} --gff3 {input.gff3:q} --genome-h5 {input.genome:q} "
+        "{params.options} --out {output.h5:q} > {log:q} 2>&1"
 
 
 rule select_confident:
     input:
         labels=rules.pseudolabels_to_h5.output.h5,
-        predictions=rules.predict_first_pass.output.h5,
+        predictions=previous_predictions,
+        gff3=previous_annotation,
+        coverage=get_coverage(),
     output:
-        h5=f"{RESULTS}/pseudolabels/confident.h5",
+        h5=f"{RESULTS}/round{{round}}/pseudolabels/confident.h5",
+        genes=report(
+            f"{RESULTS}/round{{round}}/pseudolabels/genes.tsv",
+            caption="../report/pseudolabel_genes.rst",
+            category="Pseudolabels",
+            labels={"species": SPECIES, "round": "{round}", "table": "gene scores"},
+        ),
     log:
-        f"logs/select_confident/{SPECIES}.log",
+        f"logs/select_confident/{SPECIES}.round{{round}}.log",
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -39,11 +48,12 @@ rule select_confident:
         runtime=60,
     params:
         script=script_path("select_confident.py"),
-        keep=config["select"]["keep_fraction"],
-        strata=config["select"]["strata"],
+        coverage=coverage_arg,
+        settings=settings("select"),
     shell:
-        "python {params.script:q} --labels-h5 {input.labels} --predictions {input.predictions} "
-        "--keep-fraction {params.keep} --strata {params.strata} --out {output.h5} > {log} 2>&1"
+        "python {params.script:q} --labels-h5 {input.labels:q} --predictions {input.predictions:q} "
+        "--gff3 {input.gff3:q} {params.coverage} --settings {params.settings:q} "
+        "--genes-tsv {output.genes:q} --out {output.h5:q} > {log:q} 2>&1"
 
 
 rule split_train_val:
@@ -51,10 +61,10 @@ rule split_train_val:
         labels=rules.select_confident.output.h5,
         coverage=get_coverage(),
     output:
-        train=f"{RESULTS}/finetune/training_data.h5",
-        val=f"{RESULTS}/finetune/validation_data.h5",
+        train=f"{RESULTS}/round{{round}}/finetune/training_data.h5",
+        val=f"{RESULTS}/round{{round}}/finetune/validation_data.h5",
     log:
-        f"logs/split_train_val/{SPECIES}.log",
+        f"logs/split_train_val/{SPECIES}.round{{round}}.log",
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -67,6 +77,6 @@ rule split_train_val:
         val_fraction=config["split"]["val_fraction"],
         seed=config["split"]["seed"],
     shell:
-        "python {params.script:q} --labels-h5 {input.labels} {params.coverage} "
+        "python {params.script:q} --labels-h5 {input.labels:q} {params.coverage} "
         "--val-fraction {params.val_fraction} --seed {params.seed} "
-        "--out-train {output.train} --out-val {output.val} > {log} 2>&1"
+        "--out-train {output.train:q} --out-val {output.val:q} > {log:q} 2>&1"

@@ -1,11 +1,17 @@
 #!/usr/bin/env python
-"""Train a model (fine-tune a base model, or pretrain from scratch) with early stopping; writes best.pt, last.pt."""
+"""Train a model (fine-tune a base model, or pretrain from scratch) with early stopping.
+
+Writes best.pt, last.pt, metrics.tsv (long format) and learning_curves.svg into --out-dir; the
+resume state goes to --state (default OUT_DIR/resume_state.pt): a rerun continues from it."""
 
 import json
 
 import _bootstrap  # noqa: F401
 
+from pathlib import Path
+
 from genetune import cli
+from genetune.curves import plot_learning_curves
 from genetune.train import TrainConfig, train
 
 
@@ -16,14 +22,17 @@ def main():
     p.add_argument("--base-model", help="checkpoint to start from (not needed for mode 'scratch')")
     p.add_argument("--settings", required=True, help="training settings (TrainConfig): a YAML/JSON file or inline JSON")
     p.add_argument("--model-card", help="model card stored in the checkpoint: a YAML/JSON file or inline JSON")
-    p.add_argument("--no-resume", action="store_true", help="ignore an existing last.pt in --out-dir")
+    p.add_argument("--no-resume", action="store_true", help="start afresh even where a resume state exists")
+    p.add_argument("--state", help="resume state file (keep it outside the workflow's outputs)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--out-dir", required=True)
     a = p.parse_args()
     cli.keep_freed_memory()
     cfg = TrainConfig.from_dict(cli.load_settings(a.settings))
     card = cli.load_settings(a.model_card) or None
     best = train(cfg, a.train_h5, a.val_h5, a.out_dir, a.base_model, resume=not a.no_resume, model_card=card,
-                 threads=a.threads)
+                 threads=a.threads, state_path=a.state, progress=not a.no_progress)
+    plot_learning_curves(Path(a.out_dir) / "metrics.tsv", Path(a.out_dir) / "learning_curves.svg")
     print(json.dumps(best))
 
 

@@ -1,22 +1,26 @@
 #!/usr/bin/env python
-"""Keep the most confident pseudolabelled chunks per intergenic-fraction stratum -> confident.h5."""
+"""Keep the pseudolabels most likely right -> confident.h5: per gene (network confidence and, with
+RNA-seq, read evidence; doubtful genes masked) or per chunk (Helixer's stratified rule)."""
 
 import _bootstrap  # noqa: F401
 
 from genetune import cli
-from genetune.select import select_confident
+from genetune.select import SelectConfig, select_confident
 
 
 def main():
     p = cli.parser(__doc__)
     p.add_argument("--labels-h5", required=True)
-    p.add_argument("--predictions", required=True)
-    p.add_argument("--keep-fraction", type=float, default=0.5)
-    p.add_argument("--strata", type=int, default=6)
+    p.add_argument("--predictions", required=True, help="predictions.h5 the pseudolabels were decoded from")
+    p.add_argument("--gff3", help="the gene models the labels came from (needed for unit gene)")
+    p.add_argument("--coverage-h5", help="coverage.h5: RNA-seq evidence for the gene scores")
+    p.add_argument("--settings", help="selection settings (SelectConfig): a YAML/JSON file or inline JSON")
+    p.add_argument("--genes-tsv", help="every gene with its scores and whether it was kept")
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    rows, conf = select_confident(a.labels_h5, a.predictions, a.out, a.keep_fraction, a.strata)
-    print(f"kept {len(rows)} chunks, mean confidence {conf[rows].mean():.4f} (all: {conf.mean():.4f})")
+    cfg = SelectConfig.from_dict(cli.load_settings(a.settings))
+    rows, conf = select_confident(a.labels_h5, a.predictions, a.out, cfg, a.gff3, a.coverage_h5, a.genes_tsv)
+    print(f"kept {len(rows)} chunks, mean chunk confidence {conf[rows].mean():.4f} (all: {conf.mean():.4f})")
 
 
 if __name__ == "__main__":

@@ -49,3 +49,16 @@ def build(family, record, source="checkpoint"):
         return FAMILIES[family][0](arch)
     except ValueError as exc:
         raise InputError(f"{source}: {exc}") from None
+
+
+def with_coverage_adapter(base, n_bams, width=16, kernel=9, hidden=False):
+    """`base` (either family) with a coverage adapter (adapter.py) that starts as a no-op: before
+    any training the model predicts exactly what `base` predicts."""
+    if base.input_channels > 4:
+        raise InputError("the base model already reads RNA-seq coverage")
+    record = {**base.arch.to_dict(), "coverage_adapter": {"n_bams": n_bams, "width": width, "kernel": kernel,
+                                                          "hidden": hidden}}
+    model = build(base.family, record, "coverage adapter")
+    missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("adapter.") for k in missing), (missing, unexpected)
+    return model

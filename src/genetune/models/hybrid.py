@@ -2,9 +2,9 @@
 
 Conv1D stack (batch norm before each extra conv) -> reshape that concatenates pool_size bases
 into one timestep -> BiLSTM stack -> dense head with pool_size x 4 genic (+ phase) logits.
-Coverage mode: normalised coverage and spliced coverage (2 x n_bams channels, reshaped per
-timestep like the DNA) join the trunk's output before the head. The trunk is the same for
-both, so a coverage model is built around a base model's trunk. The optional boundary head
+Coverage: genetune's coverage mode adds the adapter of adapter.py to the trunk's output before
+the head; Helixer's own coverage models (input_coverage, imported from Keras) concatenate the
+normalised coverage of each timestep to it instead. The optional boundary head
 (pool_size x 5 logits: none + layout.BOUNDARY_CLASSES) reads the same features as the head and
 is trained on the labels' transitions, so HybridModel gives the decoder the boundary
 probabilities geneML's classes give it.
@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import layout
+from .adapter import AdapterSettings, CoverageAdapter, adapter_flops_per_bp
 
 N_BOUNDARY_LOGITS = 1 + len(layout.BOUNDARY_CLASSES)  # "none" first
 
@@ -37,6 +38,9 @@ class HybridArchitecture:
     coverage_norm: str = "log"  # log: ln(x + 1.1) as Helixer; none: raw counts
     post_coverage_hidden_layer: bool = False
     predict_boundaries: bool = False
+    # genetune's coverage mode (adapter.py): {n_bams, width, kernel, hidden}; None: no adapter.
+    # (input_coverage above is Helixer's concatenated coverage hat, for imported Helixer models.)
+    coverage_adapter: dict = None
 
     def to_dict(self):
         return asdict(self)
@@ -68,6 +72,8 @@ class HybridModel(nn.Module):
             if a.post_coverage_hidden_layer:
                 self.hidden = nn.Linear(head_in, a.units // 2)  # linear, as Helixer's
                 head_in = a.units // 2
+        if a.coverage_adapter:
+            self.adapter = CoverageAdapter(AdapterSettings(**a.coverage_adapter), head_in, pool=a.pool_size)
         self.n_heads = 2 if a.predict_phase else 1
         self.head = nn.Linear(head_in, a.pool_size * 4 * self.n_heads)
         if a.predict_boundaries:
@@ -75,7 +81,9 @@ class HybridModel(nn.Module):
 
     @property
     def input_channels(self):
-        return 4 + (2 * self.arch.coverage_count if self.arch.input_coverage else 0)
+        a = self.arch
+        return 4 + (2 * a.coverage_count if a.input_coverage else 0) + (
+            2 * a.coverage_adapter["n_bams"] if a.coverage_adapter else 0)
 
     @property
     def length_multiple(self):
@@ -135,6 +143,10 @@ class HybridModel(nn.Module):
             h = torch.cat([h, c.reshape(B, h.shape[1], -1)], dim=-1)
             if self.arch.post_coverage_hidden_layer:
                 h = self.hidden(h)
+        if self.arch.coverage_adapter:
+            if coverage is None:
+                raise ValueError("this model needs RNA-seq coverage input")
+            h = self.adapter(h, coverage)
         # Helixer splits the dense output into heads first, then reshapes each to (pool, 4)
         out = self.head(h).reshape(B, h.shape[1], self.n_heads, self.arch.pool_size, 4)
         logits = {"genic": out[:, :, 0].reshape(B, L, 4)}
@@ -165,7 +177,7 @@ class HybridModel(nn.Module):
             groups.append((f"lstm{k + 1}", [p for n, p in self.lstm.named_parameters()
                                             if n.endswith((f"_l{k}", f"_l{k}_reverse"))]))
         groups.append(("head", [p for n, p in self.named_parameters()
-                                if n.startswith(("head.", "hidden.", "boundary_head."))]))
+                                if n.startswith(("head.", "hidden.", "boundary_head.", "adapter."))]))
         return groups
 
     def trunk_parameters(self):
@@ -206,27 +218,8 @@ def flops_per_bp(arch: HybridArchitecture) -> float:
     dense += 2 * head_in * a.pool_size * 4 * (2 if a.predict_phase else 1)
     if a.predict_boundaries:
         dense += 2 * head_in * a.pool_size * N_BOUNDARY_LOGITS
-    return conv + (lstm + dense) / a.pool_size
-
-
-def with_coverage_head(base: HybridModel, coverage_count: int, hidden_layer=False, norm="log"):
-    """A coverage model around `base`'s trunk; the heads start as the base heads (coverage weights 0),
-    so before any training it predicts exactly what the base model predicts."""
-    arch = HybridArchitecture(**{**base.arch.to_dict(), "input_coverage": True, "coverage_count": coverage_count,
-                                 "post_coverage_hidden_layer": hidden_layer, "coverage_norm": norm})
-    model = HybridModel(arch)
-    state = {k: v for k, v in base.state_dict().items() if not k.startswith(("head.", "hidden.", "boundary_head."))}
-    model.load_state_dict(state, strict=False)
-    if not hidden_layer:
-        with torch.no_grad():
-            heads = [(model.head, base.head)]
-            if arch.predict_boundaries:
-                heads.append((model.boundary_head, base.boundary_head))
-            for new, old in heads:
-                new.weight.zero_()
-                new.weight[:, : 2 * arch.units] = old.weight
-                new.bias.copy_(old.bias)
-    return model
+    adapter = adapter_flops_per_bp(a.coverage_adapter, head_in, a.pool_size) if a.coverage_adapter else 0
+    return conv + (lstm + dense) / a.pool_size + adapter
 
 
 def with_boundary_head(base: HybridModel):

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import layout
+from .adapter import AdapterSettings, CoverageAdapter, adapter_flops_per_bp
 
 GENEML_CLASSES = ("none", "exon_start", "exon_end", "cds_start", "cds_end", "is_exon", "is_intron")
 # genetune's genic class of each geneML class, and the boundary column of the boundary classes
@@ -40,6 +41,7 @@ class ResidualArchitecture:
     # "geneml": bases that are not one of A, C, G, T (N, IUPAC codes) enter as all-zero rows, as
     # geneML encodes N; genetune's data/X holds them as fractions (N = 0.25 each)
     ambiguous_bases: str = "geneml"
+    coverage_adapter: dict = None  # genetune's coverage mode (adapter.py): {n_bams, width, kernel, hidden}
 
     def __post_init__(self):
         self.groups = [list(map(int, g)) for g in self.groups]
@@ -95,6 +97,8 @@ class ResidualCNN(nn.Module):
         self.units = nn.ModuleList(ResidualUnit(a.channels, k, d) for n, k, d in a.groups for _ in range(n))
         self.skips = nn.ModuleList(nn.Conv1d(a.channels, a.channels, 1) for _ in range(len(a.groups) + 1))
         self.head = nn.Conv1d(a.channels, len(a.classes), 1)
+        if a.coverage_adapter:
+            self.adapter = CoverageAdapter(AdapterSettings(**a.coverage_adapter), a.channels)
         ends, total = [], 0
         for n, _, _ in a.groups:
             total += n
@@ -122,7 +126,7 @@ class ResidualCNN(nn.Module):
 
     @property
     def input_channels(self):
-        return 4
+        return 4 + (2 * self.arch.coverage_adapter["n_bams"] if self.arch.coverage_adapter else 0)
 
     outputs = ("genic", "boundary")
     length_multiple = 1
@@ -130,7 +134,8 @@ class ResidualCNN(nn.Module):
     def flops_per_bp(self):
         c, a = self.arch.channels, self.arch
         convs = sum(n * 2 * k * c * c for n, k, _ in a.groups)
-        return 2 * (4 * c + convs + (len(a.groups) + 1) * c * c + c * len(a.classes))
+        adapter = adapter_flops_per_bp(a.coverage_adapter, c) if a.coverage_adapter else 0
+        return 2 * (4 * c + convs + (len(a.groups) + 1) * c * c + c * len(a.classes)) + adapter
 
     def encode(self, x):
         """genetune's data/X rows -> this model's input: ambiguous rows zeroed for geneML's encoding."""
@@ -140,7 +145,7 @@ class ResidualCNN(nn.Module):
 
     def forward(self, x, coverage=None):
         """{"classes": (B, L, n_classes) logits} for x of (B, L + 2 * flank, 4): the outputs of the
-        L inner bases. `coverage` is not read (no coverage channels)."""
+        L inner bases. `coverage` (B, L + 2 * flank, 2 n_bams), for a model with a coverage adapter."""
         h = self.encode(x).transpose(1, 2).unsqueeze(2).contiguous(memory_format=torch.channels_last)
         h = _conv(self.stem, h)
         skip = _conv(self.skips[0], h)
@@ -153,6 +158,12 @@ class ResidualCNN(nn.Module):
         c = self.flank
         if c:
             skip = skip[..., c:-c]
+        if self.arch.coverage_adapter:
+            if coverage is None:
+                raise ValueError("this model needs RNA-seq coverage input")
+            cov = coverage[:, c: coverage.shape[1] - c] if c else coverage
+            h = self.adapter(skip.squeeze(2).transpose(1, 2), cov)
+            skip = h.transpose(1, 2).unsqueeze(2).contiguous(memory_format=torch.channels_last)
         return {"classes": _conv(self.head, skip).squeeze(2).transpose(1, 2)}
 
     def probabilities(self, logits, softmax=None):
@@ -176,7 +187,8 @@ class ResidualCNN(nn.Module):
                 params += list(self.skips[g].parameters())
                 g += 1
             groups.append((f"unit{i + 1}", params))
-        groups.append(("head", list(self.head.parameters())))
+        head = list(self.head.parameters()) + (list(self.adapter.parameters()) if self.arch.coverage_adapter else [])
+        groups.append(("head", head))
         return groups
 
     def trunk_parameters(self):
