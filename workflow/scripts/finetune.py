@@ -5,10 +5,9 @@ Writes best.pt, last.pt, metrics.tsv (long format) and learning_curves.svg into 
 resume state goes to --state (default OUT_DIR/resume_state.pt): a rerun continues from it."""
 
 import json
+from pathlib import Path
 
 import _bootstrap  # noqa: F401
-
-from pathlib import Path
 
 from genetune import cli
 from genetune.curves import plot_learning_curves
