@@ -127,7 +127,7 @@ def pseudolabel_options():
 
 def get_final_outputs():
     outputs = [f"{RESULTS}/final/annotation.gff3", f"{RESULTS}/final/rounds.tsv"]
-    outputs += round_files(RESULTS + "/round{r}/finetune/learning_curves.svg")
+    outputs += round_files(f"{RESULTS}/round{{r}}/finetune/learning_curves.svg")
     if config.get("reference"):
         outputs += [f"{RESULTS}/evaluation/metrics.tsv", f"{RESULTS}/evaluation/f1.svg"]
     if has_rnaseq():

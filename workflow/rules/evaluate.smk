@@ -6,7 +6,7 @@ rule evaluate:
         reference=config.get("reference") or [],
         genome=rules.ingest_genome.output.h5,
         first_pass=rules.decode_first_pass.output.gff3,
-        rounds=round_files(RESULTS + "/round{r}/annotation.gff3"),
+        rounds=round_files(f"{RESULTS}/round{{r}}/annotation.gff3"),
         final=rules.choose_final_round.output.gff3,
     output:
         metrics=report(

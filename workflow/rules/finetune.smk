@@ -14,13 +14,21 @@ rule finetune:
             f"{RESULTS}/round{{round}}/finetune/metrics.tsv",
             caption="../report/finetune_metrics.rst",
             category="Fine-tuning",
-            labels={"species": SPECIES, "round": "{round}", "table": "validation metrics"},
+            labels={
+                "species": SPECIES,
+                "round": "{round}",
+                "table": "validation metrics",
+            },
         ),
         curves=report(
             f"{RESULTS}/round{{round}}/finetune/learning_curves.svg",
             caption="../report/learning_curves.rst",
             category="Fine-tuning",
-            labels={"species": SPECIES, "round": "{round}", "figure": "learning curves"},
+            labels={
+                "species": SPECIES,
+                "round": "{round}",
+                "figure": "learning curves",
+            },
         ),
     log:
         f"logs/finetune/{SPECIES}.round{{round}}.log",
@@ -48,8 +56,8 @@ rule finetune:
 rule choose_final_round:
     input:
         val=f"{RESULTS}/round1/finetune/validation_data.h5",
-        models=round_files(RESULTS + "/round{r}/finetune/best.pt"),
-        annotations=round_files(RESULTS + "/round{r}/annotation.gff3"),
+        models=round_files(f"{RESULTS}/round{{r}}/finetune/best.pt"),
+        annotations=round_files(f"{RESULTS}/round{{r}}/annotation.gff3"),
     output:
         gff3=f"{RESULTS}/final/annotation.gff3",
         rounds=report(
