@@ -56,7 +56,8 @@ def _env():
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    wd = _workdir(tmp_path_factory.mktemp("wf"), TINY)
+    # spaces and shell metacharacters in the path: every command must quote what it is given
+    wd = _workdir(tmp_path_factory.mktemp("wf run $HOME 'x' &"), TINY)
     proc = subprocess.run(SNAKEMAKE + ["--cores", "2", "--directory", str(wd)], cwd=wd, env=_env(),
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -3,11 +3,11 @@ pairing of files by (seqid, start, end) keys, never by row index alone (HELIXER_
 
 from dataclasses import dataclass
 
-import h5py
 import numpy as np
 
 from . import layout
 from .errors import InputError
+from .fileio import open_h5
 
 
 def chunk_coords(seq_len: int, length: int):
@@ -39,7 +39,7 @@ class StrandRun:
 
 def read_keys(path):
     """(seqids, start_ends) of an h5 file, decoded."""
-    with h5py.File(path, "r") as h5:
+    with open_h5(path) as h5:
         if layout.SEQIDS not in h5 or layout.START_ENDS not in h5:
             raise InputError(f"{path}: not a genetune/Helixer h5 file (no {layout.SEQIDS}/{layout.START_ENDS})")
         seqids = h5[layout.SEQIDS][:].astype(str)

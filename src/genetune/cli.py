@@ -9,22 +9,73 @@ import time
 from .errors import InputError
 
 
+def positive_int(text):
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 1")
+    return value
+
+
+def fraction(text):
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must lie strictly between 0 and 1")
+    return value
+
+
+def non_negative_int(text):
+    """argparse type: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """A command-line mistake is one line and exit status 1, like every other user error."""
+
+    def error(self, message):
+        self.exit(1, f"error: {message} (see --help)\n")
+
+
 def parser(description):
-    p = argparse.ArgumentParser(description=description)
-    p.add_argument("--threads", type=int, default=None,
+    p = _Parser(description=description)
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="CPU threads (torch's intra-op threads; worker threads for data steps)")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error in your input too")
     return p
 
 
+# Problems with the user's files, settings or disk: one line, exit status 1. Anything else is a
+# bug in genetune and keeps its traceback.
+USER_ERRORS = (InputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
 def run(main):
-    """Call main(); an InputError (or missing file) becomes one line on stderr and exit status 1."""
+    """Call main(); a user error becomes one line on stderr and exit status 1 (--debug: traceback)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     t0 = time.time()
     try:
         main()
-    except (InputError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except USER_ERRORS as exc:
+        if "--debug" in sys.argv:
+            raise
+        message = str(exc)
+        if isinstance(exc, OSError) and exc.filename:
+            message = f"{exc.filename}: {exc.strerror.lower() if exc.strerror else exc}"
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(1)
     logging.getLogger("genetune").info("done in %.1f s", time.time() - t0)
 
@@ -46,17 +97,32 @@ def keep_freed_memory():
     mallopt(m_trim_threshold, 2**31 - 1)
 
 
-def load_settings(value):
-    """Settings from a YAML/JSON file path, or inline JSON (as Snakemake rules pass them)."""
+def load_settings(value, section=None):
+    """Settings from a YAML/JSON file path, or inline JSON (as Snakemake rules pass them), validated
+    against the config schema's `section` (genetune.settings) when one is named."""
     import json
 
     import yaml
     if value is None:
-        return {}
-    if value.lstrip().startswith("{"):
-        return json.loads(value)
-    try:
-        with open(value) as fh:
-            return yaml.safe_load(fh) or {}
-    except OSError as exc:
-        raise InputError(f"{value}: cannot read settings ({exc.strerror})") from None
+        data = {}
+    elif value.lstrip().startswith("{"):
+        try:
+            data = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--settings: not valid JSON ({exc.msg} at character {exc.pos})") from None
+    else:
+        try:
+            with open(value) as fh:
+                data = yaml.safe_load(fh) or {}
+        except OSError as exc:
+            raise InputError(f"{value}: cannot read settings ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            raise InputError(f"{value}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{value}: settings must be a mapping of keys to values, not {type(data).__name__}")
+    if section:
+        from .settings import validate_section
+        validate_section(section, data, value if value and not value.lstrip().startswith("{") else "--settings")
+    return data

@@ -35,7 +35,7 @@ import pysam
 from . import bam, fasta, h5chunks, layout
 from .chunks import read_keys, seq_lengths
 from .errors import InputError
-from .fileio import atomic_path
+from .fileio import atomic_path, open_h5
 
 log = logging.getLogger("genetune.coverage")
 
@@ -192,7 +192,7 @@ def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVER
         a, b = int(a), int(b)
         rows[sid][(min(a, b), max(a, b))].append(("+" if a < b else "-", r))
     threads = threads or h5chunks.default_threads()
-    with tempfile.TemporaryDirectory(prefix="genetune-bai-") as tmpdir, h5py.File(genome_h5, "r") as g, \
+    with tempfile.TemporaryDirectory(prefix="genetune-bai-") as tmpdir, open_h5(genome_h5) as g, \
             atomic_path(out) as tmp, h5py.File(tmp, "w") as o:
         offsets = [first_offsets(b, len(r), tmpdir) for b, r in zip(bams, refs)]
         N, L = g[layout.X].shape[:2]

@@ -7,11 +7,11 @@ over the classes present in a timestep; genetune weights each base by its own cl
 carries the target of every model output (targets.py), so either family trains from one file.
 """
 
-import h5py
 import numpy as np
 import torch
 
 from . import layout
+from .fileio import open_h5, require
 from .targets import boundary_targets, geneml_targets
 
 
@@ -19,7 +19,9 @@ class ChunkDataset(torch.utils.data.Dataset):
     def __init__(self, path, class_weights=None, transition_weights=None, coverage_prefix=None,
                  max_chunks=0, seed=0):
         self.path = str(path)
-        with h5py.File(self.path, "r") as h5:
+        with open_h5(self.path) as h5:
+            require(h5, self.path, layout.X, layout.Y, layout.PHASES, layout.TRANSITIONS, layout.SAMPLE_WEIGHTS,
+                    what="training or validation data with labels")
             keep = np.ones(len(h5[layout.X]), dtype=bool)
             if layout.IS_ANNOTATED in h5:
                 keep &= h5[layout.IS_ANNOTATED][:] & h5[layout.ERR_SAMPLES][:]
@@ -41,7 +43,7 @@ class ChunkDataset(torch.utils.data.Dataset):
 
     def _file(self):
         if self._h5 is None:
-            self._h5 = h5py.File(self.path, "r")
+            self._h5 = open_h5(self.path)
         return self._h5
 
     def __getitem__(self, i):

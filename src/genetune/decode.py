@@ -34,7 +34,6 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 
-import h5py
 import numba
 import numpy as np
 
@@ -42,6 +41,7 @@ from . import layout, regions
 from .chunks import StrandReader, check_same_chunks, read_keys, strand_runs
 from .errors import InputError
 from .fasta import A, C, G, T, codes_from_onehot
+from .fileio import open_h5, require
 from .gff import Transcript, cds_phases, sorted_by_position, write_gff3
 from .h5chunks import ChunkIO
 
@@ -448,10 +448,12 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
     seqids, start_ends = read_keys(genome_h5)
     records, lengths = [], {}
     with contextlib.ExitStack() as stack:
-        g = stack.enter_context(h5py.File(genome_h5, "r"))
-        p = stack.enter_context(h5py.File(predictions_h5, "r"))
-        c = stack.enter_context(h5py.File(coverage_h5, "r")) if use_hints else None
+        g = stack.enter_context(open_h5(genome_h5))
+        p = stack.enter_context(open_h5(predictions_h5))
+        c = stack.enter_context(open_h5(coverage_h5)) if use_hints else None
         species = g[layout.SPECIES][0].decode() if len(seqids) else ""
+        require(g, genome_h5, layout.X, what="a genome.h5 from ingest_genome.py")
+        require(p, predictions_h5, layout.PREDICTIONS, layout.PREDICTIONS_PHASE, what="a predictions.h5 from predict.py")
         io = stack.enter_context(ChunkIO(threads=1))
         if not p.attrs.get("phase_head", True) and cfg.phase_weight:
             log.info("%s: the model has no phase head; phase_weight %.2f -> 0", predictions_h5, cfg.phase_weight)

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import layout, metrics
 from .chunks import read_keys, seq_lengths
+from .errors import InputError
 from .fileio import atomic_path
 from .gff import read_gff3, select_transcripts
 from .labels import Overlaps, by_seq_strand, encode_chunk
@@ -102,6 +103,8 @@ def evaluate(reference_gff3, prediction_gff3, genome_h5, reference_loci_only=Fal
     """Rows of (level, feature, precision, recall, f1, n_reference, n_predicted)."""
     lengths = seq_lengths(*read_keys(genome_h5))
     ref_all = [t for t in read_gff3(reference_gff3, lengths) if t.cds]
+    if not ref_all:
+        raise InputError(f"{reference_gff3}: no coding genes to evaluate against (an empty reference)")
     if ref_all and all(t.gene_id == t.transcript_id for t in ref_all):
         ref_all = group_into_loci(ref_all)
     pred = [t for t in read_gff3(prediction_gff3, lengths) if t.cds]

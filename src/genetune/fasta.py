@@ -6,6 +6,7 @@ from position 0, plus strand then the reverse complement (HELIXER_NOTES §1.2).
 """
 
 import gzip
+import re
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -53,6 +54,16 @@ def _open_binary(path):
     return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb", buffering=1 << 20)
 
 
+def _lines(fh, path):
+    """(line number, line) of an open FASTA; a gzip cut short or corrupt is one InputError."""
+    import zlib
+    try:
+        yield from enumerate(fh, 1)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise InputError(f"{path}: the gzip stream is truncated or corrupt ({exc}); fetch or compress it again") \
+            from None
+
+
 def fasta_pieces(path, piece_bases=1 << 20):
     """Stream a FASTA as (seqid, codes) pieces of about `piece_bases`; a new seqid starts a new
     record, and every record yields at least one piece. Validates as it goes: FASTQ, empty file,
@@ -79,8 +90,10 @@ def fasta_pieces(path, piece_bases=1 << 20):
         pending_lines.clear()
         return codes
 
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a FASTA file")
     with _open_binary(path) as fh:
-        for lineno, line in enumerate(fh, 1):
+        for lineno, line in _lines(fh, path):
             line = line.strip()
             if lineno == 1 and line.startswith(b"@"):
                 raise InputError(f"{path} line 1: this looks like FASTQ ('@' header), not FASTA")
@@ -228,6 +241,8 @@ def ingest_genome(fasta, species, out, length=layout.DEFAULT_SUBSEQUENCE_LENGTH,
         raise InputError(f"subsequence length {length} is not divisible by the pool size {layout.POOL_SIZE}")
     if len(species.encode()) > 25:
         raise InputError(f"species name '{species}' is longer than 25 bytes (Helixer's S25)")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", species):
+        raise InputError(f"species name '{species}' may hold only letters, digits, '_', '.' and '-'")
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5, ChunkIO(threads) as chunk_io, \
             tempfile.TemporaryFile(dir=Path(tmp).parent) as spool:
         writer = _GenomeWriter(h5, species, length, block_chunks, chunk_io, spool)

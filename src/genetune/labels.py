@@ -21,7 +21,7 @@ from .chunks import read_keys, seq_lengths
 from .error_masks import masked_intervals
 from .errors import InputError
 from .fasta import plus_windows
-from .fileio import atomic_path
+from .fileio import atomic_path, open_h5
 from .gff import read_annotation, select_transcripts
 from .h5chunks import ChunkIO
 
@@ -176,7 +176,7 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
         raise InputError(f"{gff3}: no coding transcripts to turn into labels")
     groups = {key: Overlaps(ts, lambda t: (t.start, t.end)) for key, ts in by_seq_strand(transcripts).items()}
     annotated = {t.seqid for t in transcripts}
-    with h5py.File(genome_h5, "r") as src, atomic_path(out) as tmp, h5py.File(tmp, "w") as dst, \
+    with open_h5(genome_h5) as src, atomic_path(out) as tmp, h5py.File(tmp, "w") as dst, \
             ChunkIO() as chunk_io:
         masks = {}
         with_utr = sum(t.coding_length < sum(e - s for s, e in t.exons) for t in transcripts)

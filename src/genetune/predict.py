@@ -29,7 +29,7 @@ from . import layout
 from .checkpoint import check_channels, family, load_model, sha256
 from .chunks import StrandReader, check_same_chunks, read_keys, strand_runs
 from .errors import InputError
-from .fileio import atomic_path
+from .fileio import atomic_path, open_h5, require
 from .h5chunks import ChunkIO
 from .train import autocast, pick_device
 
@@ -221,7 +221,7 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
     n_bams = 0
     if coverage_h5:
         check_same_chunks(genome_h5, coverage_h5)
-        with h5py.File(coverage_h5, "r") as c:
+        with open_h5(coverage_h5) as c:
             prefix = (ckpt["input_channels"].get("coverage") or {}).get("prefix", layout.DEFAULT_COVERAGE_PREFIX)
             cov_names = [layout.coverage_name(prefix), layout.spliced_coverage_name(prefix)]
             if cov_names[0] not in c:
@@ -232,9 +232,10 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
         cov_names = []
     seqids, start_ends = read_keys(genome_h5)
     runs = strand_runs(seqids, start_ends)
-    with h5py.File(genome_h5, "r") as g, atomic_path(out) as tmp, h5py.File(tmp, "w") as o:
-        cov_file = h5py.File(coverage_h5, "r") if cov_names else None
+    with open_h5(genome_h5) as g, atomic_path(out) as tmp, h5py.File(tmp, "w") as o:
+        cov_file = open_h5(coverage_h5) if cov_names else None
         try:
+            require(g, genome_h5, layout.X, what="a genome.h5 from ingest_genome.py")
             X = g[layout.X]
             N, L = X.shape[:2]
             if L % model.length_multiple:

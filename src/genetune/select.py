@@ -27,7 +27,7 @@ import numpy as np
 from . import layout
 from .chunks import StrandReader, check_same_chunks, read_keys, seq_lengths, strand_runs
 from .errors import InputError
-from .fileio import atomic_path
+from .fileio import atomic_path, open_h5, require
 from .gff import read_gff3, select_transcripts
 from .subset import write_subset
 
@@ -68,7 +68,9 @@ class SelectConfig:
 def chunk_confidence(labels_h5, predictions_h5, block=64):
     """(confidence, intergenic fraction, has_valid) per chunk."""
     check_same_chunks(labels_h5, predictions_h5)
-    with h5py.File(labels_h5, "r") as lab, h5py.File(predictions_h5, "r") as pred:
+    with open_h5(labels_h5) as lab, open_h5(predictions_h5) as pred:
+        require(lab, labels_h5, layout.Y, layout.SAMPLE_WEIGHTS, what="a labels.h5 from pseudolabels_to_h5.py")
+        require(pred, predictions_h5, layout.PREDICTIONS, what="a predictions.h5 from predict.py")
         N = len(lab[layout.Y])
         conf = np.zeros(N)
         ig = np.zeros(N)
@@ -128,7 +130,7 @@ def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: S
     lengths = seq_lengths(seqids, start_ends)
     runs = {(r.seqid, r.strand): r for r in strand_runs(seqids, start_ends)}
     out = []
-    with h5py.File(predictions_h5, "r") as p, (h5py.File(coverage_h5, "r") if coverage_h5 else _Null()) as c:
+    with open_h5(predictions_h5) as p, (open_h5(coverage_h5) if coverage_h5 else _Null()) as c:
         for t in transcripts:
             run = runs.get((t.seqid, t.strand))
             if run is None:
@@ -211,7 +213,7 @@ def select_confident(labels_h5, predictions_h5, out, cfg: SelectConfig = None, g
     """Write the selected pseudolabels to `out`; returns (kept chunk rows, chunk confidence)."""
     cfg = cfg or SelectConfig()
     conf, ig, valid = chunk_confidence(labels_h5, predictions_h5)
-    with h5py.File(labels_h5, "r") as lab:
+    with open_h5(labels_h5) as lab:
         usable = valid & lab[layout.IS_ANNOTATED][:]
     if not usable.any():
         raise InputError(f"{labels_h5}: no chunk has labelled bases to select from")

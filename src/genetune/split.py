@@ -9,12 +9,12 @@ consecutive chunks first, each region one unit with both of its strands: validat
 whole unseen regions instead of one short scaffold or nothing.
 """
 
-import h5py
 import numpy as np
 
 from . import layout
 from .chunks import read_keys
 from .errors import InputError
+from .fileio import open_h5, require
 from .subset import write_subset
 
 MIN_UNITS = 10  # fewer sequences than this: split by region
@@ -63,7 +63,8 @@ def split_train_val(labels_h5, out_train, out_val, coverage_h5=None, val_fractio
                     min_units=MIN_UNITS):
     """Write the two files; returns (training units, validation units)."""
     seqids, start_ends = read_keys(labels_h5)
-    with h5py.File(labels_h5, "r") as h5:
+    with open_h5(labels_h5) as h5:
+        require(h5, labels_h5, layout.X, layout.Y, layout.SAMPLE_WEIGHTS, what="a labels.h5 with pseudolabels")
         length = h5[layout.X].shape[1]
     units, region_chunks = split_units(seqids, start_ends, length, min_units)
     train_ids, val_ids = split_seqids(units, val_fraction, seed)

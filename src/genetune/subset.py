@@ -10,7 +10,7 @@ import numpy as np
 from . import layout
 from .chunks import read_keys, row_index
 from .errors import InputError
-from .fileio import atomic_path
+from .fileio import atomic_path, open_h5
 
 
 def _walk(group, prefix=""):
@@ -35,7 +35,7 @@ def _copy(src, dst, rows, n, block):
 def write_subset(src_path, rows, out_path, coverage_path=None, attrs=None, block=64):
     """Copy `rows` (sorted row indices) of src_path, plus matching coverage rows, to out_path."""
     rows = np.sort(np.asarray(rows, dtype=np.int64))
-    with h5py.File(src_path, "r") as src, atomic_path(out_path) as tmp, h5py.File(tmp, "w") as dst:
+    with open_h5(src_path) as src, atomic_path(out_path) as tmp, h5py.File(tmp, "w") as dst:
         n = len(src[layout.X])
         _copy(src, dst, rows, n, block)
         if coverage_path:
@@ -46,7 +46,7 @@ def write_subset(src_path, rows, out_path, coverage_path=None, attrs=None, block
                 crows = np.array([index[(ids[r], int(se[r, 0]), int(se[r, 1]))] for r in rows], dtype=np.int64)
             except KeyError as exc:
                 raise InputError(f"{coverage_path}: has no chunk {exc.args[0]} of {src_path}") from None
-            with h5py.File(coverage_path, "r") as cov:
+            with open_h5(coverage_path) as cov:
                 cn = len(cov[layout.SEQIDS])
                 for name, d in _walk(cov["evaluation"], "evaluation/"):
                     if d.shape and d.shape[0] == cn:
@@ -71,7 +71,7 @@ def _take(d, rows):
 def concatenate(paths, out_path, block=64):
     """One file with the chunks of several (e.g. several species' training files), in order."""
     with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as dst:
-        srcs = [h5py.File(p, "r") for p in paths]
+        srcs = [open_h5(p) for p in paths]
         try:
             names = [name for name, d in _walk(srcs[0]) if d.shape and d.shape[0] == len(srcs[0][layout.X])]
             total = sum(len(s[layout.X]) for s in srcs)

@@ -33,7 +33,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -43,7 +42,7 @@ from . import layout, metrics
 from .checkpoint import build_model, input_channels, load_checkpoint, save_checkpoint, sha256
 from .data import ChunkDataset
 from .errors import InputError
-from .fileio import atomic_path
+from .fileio import atomic_path, open_h5
 from .losses import weighted_loss
 from .models import build, with_coverage_adapter
 from .models.hybrid import with_boundary_head
@@ -337,8 +336,7 @@ def train(cfg: TrainConfig, train_h5, val_h5, out_dir, base_model=None, resume=T
           threads=None, state_path=None, progress=True):
     """Train; writes out_dir/{best,last}.pt and metrics.tsv. Returns the best validation metrics."""
     # --- setup: seeds, device, data, model, optimiser ---
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out_dir)  # made by the first write (fileio.atomic_path), so a failed start leaves nothing
     state_path = Path(state_path) if state_path else out_dir / "resume_state.pt"
     if threads:
         torch.set_num_threads(threads)
@@ -347,7 +345,7 @@ def train(cfg: TrainConfig, train_h5, val_h5, out_dir, base_model=None, resume=T
     torch.manual_seed(cfg.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = pick_device()
-    with h5py.File(train_h5, "r") as h5:
+    with open_h5(train_h5) as h5:
         prefix = layout.DEFAULT_COVERAGE_PREFIX
         has_cov = layout.coverage_name(prefix) in h5
         n_bams = h5[layout.coverage_name(prefix)].shape[2] if has_cov else 0

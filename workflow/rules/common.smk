@@ -1,10 +1,33 @@
+import copy
 import json
 import os
+import shlex
+import sys
 from pathlib import Path
 
-from snakemake.utils import validate
+from snakemake.exceptions import WorkflowError
 
-validate(config, schema="../schemas/config.schema.yaml")
+sys.path.insert(0, str(Path(workflow.current_basedir).parents[1] / "src"))
+from genetune.errors import InputError
+from genetune.settings import validate_config
+
+# A species config given with --configfile is complete by itself: the demo's keys in
+# config/config.yaml (the Snakefile's configfile) do not leak into it (issue: a species without
+# `rnaseq:` silently used the demo's BAM). Missing keys take the schema's defaults. A config file
+# without `species` (config/pretrain.yaml) adds to the demo config instead.
+if (
+    workflow.overwrite_configfiles
+    and "species" in workflow.config_settings.overwrite_config
+):
+    config.clear()
+    config.update(copy.deepcopy(dict(workflow.config_settings.overwrite_config)))
+CONFIG_SOURCE = (
+    ", ".join(map(str, workflow.overwrite_configfiles)) or "config/config.yaml"
+)
+try:
+    validate_config(config, CONFIG_SOURCE)
+except InputError as exc:
+    raise WorkflowError(str(exc)) from None
 
 # the scripts beside the rules: found from the workflow, not the working directory (module deployment)
 SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
@@ -41,6 +64,11 @@ def get_bams(wildcards=None):
     return [entry["bam"] for entry in config.get("rnaseq", [])]
 
 
+def bam_args(wildcards, input):
+    """add_coverage.py's --bam options, quoted, in configured order."""
+    return " ".join(f"--bam {shlex.quote(b)}" for b in input.bams)
+
+
 def get_strandedness(wildcards=None):
     return [entry["strandedness"] for entry in config.get("rnaseq", [])]
 
@@ -55,7 +83,9 @@ def get_coverage(wildcards=None):
 
 
 def coverage_arg(wildcards, input):
-    return f"--coverage-h5 {input.coverage}" if input.get("coverage") else ""
+    """--coverage-h5 PATH, quoted, when the rule's input has coverage.h5."""
+    paths = list(input.get("coverage") or [])
+    return f"--coverage-h5 {shlex.quote(paths[0])}" if paths else ""
 
 
 ROUNDS = list(range(1, config.get("rounds", 1) + 1))
@@ -98,7 +128,8 @@ def previous_model(wildcards):
 def round_prediction_args(wildcards, input):
     """evaluate.py's --prediction NAME=GFF3 for every round."""
     return " ".join(
-        f"--prediction round{r}={path}" for r, path in zip(ROUNDS, input.rounds)
+        f"--prediction round{r}={shlex.quote(path)}"
+        for r, path in zip(ROUNDS, input.rounds)
     )
 
 

@@ -26,4 +26,4 @@ rule simulate_demo_species:
     shell:
         "python {params.script:q} --preset {params.preset} --seed {params.seed} "
         "--contig-sizes {params.sizes} --read-pairs {params.pairs} "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1"

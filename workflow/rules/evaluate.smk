@@ -36,7 +36,7 @@ rule evaluate:
             "--reference-loci-only" if config.get("reference_is_incomplete") else ""
         ),
     shell:
-        "python {params.script:q} --reference {input.reference} --genome-h5 {input.genome} "
-        "--prediction first_pass={input.first_pass} {params.rounds} --prediction final={input.final} "
+        "python {params.script:q} --reference {input.reference:q} --genome-h5 {input.genome:q} "
+        "--prediction first_pass={input.first_pass:q} {params.rounds} --prediction final={input.final:q} "
         "{params.loci_only} "
-        "--plot {output.plot} --out {output.metrics} > {log} 2>&1"
+        "--plot {output.plot:q} --out {output.metrics:q} > {log:q} 2>&1"

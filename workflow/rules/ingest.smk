@@ -19,8 +19,8 @@ rule ingest_genome:
         species=SPECIES,
         length=config["subsequence_length"],
     shell:
-        "python {params.script:q} --fasta {input.fasta} --species {params.species} "
-        "--subsequence-length {params.length} --out {output.h5} > {log} 2>&1"
+        "python {params.script:q} --fasta {input.fasta:q} --species {params.species} "
+        "--subsequence-length {params.length} --out {output.h5:q} > {log:q} 2>&1"
 
 
 rule add_coverage:
@@ -45,9 +45,9 @@ rule add_coverage:
         runtime=120,
     params:
         script=script_path("add_coverage.py"),
-        bams=lambda wc, input: " ".join(f"--bam {b}" for b in input.bams),
+        bams=bam_args,
         strandedness=" ".join(get_strandedness()),
     shell:
-        "python {params.script:q} --genome-h5 {input.genome} {params.bams} "
+        "python {params.script:q} --genome-h5 {input.genome:q} {params.bams} "
         "--strandedness {params.strandedness} --threads {threads} "
-        "--strandedness-report {output.strandedness} --out {output.h5} > {log} 2>&1"
+        "--strandedness-report {output.strandedness:q} --out {output.h5:q} > {log:q} 2>&1"

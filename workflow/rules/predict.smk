@@ -20,7 +20,7 @@ if config["base_model"].endswith(KERAS_SUFFIXES):
         params:
             script=script_path("import_model.py"),
         shell:
-            "python {params.script:q} --keras {input.keras:q} --out {output.pt:q} > {log} 2>&1"
+            "python {params.script:q} --keras {input.keras:q} --out {output.pt:q} > {log:q} 2>&1"
 
 
 rule predict_first_pass:
@@ -46,8 +46,8 @@ rule predict_first_pass:
         batch_size=config["predict"]["batch_size"],
         overlap="" if config["predict"]["overlap"] else "--no-overlap",
     shell:
-        "python {params.script:q} --genome-h5 {input.genome} --model {input.model} {params.coverage} "
-        "--batch-size {params.batch_size} {params.overlap} --threads {threads} --out {output.h5} > {log} 2>&1"
+        "python {params.script:q} --genome-h5 {input.genome:q} --model {input.model:q} {params.coverage} "
+        "--batch-size {params.batch_size} {params.overlap} --threads {threads} --out {output.h5:q} > {log:q} 2>&1"
 
 
 rule decode_first_pass:
@@ -72,8 +72,8 @@ rule decode_first_pass:
         coverage=coverage_arg,
         settings=settings("decode"),
     shell:
-        "python {params.script:q} --genome-h5 {input.genome} --predictions {input.predictions} {params.coverage} "
-        "--settings {params.settings:q} --out {output.gff3} > {log} 2>&1"
+        "python {params.script:q} --genome-h5 {input.genome:q} --predictions {input.predictions:q} {params.coverage} "
+        "--settings {params.settings:q} --out {output.gff3:q} > {log:q} 2>&1"
 
 
 use rule predict_first_pass as predict_round with:

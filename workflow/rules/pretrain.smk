@@ -24,7 +24,7 @@ rule simulate_source_species:
     shell:
         "python {params.script:q} --preset {params.preset} --seed {params.seed} "
         "--contig-sizes {params.sizes} --prefix {wildcards.source}_chr "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 use rule ingest_genome as ingest_source_genome with:
@@ -65,7 +65,7 @@ rule concatenate_sources:
     params:
         script=script_path("concatenate_h5.py"),
     shell:
-        "python {params.script:q} --inputs {input} --out {output.h5} > {log} 2>&1"
+        "python {params.script:q} --inputs {input:q} --out {output.h5:q} > {log:q} 2>&1"
 
 
 use rule split_train_val as split_sources with:
@@ -107,9 +107,9 @@ rule train_base_model:
         card=pretrain_json("model_card"),
         out_dir=output_dir,
     shell:
-        "python {params.script:q} --train-h5 {input.train} --val-h5 {input.val} "
+        "python {params.script:q} --train-h5 {input.train:q} --val-h5 {input.val:q} "
         "--settings {params.settings:q} --model-card {params.card:q} --threads {threads} "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule pretrain:

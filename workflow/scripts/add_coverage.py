@@ -14,7 +14,7 @@ def main():
     p.add_argument("--strandedness", nargs="+", required=True, choices=STRANDEDNESS,
                    help="one value for all BAMs, or one per BAM")
     p.add_argument("--prefix", default=layout.DEFAULT_COVERAGE_PREFIX)
-    p.add_argument("--min-mapq", type=int, default=0)
+    p.add_argument("--min-mapq", type=cli.non_negative_int, default=0)
     p.add_argument("--skip-duplicates", action="store_true")
     p.add_argument("--strandedness-report", help="TSV: each BAM's protocol checked against its intron motifs")
     p.add_argument("--out", required=True)

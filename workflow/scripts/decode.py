@@ -15,7 +15,7 @@ def main():
     p.add_argument("--settings", help="decoder settings (DecodeConfig): a YAML/JSON file or inline JSON")
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    cfg = DecodeConfig.from_dict(cli.load_settings(a.settings))
+    cfg = DecodeConfig.from_dict(cli.load_settings(a.settings, "decode"))
     n = decode_h5(a.genome_h5, a.predictions, a.out, cfg, a.coverage_h5)
     print(f"wrote {n} genes to {a.out}")
 

@@ -4,6 +4,7 @@
 import _bootstrap  # noqa: F401
 
 from genetune import cli
+from genetune.errors import InputError
 from genetune.evaluate import evaluate, plot, write_tsv
 
 
@@ -19,9 +20,12 @@ def main():
     p.add_argument("--out", required=True)
     a = p.parse_args()
     tables = {}
-    for spec in a.prediction:
+    for k, spec in enumerate(a.prediction, 1):
         name, _, path = spec.rpartition("=")
-        tables[name or "prediction"] = evaluate(a.reference, path, a.genome_h5, a.reference_loci_only)
+        name = name or (f"prediction{k}" if len(a.prediction) > 1 else "prediction")
+        if name in tables:
+            raise InputError(f"--prediction {spec}: stage name '{name}' is given twice; name each stage once")
+        tables[name] = evaluate(a.reference, path, a.genome_h5, a.reference_loci_only)
     write_tsv(tables, a.out)
     if a.plot:
         plot(tables, a.plot)

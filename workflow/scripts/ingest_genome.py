@@ -11,7 +11,7 @@ def main():
     p = cli.parser(__doc__)
     p.add_argument("--fasta", required=True)
     p.add_argument("--species", required=True)
-    p.add_argument("--subsequence-length", type=int, default=layout.DEFAULT_SUBSEQUENCE_LENGTH)
+    p.add_argument("--subsequence-length", type=cli.positive_int, default=layout.DEFAULT_SUBSEQUENCE_LENGTH)
     p.add_argument("--out", required=True)
     a = p.parse_args()
     n = ingest_genome(a.fasta, a.species, a.out, a.subsequence_length)

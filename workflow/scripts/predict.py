@@ -12,7 +12,7 @@ def main():
     p.add_argument("--genome-h5", required=True)
     p.add_argument("--coverage-h5", help="coverage.h5 for models that read RNA-seq coverage")
     p.add_argument("--model", required=True)
-    p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
+    p.add_argument("--batch-size", type=cli.positive_int, default=8, help="windows per forward pass")
     p.add_argument("--no-overlap", action="store_true", help="predict chunks independently")
     p.add_argument("--out", required=True)
     a = p.parse_args()

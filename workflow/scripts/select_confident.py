@@ -18,7 +18,7 @@ def main():
     p.add_argument("--genes-tsv", help="every gene with its scores and whether it was kept")
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    cfg = SelectConfig.from_dict(cli.load_settings(a.settings))
+    cfg = SelectConfig.from_dict(cli.load_settings(a.settings, "select"))
     rows, conf = select_confident(a.labels_h5, a.predictions, a.out, cfg, a.gff3, a.coverage_h5, a.genes_tsv)
     print(f"kept {len(rows)} chunks, mean chunk confidence {conf[rows].mean():.4f} (all: {conf.mean():.4f})")
 

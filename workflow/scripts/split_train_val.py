@@ -11,7 +11,7 @@ def main():
     p = cli.parser(__doc__)
     p.add_argument("--labels-h5", required=True)
     p.add_argument("--coverage-h5", help="coverage.h5 to copy into both outputs (paired by chunk key)")
-    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--val-fraction", type=cli.fraction, default=0.2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out-train", required=True)
     p.add_argument("--out-val", required=True)
