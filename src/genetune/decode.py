@@ -453,7 +453,8 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
         c = stack.enter_context(open_h5(coverage_h5)) if use_hints else None
         species = g[layout.SPECIES][0].decode() if len(seqids) else ""
         require(g, genome_h5, layout.X, what="a genome.h5 from ingest_genome.py")
-        require(p, predictions_h5, layout.PREDICTIONS, layout.PREDICTIONS_PHASE, what="a predictions.h5 from predict.py")
+        require(p, predictions_h5, layout.PREDICTIONS, layout.PREDICTIONS_PHASE,
+                what="a predictions.h5 from predict.py")
         io = stack.enter_context(ChunkIO(threads=1))
         if not p.attrs.get("phase_head", True) and cfg.phase_weight:
             log.info("%s: the model has no phase head; phase_weight %.2f -> 0", predictions_h5, cfg.phase_weight)
