@@ -3,6 +3,7 @@
 import argparse
 import ctypes
 import logging
+import os
 import sys
 import time
 
@@ -76,6 +77,10 @@ def run(main):
         if isinstance(exc, OSError) and exc.filename:
             message = f"{exc.filename}: {exc.strerror.lower() if exc.strerror else exc}"
         print(f"error: {message}", file=sys.stderr)
+        if getattr(exc, "exit_at_once", False):
+            sys.stderr.flush()
+            sys.stdout.flush()
+            os._exit(1)
         sys.exit(1)
     logging.getLogger("genetune").info("done in %.1f s", time.time() - t0)
 

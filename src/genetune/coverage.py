@@ -234,6 +234,10 @@ def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVER
         with h5chunks.ChunkIO(threads) as chunk_io:
             checks = [check_strandedness(b, strandedness[j], sampled[j], g, seqids, start_ends, chunk_io)
                       for j, b in enumerate(bams)]
+            for j, row in enumerate(checks):
+                row["alignments"] = n_reads[j]
+                if n_reads[j] == 0:
+                    row["verdict"] = "no usable alignments: coverage all zero (a BAM of another assembly?)"
     if report:
         write_strandedness_report(checks, report)
     return n_reads
@@ -242,7 +246,7 @@ def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVER
 INTRONS_PER_TASK = 5000  # spliced gaps sampled per (sequence, BAM) for the strandedness check
 MOTIFS = {("GT", "AG"): False, ("GC", "AG"): False, ("CT", "AC"): True, ("CT", "GC"): True}  # -> on minus
 MIN_INFORMATIVE = 50
-REPORT_COLUMNS = ("bam", "declared", "introns_sampled", "introns_with_motif", "agree_declared",
+REPORT_COLUMNS = ("bam", "declared", "alignments", "introns_sampled", "introns_with_motif", "agree_declared",
                   "agree_forward", "agree_reverse", "looks", "verdict")
 
 

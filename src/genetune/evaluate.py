@@ -99,6 +99,19 @@ def group_into_loci(transcripts):
     return out
 
 
+def reference_spread(reference_gff3, genome_h5, qc):
+    """QC row: on how many of the evaluated sequences (and how much of the genome) the reference has genes."""
+    lengths = seq_lengths(*read_keys(genome_h5))
+    ref = {t.seqid for t in read_gff3(reference_gff3, lengths) if t.cds}
+    covered = sum(n for s, n in lengths.items() if s in ref) / max(1, sum(lengths.values()))
+    detail = f"{reference_gff3}: genes on {len(ref)} of {len(lengths)} sequences ({100 * covered:.0f}% of the bases)"
+    if covered < 0.5:
+        qc.warn("reference_spread", covered, detail + "; predictions elsewhere count as false positives "
+                "(set reference_is_incomplete if the reference covers only part of the genome)")
+    else:
+        qc.ok("reference_spread", covered, detail)
+
+
 def evaluate(reference_gff3, prediction_gff3, genome_h5, reference_loci_only=False):
     """Rows of (level, feature, precision, recall, f1, n_reference, n_predicted)."""
     lengths = seq_lengths(*read_keys(genome_h5))

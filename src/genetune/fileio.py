@@ -72,7 +72,7 @@ def atomic_path(path):
             ok = True
         except OSError as exc:
             if exc.errno in WRITE_ERRORS:
-                raise _write_error(path, exc) from None
+                raise _write_error(path, exc, during_write=True) from None
             raise
     finally:
         if tmp.exists():
@@ -83,9 +83,13 @@ def atomic_path(path):
                     d.rmdir()
 
 
-def _write_error(path, exc):
+def _write_error(path, exc, during_write=False):
     why = WRITE_ERRORS.get(exc.errno, exc.strerror or str(exc))
-    return InputError(f"{path}: cannot write it ({why}); free space or choose another output folder")
+    err = InputError(f"{path}: cannot write it ({why}); free space or choose another output folder")
+    # HDF5 objects of a file whose close failed on a full disk crash the interpreter when they are
+    # freed at exit (h5py): the script ends at once after reporting this (cli.run)
+    err.exit_at_once = during_write and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return err
 
 
 def open_h5(path, mode="r"):

@@ -22,8 +22,9 @@ from .error_masks import masked_intervals
 from .errors import InputError
 from .fasta import plus_windows
 from .fileio import atomic_path, open_h5
-from .gff import read_annotation, select_transcripts
+from .gff import cds_phases, read_annotation, select_transcripts
 from .h5chunks import ChunkIO
+from .qc import QC
 
 log = logging.getLogger("genetune.labels")
 MIN_UTR_SHARE = 0.1  # fewer transcripts with a UTR than this: a CDS-only annotation
@@ -158,8 +159,20 @@ def _codon_positions(transcripts):
     return out
 
 
+def phase_disagreement(transcripts):
+    """Share of multi-segment coding transcripts whose GFF phases disagree with their CDS lengths
+    (the phase of each later segment follows from the lengths before it)."""
+    checked = bad = 0
+    for t in transcripts:
+        if len(t.cds) > 1 and len(t.cds_phases) == len(t.cds):
+            first = t.cds_phases[0] if t.strand == "+" else t.cds_phases[-1]
+            checked += 1
+            bad += t.cds_phases != cds_phases(t, (3 - first) % 3)
+    return bad / checked if checked else 0.0, checked
+
+
 def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=True, missing_utr_masks=True,
-                  block_chunks=16):
+                  block_chunks=16, qc=None):
     """labels.h5: genome.h5's data/X and keys copied, plus label arrays from the GFF3 (self-contained).
 
     Defaults reproduce geenuff2h5: per gene only the longest coding transcript, and GeenuFF's
@@ -174,6 +187,14 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
     transcripts = select_transcripts(annotation.transcripts, longest_coding_only)
     if not transcripts:
         raise InputError(f"{gff3}: no coding transcripts to turn into labels")
+    qc = qc if qc is not None else QC()
+    share, checked = phase_disagreement(transcripts)
+    if share > 0.5:
+        qc.warn("cds_phases", share, f"{gff3}: the CDS phases of {100 * share:.0f}% of {checked} multi-exon "
+                                     "transcripts disagree with their CDS lengths; their bases get sample weight 0 "
+                                     "(GeenuFF's phase masks). Is column 8 right?")
+    else:
+        qc.ok("cds_phases", share, f"{checked} multi-exon transcripts checked")
     groups = {key: Overlaps(ts, lambda t: (t.start, t.end)) for key, ts in by_seq_strand(transcripts).items()}
     annotated = {t.seqid for t in transcripts}
     with open_h5(genome_h5) as src, atomic_path(out) as tmp, h5py.File(tmp, "w") as dst, \
@@ -201,6 +222,7 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
                  for name, (shape, dt) in layout.LABEL_DATASETS.items()}
         flags = {name: layout.create_chunked(dst, name, N, (), bool) for name in layout.FLAG_DATASETS}
         nothing = Overlaps([], lambda x: x)
+        total = weighted = 0
         for i0 in range(0, N, block_chunks):
             rows = np.arange(i0, min(i0 + block_chunks, N))
             block = {name: np.zeros((len(rows), L, *shape), dt) for name, (shape, dt) in layout.LABEL_DATASETS.items()}
@@ -213,6 +235,9 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
             for name in dsets:
                 chunk_io.write(dsets[name], i0, block[name])
             y, sw = block[layout.Y], block[layout.SAMPLE_WEIGHTS]
+            real = y.any(axis=2)
+            total += int(real.sum())
+            weighted += int((real & (sw > 0)).sum())
             flags[layout.IS_ANNOTATED][rows[0]: rows[-1] + 1] = [seqids[r] in annotated for r in rows]
             flags[layout.ERR_SAMPLES][rows[0]: rows[-1] + 1] = sw.any(axis=1)
             flags[layout.FULLY_INTERGENIC][rows[0]: rows[-1] + 1] = np.all(y[:, :, layout.IG] == 1, axis=1)
@@ -222,4 +247,10 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
         dst.attrs["longest_coding_only"] = longest_coding_only
         dst.attrs["error_masks"] = error_masks
         dst.attrs["missing_utr_flags"] = bool(error_masks and utr_flags)
+        zero = 1 - float(weighted) / max(1, total)
+        if zero > 0.5:
+            qc.warn("sample_weight_zero", zero, f"{gff3}: {100 * zero:.0f}% of the bases get sample weight 0 "
+                                                "(error masks); training sees little of this annotation")
+        else:
+            qc.ok("sample_weight_zero", zero)
     return len(transcripts)

@@ -21,6 +21,7 @@ rule evaluate:
             category="Evaluation",
             labels={"species": SPECIES, "figure": "F1 before/after"},
         ),
+        qc=f"{RESULTS}/qc/evaluation.tsv",
     log:
         f"logs/evaluate/{SPECIES}.log",
     conda:
@@ -39,4 +40,4 @@ rule evaluate:
         "python {params.script:q} --reference {input.reference:q} --genome-h5 {input.genome:q} "
         "--prediction first_pass={input.first_pass:q} {params.rounds} --prediction final={input.final:q} "
         "{params.loci_only} "
-        "--plot {output.plot:q} --out {output.metrics:q} > {log:q} 2>&1"
+        "--plot {output.plot:q} --qc-tsv {output.qc:q} --out {output.metrics:q} > {log:q} 2>&1"

@@ -45,6 +45,7 @@ use rule pseudolabels_to_h5 as source_labels_to_h5 with:
         genome=rules.ingest_source_genome.output.h5,
     output:
         h5="pretrain/{source}/labels.h5",
+        qc="pretrain/{source}/qc_labels.tsv",
     log:
         "logs/source_labels_to_h5/{source}.log",
 

@@ -8,6 +8,7 @@ rule pseudolabels_to_h5:
         genome=rules.ingest_genome.output.h5,
     output:
         h5=f"{RESULTS}/round{{round}}/pseudolabels/labels.h5",
+        qc=f"{RESULTS}/qc/labels.round{{round}}.tsv",
     log:
         f"logs/pseudolabels_to_h5/{SPECIES}.round{{round}}.log",
     conda:
@@ -21,7 +22,7 @@ rule pseudolabels_to_h5:
         options=pseudolabel_options(),
     shell:
         "python {params.script:q} --gff3 {input.gff3:q} --genome-h5 {input.genome:q} "
-        "{params.options} --out {output.h5:q} > {log:q} 2>&1"
+        "{params.options} --qc-tsv {output.qc:q} --out {output.h5:q} > {log:q} 2>&1"
 
 
 rule select_confident:

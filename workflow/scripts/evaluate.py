@@ -5,7 +5,8 @@ import _bootstrap  # noqa: F401
 
 from genetune import cli
 from genetune.errors import InputError
-from genetune.evaluate import evaluate, plot, write_tsv
+from genetune.evaluate import evaluate, plot, reference_spread, write_tsv
+from genetune.qc import QC
 
 
 def main():
@@ -17,8 +18,11 @@ def main():
     p.add_argument("--reference-loci-only", action="store_true",
                    help="ignore predictions outside reference genes (incomplete reference)")
     p.add_argument("--plot", help="SVG with F1 per stage")
+    p.add_argument("--qc-tsv", help="QC table: how much of the genome the reference covers")
     p.add_argument("--out", required=True)
     a = p.parse_args()
+    qc = QC()
+    reference_spread(a.reference, a.genome_h5, qc)
     tables = {}
     for k, spec in enumerate(a.prediction, 1):
         name, _, path = spec.rpartition("=")
@@ -27,6 +31,8 @@ def main():
             raise InputError(f"--prediction {spec}: stage name '{name}' is given twice; name each stage once")
         tables[name] = evaluate(a.reference, path, a.genome_h5, a.reference_loci_only)
     write_tsv(tables, a.out)
+    if a.qc_tsv:
+        qc.write(a.qc_tsv)
     if a.plot:
         plot(tables, a.plot)
     for name, rows in tables.items():

@@ -5,6 +5,7 @@ import _bootstrap  # noqa: F401
 
 from genetune import cli
 from genetune.labels import gff_to_labels
+from genetune.qc import QC
 
 
 def main():
@@ -18,11 +19,15 @@ def main():
     p.add_argument("--missing-utr-masks", choices=("on", "auto"), default="on",
                    help="on: genes without UTRs are flagged as GeenuFF does; auto: only where at least 10%% of "
                         "the coding transcripts have a UTR (not in a CDS-only annotation such as geneML's)")
+    p.add_argument("--qc-tsv", help="QC table: CDS phase agreement, share of bases with sample weight 0")
     p.add_argument("--out", required=True)
     a = p.parse_args()
+    qc = QC()
     n = gff_to_labels(a.gff3, a.genome_h5, a.out, longest_coding_only=not a.all_transcripts,
                       error_masks=not a.no_error_masks,
-                      missing_utr_masks=True if a.missing_utr_masks == "on" else "auto")
+                      missing_utr_masks=True if a.missing_utr_masks == "on" else "auto", qc=qc)
+    if a.qc_tsv:
+        qc.write(a.qc_tsv)
     print(f"labelled {n} transcripts into {a.out}")
 
 
