@@ -47,3 +47,35 @@ def test_a_config_mistake_is_one_sentence_naming_the_file_and_key(tmp_path, chan
     line = next(ln for ln in out.splitlines() if expect in ln)
     assert line.startswith(str(tmp_path / "mine.yaml")) or "mine.yaml" in line
     assert "Failed validating" not in out and "properties" not in out  # no dump of the schema
+
+
+def test_config_readme_describes_every_key_of_the_schema():
+    """config/README.md is made from the schema, so no key goes undocumented."""
+    from conftest import ROOT
+
+    from genetune.settings import markdown
+    assert (ROOT / "config" / "README.md").read_text() == markdown(), \
+        "regenerate it: python -m genetune.settings > config/README.md"
+
+
+def test_every_setting_of_the_scripts_is_a_schema_key():
+    from genetune.decode import DecodeConfig
+    from genetune.select import SelectConfig
+    from genetune.settings import schema
+    from genetune.train import TrainConfig
+    props = schema()["properties"]
+    for section, cls in (("finetune", TrainConfig), ("decode", DecodeConfig), ("select", SelectConfig)):
+        assert set(cls.__dataclass_fields__) == set(props[section]["properties"]) - {"preset"}, section
+
+
+def test_schema_defaults_are_the_defaults_the_scripts_use():
+    from dataclasses import fields
+
+    from genetune.select import SelectConfig
+    from genetune.settings import schema
+    from genetune.train import TrainConfig
+    props = schema()["properties"]
+    for section, cls in (("finetune", TrainConfig), ("select", SelectConfig)):
+        for f in fields(cls):
+            default = f.default_factory() if callable(f.default_factory) else f.default
+            assert props[section]["properties"][f.name].get("default") == default, (section, f.name)

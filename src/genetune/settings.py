@@ -93,3 +93,58 @@ def validate_section(section, settings, source="--settings"):
         key = ".".join(map(str, err.absolute_path))
         raise InputError(f"{source}: {section}{'.' + key if key else ''}: {explain(err)}")
     return settings
+
+
+def _type_text(prop):
+    t = prop.get("type", "object" if "properties" in prop else "")
+    t = " or ".join(t) if isinstance(t, list) else t
+    if "enum" in prop:
+        return " \\| ".join(f"`{v}`" for v in prop["enum"])
+    bounds = []
+    for key, sign in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
+        if key in prop:
+            bounds.append(f"{sign} {prop[key]}")
+    if "multipleOf" in prop:
+        bounds.append(f"multiple of {prop['multipleOf']}")
+    return t + (f" ({', '.join(bounds)})" if bounds else "")
+
+
+def markdown():
+    """config/README.md, made from the schema: every key with its type, range, default and meaning."""
+    s = schema()
+    lines = ["# Configuration", "",
+             "One YAML file per species (`config/config.yaml` is the embedded demo; `config/species/` holds real",
+             "ones). A species config given with `--configfile` is complete by itself: keys it leaves out take",
+             "the defaults below, never the demo's values. `workflow/schemas/config.schema.yaml` is the source of",
+             "this page (regenerate it with `python -m genetune.settings > config/README.md`); the workflow and",
+             "every script's `--settings` are validated against it. Only science settings live here; threads,",
+             "memory, GPUs and partitions belong to the profiles in `workflow/profiles/`.", "",
+             "| key | type | default | meaning |", "|---|---|---|---|"]
+
+    from dataclasses import fields
+
+    from .decode import DecodeConfig
+    decode_defaults = {f.name: f.default for f in fields(DecodeConfig)}  # decode: defaults live in DecodeConfig
+
+    def rows(props, prefix):
+        out = []
+        for key, prop in props.items():
+            default = f"`{json.dumps(prop['default'])}`" if "default" in prop else ("required" if key in
+                                                                                    s.get("required", []) else "")
+            if prefix == "decode." and key in decode_defaults:
+                default = f"`{json.dumps(decode_defaults[key])}`"
+            desc = " ".join(str(prop.get("description", "")).split())
+            out.append(f"| `{prefix}{key}` | {_type_text(prop)} | {default} | {desc} |")
+            if prop.get("properties"):
+                out.extend(rows(prop["properties"], f"{prefix}{key}."))
+            items = prop.get("items", {})
+            if isinstance(items, dict) and items.get("properties"):
+                out.extend(rows(items["properties"], f"{prefix}{key}[]."))
+        return out
+
+    lines += rows(s["properties"], "")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
