@@ -112,6 +112,10 @@ def files(tiny_species, tmp_path_factory):
     pysam.index(str(f / "renamed.bam"))
     w["renamed.bam"] = f / "renamed.bam"
     shutil.copy(f / "renamed.bam.bai", f / "stale.bam.bai")  # an index of another BAM
+    shutil.copy(d / "rnaseq.bam", f / "newer.bam")  # rewritten after it was indexed
+    shutil.copy(d / "rnaseq.bam.bai", f / "newer.bam.bai")
+    os.utime(f / "newer.bam.bai", (1e9, 1e9))
+    w["newer.bam"] = f / "newer.bam"
     w["stale.bam"] = f / "stale.bam"
     # models
     torch.manual_seed(0)
@@ -219,7 +223,8 @@ CASES = [
     case("add_coverage", {"--bam": "@nothere.bam"}, "nothere.bam"),
     case("add_coverage", {"--bam": "@text.bam"}, "text.bam"),
     case("add_coverage", {"--bam": "@truncated.bam"}, "truncated.bam"),
-    case("add_coverage", {"--bam": "@unsorted.bam"}, "unsorted.bam"),
+    case("add_coverage", {"--bam": "@unsorted.bam"}, "sorted by read name, not by coordinate"),
+    case("add_coverage", {"--bam": "@newer.bam"}, "newer.bam.bai: older than"),
     case("add_coverage", {"--bam": "@stale.bam"}, "index"),
     case("add_coverage", {"--bam": "@renamed.bam"}, "renamed.bam"),
     case("add_coverage", {"--strandedness": "sideways"}, "--strandedness"),

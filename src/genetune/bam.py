@@ -116,7 +116,8 @@ class BgzfReader:
         blocks, pos = [], 0
         while pos + 18 <= len(raw):
             if raw[pos: pos + 4] != b"\x1f\x8b\x08\x04":
-                raise InputError(f"{self.path}: not BGZF-compressed at byte {self.coffset + pos} (a BAM must be)")
+                raise InputError(f"{self.path}: no BGZF block at byte {self.coffset + pos}: the BAM is corrupt, or "
+                                 "its index (.bai) belongs to another file or sort order; samtools index it again")
             (xlen,) = struct.unpack_from("<H", raw, pos + 10)
             bsize = _bsize(raw, pos, xlen)
             if bsize is None:

@@ -53,6 +53,14 @@ def bam_references(path, seq_lengths):
         if not bam.is_bam:
             raise InputError(f"{path}: not a BAM file (CRAM/SAM: convert with samtools view -b)")
         refs = dict(zip(bam.references, bam.lengths))
+        order = bam.header.to_dict().get("HD", {}).get("SO")
+    if order == "queryname":
+        raise InputError(f"{path}: sorted by read name, not by coordinate (its header says SO:queryname); "
+                         "samtools sort it, then samtools index it")
+    for index in (Path(f"{path}.bai"), Path(path).with_suffix(".bai")):
+        if index.exists() and index.stat().st_mtime < Path(path).stat().st_mtime - 1:
+            raise InputError(f"{index}: older than {path}, so it may index another version of it; "
+                             "samtools index the BAM again")
     extra = [s for s in refs if s not in seq_lengths]
     missing = [s for s in seq_lengths if s not in refs]
     other = [f"{s} ({refs[s]} vs {n} bp)" for s, n in seq_lengths.items() if s in refs and refs[s] != n]
