@@ -148,22 +148,22 @@ def test_workflow_predictions_keep_genome_chunk_order(tiny_run):
 
 
 def test_decoding_used_the_rnaseq_hints(tiny_run):
-    for log in ("decode_first_pass/tiny.log", "decode_round/tiny.round1.log", "decode_round/tiny.round2.log"):
+    for log in ("decode/tiny.first_pass.0.log", "decode/tiny.round1.0.log", "decode/tiny.round2.0.log"):
         assert "RNA-seq hints from results/tiny/coverage.h5" in (tiny_run / "logs" / log).read_text()
 
 
 def test_every_rule_left_a_log(tiny_run):
     logs = {p.parent.name for p in (tiny_run / "logs").rglob("*.log")}
-    assert {"ingest_genome", "add_coverage", "predict_first_pass", "decode_first_pass", "pseudolabels_to_h5",
-            "select_confident", "split_train_val", "finetune", "predict_round", "decode_round",
-            "choose_final_round", "evaluate"} <= logs
+    assert {"ingest_genome", "add_coverage", "predict", "gather_predictions", "decode", "gather_annotation",
+            "pseudolabels_to_h5", "select_confident", "split_train_val", "finetune", "choose_final_round", "evaluate",
+            "gene_stats"} <= logs
 
 
 def test_demo_config_validates_and_plans_the_whole_chain(tmp_path):
     wd = _workdir(tmp_path, yaml.safe_load((ROOT / "config/config.yaml").read_text()))
     proc = subprocess.run(SNAKEMAKE + ["-n", "--cores", "2"], cwd=wd, env=_env(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for rule in ("simulate_demo_species", "predict_first_pass", "finetune", "decode_round", "evaluate"):
+    for rule in ("simulate_demo_species", "predict", "finetune", "decode", "evaluate"):
         assert rule in proc.stdout
 
 
@@ -222,7 +222,7 @@ def test_a_keras_base_model_is_imported_fine_tuned_and_re_predicts_through_the_s
         with h5py.File(res / stage / "predictions.h5") as p:
             assert p.attrs["model_family"] == "residual" and layout.PREDICTIONS_BOUNDARY in p
         assert read_gff3(res / stage / "annotation.gff3") is not None
-    for log in ("decode_first_pass/tiny.log", "decode_round/tiny.round1.log"):
+    for log in ("decode/tiny.first_pass.0.log", "decode/tiny.round1.0.log"):
         assert "boundary probabilities from" in (residual_run / "logs" / log).read_text()
     assert (residual_run / "logs" / "import_base_model" / "tiny.log").exists()
 
@@ -287,3 +287,48 @@ def test_kill_9_of_the_finetune_job_then_snakemake_again_ends_as_an_uninterrupte
         x, y = (load_checkpoint(d / name)["model_state"] for d in (a, b))
         assert all(torch.equal(x[k], y[k]) for k in x), name
     assert (a.parent / "annotation.gff3").read_text() == (b.parent / "annotation.gff3").read_text()
+
+
+SLURM_SPECIES = {**TINY, "rnaseq": [], "reference": None, "rounds": 1,
+                 "finetune": {"mode": "head", "epochs": 1, "batch_size": 4, "lr": 0.001, "patience": 1}}
+
+
+def test_the_slurm_profile_submits_jobs_the_executor_plugin_accepts(tmp_path):
+    """A real (not dry) run through snakemake-executor-plugin-slurm with stub sbatch, sacct, squeue
+    and srun that run each job at once: every job is submitted with the profile's account and
+    partitions, GPU rules with --gpus=1 on the GPU partition, CPU rules with --cpus-per-task from
+    their threads, and memory and runtime from the rules' input functions."""
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    (tmp_path / "w").mkdir()
+    wd = _workdir(tmp_path / "w", SLURM_SPECIES)
+    env = _env()
+    env["PATH"] = f"{ROOT / 'tests' / 'slurm_stubs'}{os.pathsep}{env['PATH']}"
+    env["SLURM_STUB_DIR"] = str(tmp_path / "slurm")
+    targets = ["results/tiny/round1/finetune/best.pt", "results/tiny/round1/pieces/0.predictions.h5"]
+    # the chain up to the split runs locally first; then a CPU rule (split_train_val), finetune and
+    # predict (round 1) are submitted: three jobs, a short test
+    local = subprocess.run(SNAKEMAKE + ["--cores", "2", "results/tiny/round1/finetune/training_data.h5"], cwd=wd,
+                           env=_env(), capture_output=True, text=True)
+    assert local.returncode == 0, local.stderr[-3000:]
+    proc = subprocess.run(SNAKEMAKE + ["--workflow-profile", "workflow/profiles/slurm", "--jobs", "2",
+                                       "--default-resources", "slurm_account=testacct", "slurm_partition=short",
+                                       "--latency-wait", "5", "--slurm-init-seconds-before-status-checks", "1",
+                                       "--seconds-between-status-checks", "1",
+                                       "--forcerun", "split_train_val", "--", *targets],
+                          cwd=wd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    calls = (tmp_path / "slurm" / "sbatch.log").read_text().splitlines()
+
+    def call_for(rule):
+        found = [c for c in calls if f"rule_{rule}_" in c]
+        assert len(found) == 1, f"sbatch calls for {rule}: {found} of {calls}"
+        return found[0]
+
+    predict, finetune, ingest = (call_for(r) for r in ("predict", "finetune", "split_train_val"))
+    for call in (predict, finetune, ingest):
+        assert "-A testacct" in call and " --mem " in call and " -t " in call
+    for call in (predict, finetune):
+        assert "-p gpu" in call and "--gpus=1" in call and "--gres" not in call
+    assert "-p short" in ingest and "--gpus" not in ingest
+    assert len(calls) == 3 and all((wd / t).exists() for t in targets)
+    assert "--cpus-per-task=8" in predict and "--cpus-per-task=1" in ingest  # threads of the profile, of the rule

@@ -119,3 +119,23 @@ class StrandReader:
         if self.cov_sets:
             cov = np.concatenate([gather(d) for d in self.cov_sets], axis=-1)[a - base: b - base]
         return x, cov
+
+
+def pieces(seqids, start_ends, n):
+    """The genome cut into `n` pieces for scattered jobs: consecutive groups of whole sequences in
+    file order, each close to 1/n of the bases (fewer pieces when there are fewer sequences).
+    Returns a list of seqid lists; concatenated they are the sequences in file order."""
+    lengths = seq_lengths(seqids, start_ends)
+    names, sizes = list(lengths), np.array(list(lengths.values()), dtype=np.float64)
+    n = max(1, min(int(n), len(names)))
+    bounds = np.searchsorted(np.cumsum(sizes), np.arange(1, n) * sizes.sum() / n, side="left") + 1
+    cuts = [0] + sorted(set(int(min(max(b, 1), len(names) - 1)) for b in bounds)) + [len(names)]
+    return [names[a:b] for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def piece_of(seqids, start_ends, piece, n):
+    """The seqids of piece `piece` (0-based) of `n`; an empty list when there are fewer pieces."""
+    groups = pieces(seqids, start_ends, n)
+    if not 0 <= piece < n:
+        raise InputError(f"piece {piece} is not one of 0..{n - 1}")
+    return groups[piece] if piece < len(groups) else []

@@ -58,6 +58,22 @@ def parser(description):
     return p
 
 
+def piece_options(p):
+    p.add_argument("--piece", type=non_negative_int, help="scattered run: this piece (0-based) of --pieces")
+    p.add_argument("--pieces", type=positive_int, help="scattered run: the genome's number of pieces")
+
+
+def piece(args):
+    """(k, n) of --piece/--pieces, or None for the whole genome."""
+    if (args.piece is None) != (args.pieces is None):
+        raise InputError("--piece and --pieces go together")
+    if args.piece is None:
+        return None
+    if args.piece >= args.pieces:
+        raise InputError(f"--piece {args.piece} is not one of 0..{args.pieces - 1} (--pieces {args.pieces})")
+    return args.piece, args.pieces
+
+
 # Problems with the user's files, settings or disk: one line, exit status 1. Anything else is a
 # bug in genetune and keeps its traceback.
 USER_ERRORS = (InputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)

@@ -33,15 +33,16 @@ import contextlib
 import dataclasses
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numba
 import numpy as np
 
 from . import layout, regions
-from .chunks import StrandReader, check_same_chunks, read_keys, strand_runs
+from .chunks import StrandReader, check_same_chunks, piece_of, read_keys, strand_runs
 from .errors import InputError
 from .fasta import A, C, G, T, codes_from_onehot
-from .fileio import open_h5, require
+from .fileio import atomic_path, open_h5, require
 from .gff import Transcript, cds_phases, sorted_by_position, write_gff3
 from .h5chunks import ChunkIO
 
@@ -436,9 +437,11 @@ def _pieces(run, preds, hints, cfg: DecodeConfig):
     return regions.quiet_pieces(read, n, cfg.split_min_intergenic, cfg.split_intergenic_prob, cfg.rnaseq_min_depth)
 
 
-def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage_h5=None):
+def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage_h5=None, piece=None,
+              comments=()):
     """annotation.gff3 from genome.h5 + predictions.h5 (+ coverage.h5 hints). Returns the number of genes.
-    Streams: each strand is read twice in pieces, never whole."""
+    Streams: each strand is read twice in pieces, never whole. `piece` (k, n): only the sequences
+    of piece k of n (chunks.pieces); gather_gff3 joins the pieces' files. `comments`: header lines."""
     cfg = cfg or DecodeConfig()
     check_same_chunks(genome_h5, predictions_h5)
     use_hints = coverage_h5 is not None and cfg.rnaseq_hint_weight > 0
@@ -446,6 +449,7 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
         check_same_chunks(genome_h5, coverage_h5)
         log.info("RNA-seq hints from %s, weight %.2f", coverage_h5, cfg.rnaseq_hint_weight)
     seqids, start_ends = read_keys(genome_h5)
+    wanted = set(piece_of(seqids, start_ends, *piece)) if piece is not None else None
     records, lengths = [], {}
     with contextlib.ExitStack() as stack:
         g = stack.enter_context(open_h5(genome_h5))
@@ -464,6 +468,8 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
             log.info("boundary probabilities from %s, weight %.2f", predictions_h5, cfg.boundary_weight)
         for run in strand_runs(seqids, start_ends):
             lengths[run.seqid] = run.seq_len
+            if wanted is not None and run.seqid not in wanted:
+                continue
             n = int(run.valid.sum())
             bases = StrandReader(run, g[layout.X], chunk_io=io)
             preds = StrandReader(run, p[layout.PREDICTIONS], [p[layout.PREDICTIONS_PHASE]], chunk_io=io)
@@ -498,5 +504,24 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
         counter[t.seqid] = counter.get(t.seqid, 0) + 1
         t.gene_id = f"{species}_{t.seqid}_{counter[t.seqid]:06d}"
         t.transcript_id = f"{t.gene_id}.1"
-    write_gff3(records, lengths, out, "genetune", comments=[f"species {species}"] if species else ())
+    header = ([f"species {species}"] if species else []) + list(comments)
+    write_gff3(records, lengths, out, "genetune", comments=header)
     return len(records)
+
+
+def gather_gff3(piece_files, out):
+    """One GFF3 from the pieces' files (consecutive groups of sequences, chunks.pieces): the first
+    piece's header (every sequence-region), then each piece's features in piece order, which is
+    what one unscattered decode writes."""
+    header, bodies = None, []
+    for path in piece_files:
+        lines = Path(path).read_text().splitlines(keepends=True)
+        head = [ln for ln in lines if ln.startswith("#")]
+        body = [ln for ln in lines if not ln.startswith("#")]
+        if header is None:
+            header = head
+        elif head != header:
+            raise InputError(f"{path}: its header differs from {piece_files[0]}'s: pieces of different runs?")
+        bodies.append("".join(body))
+    with atomic_path(out) as tmp:
+        Path(tmp).write_text("".join(header) + "".join(bodies))

@@ -187,3 +187,31 @@ def plot(tables, path):
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="svg")
     plt.close(fig)
+
+
+def plot_confusion(reference_gff3, predictions, genome_h5, path):
+    """Row-normalised base-level confusion (truth rows, predicted columns) over the 4 classes, one
+    panel per named prediction (SVG)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lengths = seq_lengths(*read_keys(genome_h5))
+    ref = select_transcripts([t for t in read_gff3(reference_gff3, lengths) if t.cds])
+    fig, axes = plt.subplots(1, len(predictions), figsize=(3.6 * len(predictions), 3.4), squeeze=False)
+    for ax, (name, gff3) in zip(axes[0], predictions.items()):
+        pred = select_transcripts([t for t in read_gff3(gff3, lengths) if t.cds])
+        cm, _ = base_confusion(ref, pred, lengths)
+        norm = cm / np.maximum(1, cm.sum(axis=1, keepdims=True))
+        ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
+        for i in range(4):
+            for j in range(4):
+                ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if norm[i, j] > 0.6 else "black")
+        ax.set_xticks(range(4), layout.CLASSES, fontsize=7)
+        ax.set_yticks(range(4), layout.CLASSES, fontsize=7)
+        ax.set(title=name, xlabel="predicted", ylabel="reference")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="svg")
+    plt.close(fig)

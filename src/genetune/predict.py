@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from . import layout
 from .checkpoint import check_channels, family, load_model, sha256
-from .chunks import StrandReader, check_same_chunks, read_keys, strand_runs
+from .chunks import StrandReader, check_same_chunks, piece_of, read_keys, row_index, strand_runs
 from .errors import InputError
 from .fileio import atomic_path, open_h5, require
 from .h5chunks import ChunkIO
@@ -206,10 +206,11 @@ def predict_run(model, reader, length, batch_size, device, overlap=True, progres
 
 
 def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overlap=True, threads=None,
-               show_progress=True):
+               show_progress=True, piece=None):
     """Write predictions.h5 for genome_h5 with the model at model_path. On the CPU, `threads`
     strand runs are predicted at once, one core each: torch's intra-op threads hardly speed up
-    a small LSTM, independent runs do (on CUDA one stream does it all)."""
+    a small LSTM, independent runs do (on CUDA one stream does it all). `piece` (k, n): only the
+    sequences of piece k of n (chunks.pieces), their rows only; gather_predictions joins them."""
     device = pick_device()
     workers = 1
     if device.type == "cpu":
@@ -232,6 +233,12 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
         cov_names = []
     seqids, start_ends = read_keys(genome_h5)
     runs = strand_runs(seqids, start_ends)
+    rows_out = np.arange(len(seqids))
+    if piece is not None:
+        wanted = set(piece_of(seqids, start_ends, *piece))
+        runs = [r for r in runs if r.seqid in wanted]
+        rows_out = np.flatnonzero(np.isin(seqids, list(wanted)))
+    out_row = {int(r): i for i, r in enumerate(rows_out)}
     with open_h5(genome_h5) as g, atomic_path(out) as tmp, h5py.File(tmp, "w") as o:
         cov_file = open_h5(coverage_h5) if cov_names else None
         try:
@@ -245,10 +252,10 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
             dsets, col0 = [], 0
             for name, dataset in columns:
                 width = N_COLUMNS[name]
-                dsets.append((layout.create_chunked(o, dataset, N, (L, width), np.float16), col0, width))
+                dsets.append((layout.create_chunked(o, dataset, len(rows_out), (L, width), np.float16), col0, width))
                 col0 += width
             for name in (layout.SEQIDS, layout.SPECIES, layout.START_ENDS):
-                o.create_dataset(name, data=g[name][:])
+                o.create_dataset(name, data=g[name][:][rows_out])
             total = int(sum(r.valid.sum() for r in runs))
             lock = threading.Lock()
             with ChunkIO() as chunk_io, tqdm(total=total, unit="bp", unit_scale=True, disable=not show_progress,
@@ -261,7 +268,7 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
                             a = np.zeros((1, L, width), np.float16)
                             a[0, : len(values)] = values[:, c0: c0 + width]
                             with lock:
-                                chunk_io.write(dset, row, a)  # compressed in threads while the model runs
+                                chunk_io.write(dset, out_row[row], a)  # compressed in threads while the model runs
 
                 longest_first = sorted(runs, key=lambda r: -int(r.valid.sum()))
                 with ThreadPoolExecutor(workers) as pool:
@@ -277,4 +284,54 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
         o.attrs["device"] = str(device)
         o.attrs["model_family"] = family(ckpt)
         o.attrs["phase_head"] = "phase" in model.outputs
-    return N
+        if piece is not None:
+            o.attrs["piece"] = f"{piece[0]}/{piece[1]}"
+    return len(rows_out)
+
+
+def gather_predictions(genome_h5, piece_files, out):
+    """One predictions.h5 in genome.h5's row order from the pieces' files (each holding the rows of
+    its sequences): compressed chunks are copied as they are, so the result has the same arrays as
+    one unscattered run; pieces must cover every chunk exactly once."""
+    seqids, start_ends = read_keys(genome_h5)
+    index = row_index(seqids, start_ends)
+    owner = np.full(len(seqids), -1)
+    sources = []
+    for k, path in enumerate(piece_files):
+        ids, se = read_keys(path)
+        rows = []
+        for s, (a, b) in zip(ids, se):
+            key = (s, int(a), int(b))
+            if key not in index:
+                raise InputError(f"{path}: chunk {key} is not in {genome_h5}")
+            if owner[index[key]] >= 0:
+                raise InputError(f"{path}: chunk {key} is also in {piece_files[owner[index[key]]]}")
+            owner[index[key]] = k
+            rows.append(index[key])
+        sources.append(rows)
+    if (owner < 0).any():
+        r = int(np.flatnonzero(owner < 0)[0])
+        raise InputError(f"the pieces miss chunk ({seqids[r]}, {start_ends[r][0]}, {start_ends[r][1]}) of {genome_h5}")
+    opened = [open_h5(p) for p in piece_files]
+    try:
+        first = next(h for h, rows in zip(opened, sources) if rows)
+        names = [n for n in (layout.PREDICTIONS, layout.PREDICTIONS_PHASE, layout.PREDICTIONS_BOUNDARY) if n in first]
+        with open_h5(genome_h5) as g, atomic_path(out) as tmp, h5py.File(tmp, "w") as o:
+            for name in (layout.SEQIDS, layout.SPECIES, layout.START_ENDS):
+                o.create_dataset(name, data=g[name][:])
+            for name in names:
+                d0 = first[name]
+                dst = layout.create_chunked(o, name, len(seqids), d0.shape[1:], d0.dtype)
+                for h, rows in zip(opened, sources):
+                    src = h[name]
+                    for i, r in enumerate(rows):
+                        mask, data = src.id.read_direct_chunk((i, 0, 0))
+                        dst.id.write_direct_chunk((r, 0, 0), data, mask)
+            for key, value in first.attrs.items():
+                if key != "piece":
+                    o.attrs[key] = value
+            o.attrs["pieces"] = len(piece_files)
+    finally:
+        for h in opened:
+            h.close()
+    return len(seqids)

@@ -52,6 +52,8 @@ def explain(error):
         return f"{what} needs {'at least' if v == 'minItems' else 'at most'} {val} item{'s' if val != 1 else ''}"
     if v == "multipleOf":
         return f"{what} must be a multiple of {val}"
+    if v == "anyOf" and all("required" in option for option in val):
+        return "needs " + " or ".join(", ".join(option["required"]) for option in val)
     if v == "pattern":
         return f"{what} does not match {val}"
     return error.message

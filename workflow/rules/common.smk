@@ -1,13 +1,16 @@
 import copy
+import hashlib
 import json
 import os
 import shlex
 import sys
 from pathlib import Path
 
+import yaml
 from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, str(Path(workflow.current_basedir).parents[1] / "src"))
+from genetune import __version__ as GENETUNE_VERSION
 from genetune.errors import InputError
 from genetune.settings import validate_config
 
@@ -15,53 +18,128 @@ from genetune.settings import validate_config
 # config/config.yaml (the Snakefile's configfile) do not leak into it (issue: a species without
 # `rnaseq:` silently used the demo's BAM). Missing keys take the schema's defaults. A config file
 # without `species` (config/pretrain.yaml) adds to the demo config instead.
-if (
-    workflow.overwrite_configfiles
-    and "species" in workflow.config_settings.overwrite_config
+overwrite = workflow.config_settings.overwrite_config
+if workflow.overwrite_configfiles and (
+    "species" in overwrite or "species_sheet" in overwrite
 ):
     config.clear()
-    config.update(copy.deepcopy(dict(workflow.config_settings.overwrite_config)))
+    config.update(copy.deepcopy(dict(overwrite)))
 CONFIG_SOURCE = (
     ", ".join(map(str, workflow.overwrite_configfiles)) or "config/config.yaml"
 )
-try:
-    validate_config(config, CONFIG_SOURCE)
-except InputError as exc:
-    raise WorkflowError(str(exc)) from None
+
+
+def _load_species():
+    """species name -> its complete, validated config: the one config, or every config of the
+    species sheet (a TSV with the columns species and config; several species, one DAG).
+    """
+    if "species_sheet" in config:
+        sheet = Path(config["species_sheet"])
+        try:
+            lines = [
+                ln.split("\t") for ln in sheet.read_text().splitlines() if ln.strip()
+            ]
+        except OSError as exc:
+            raise WorkflowError(
+                f"{sheet}: cannot read the species sheet ({exc.strerror})"
+            )
+        if not lines or lines[0][:2] != ["species", "config"]:
+            raise WorkflowError(
+                f"{sheet}: needs the tab-separated columns species and config"
+            )
+        out = {}
+        for k, row in enumerate(lines[1:], 2):
+            if len(row) < 2:
+                raise WorkflowError(
+                    f"{sheet} line {k}: needs a species and a config file"
+                )
+            try:
+                cfg = yaml.safe_load(Path(row[1]).read_text())
+            except (OSError, yaml.YAMLError) as exc:
+                raise WorkflowError(f"{sheet} line {k}: cannot read {row[1]} ({exc})")
+            if not isinstance(cfg, dict) or cfg.get("species") != row[0]:
+                raise WorkflowError(
+                    f"{row[1]}: its species is not '{row[0]}' ({sheet} line {k})"
+                )
+            if row[0] in out:
+                raise WorkflowError(
+                    f"{sheet} line {k}: species '{row[0]}' is listed twice"
+                )
+            out[row[0]] = _validated(cfg, row[1])
+        return out
+    return {config.get("species", ""): _validated(config, CONFIG_SOURCE)}
+
+
+def _validated(cfg, source):
+    try:
+        return validate_config(cfg, source)
+    except InputError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
+SPECIES_CONFIGS = _load_species()
+SPECIES = list(SPECIES_CONFIGS)
 
 # the scripts beside the rules: found from the workflow, not the working directory (module deployment)
 SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
+RESULTS = "results/{species}"
+STAGE_DIR = "results/{species}/{stage}"
+
+
+wildcard_constraints:
+    species=r"[A-Za-z0-9_.\-]+",
+    round=r"[1-9][0-9]*",
+    stage=r"first_pass|round[1-9][0-9]*",
+    piece=r"[0-9]+",
+    demo=r"[A-Za-z0-9_.\-]+",
+    source=r"[A-Za-z0-9_.\-]+",
 
 
 def script_path(name):
     return str(SCRIPTS / name)
 
 
-SPECIES = config["species"]
-RESULTS = f"results/{SPECIES}"
+def cfg(wildcards):
+    """The config of the rule's species."""
+    return SPECIES_CONFIGS[wildcards.species]
 
 
-wildcard_constraints:
-    species=r"[A-Za-z0-9_.\-]+",
-    round=r"[1-9][0-9]*",
-    demo=r"[A-Za-z0-9_.\-]+",
-    source=r"[A-Za-z0-9_.\-]+",
+def config_hash(species):
+    """sha256 of a species' complete config (written into its GFF3 headers)."""
+    text = json.dumps(SPECIES_CONFIGS[species], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
+
+# --- inputs -----------------------------------------------------------------------------------
 
 KERAS_SUFFIXES = (".keras", ".h5")
 
 
-def get_base_model(wildcards=None):
+def get_genome(wildcards):
+    return cfg(wildcards)["genome"]
+
+
+def get_base_model(wildcards):
     """The base checkpoint: config's .pt as is; a Keras model (geneML .keras, Helixer .h5) is
     imported into results/<species>/base_model.pt first (rule import_base_model)."""
-    if config["base_model"].endswith(KERAS_SUFFIXES):
-        return f"{RESULTS}/base_model.pt"
-    return config["base_model"]
+    path = cfg(wildcards)["base_model"]
+    if path.endswith(KERAS_SUFFIXES):
+        return f"results/{wildcards.species}/base_model.pt"
+    return path
 
 
-def get_bams(wildcards=None):
+def get_keras_model(wildcards):
+    path = cfg(wildcards)["base_model"]
+    if not path.endswith(KERAS_SUFFIXES):
+        raise WorkflowError(
+            f"base_model {path} of {wildcards.species} is no Keras file"
+        )
+    return path
+
+
+def get_bams(wildcards):
     """The RNA-seq BAMs in configured order (the order is part of a coverage model's input)."""
-    return [entry["bam"] for entry in config.get("rnaseq", [])]
+    return [entry["bam"] for entry in cfg(wildcards).get("rnaseq", [])]
 
 
 def bam_args(wildcards, input):
@@ -69,17 +147,19 @@ def bam_args(wildcards, input):
     return " ".join(f"--bam {shlex.quote(b)}" for b in input.bams)
 
 
-def get_strandedness(wildcards=None):
-    return [entry["strandedness"] for entry in config.get("rnaseq", [])]
+def strandedness_args(wildcards):
+    return " ".join(e["strandedness"] for e in cfg(wildcards).get("rnaseq", []))
 
 
-def has_rnaseq():
-    return bool(config.get("rnaseq"))
+def has_rnaseq(species):
+    return bool(SPECIES_CONFIGS[species].get("rnaseq"))
 
 
-def get_coverage(wildcards=None):
+def get_coverage(wildcards):
     """coverage.h5 when BAMs are configured, else nothing."""
-    return [f"{RESULTS}/coverage.h5"] if has_rnaseq() else []
+    if has_rnaseq(wildcards.species):
+        return [f"results/{wildcards.species}/coverage.h5"]
+    return []
 
 
 def coverage_arg(wildcards, input):
@@ -88,64 +168,157 @@ def coverage_arg(wildcards, input):
     return f"--coverage-h5 {shlex.quote(paths[0])}" if paths else ""
 
 
-ROUNDS = list(range(1, config.get("rounds", 1) + 1))
+def get_reference(wildcards):
+    return cfg(wildcards).get("reference") or []
 
 
-def get_finetuned_coverage(wildcards):
-    """Coverage for re-prediction, only if the fine-tuned model reads it."""
-    return get_coverage() if config["finetune"]["mode"] == "coverage" else []
+def reference_loci_flag(wildcards):
+    return (
+        "--reference-loci-only" if cfg(wildcards).get("reference_is_incomplete") else ""
+    )
 
 
-def previous(wildcards, what):
-    """A file of the stage before round {round}: the first pass for round 1, else round - 1.
-    what: predictions, annotation or model (the model that stage predicted with)."""
+# --- stages, rounds, pieces --------------------------------------------------------------------
+
+
+def rounds(species):
+    return list(range(1, SPECIES_CONFIGS[species].get("rounds", 1) + 1))
+
+
+def n_pieces(species):
+    """Pieces the genome is scattered into for prediction and decoding: the setting, or one per
+    ~50 Mb of FASTA (at most 32) when it is `auto` (1 while the FASTA does not exist yet).
+    """
+    value = SPECIES_CONFIGS[species]["scatter"]["pieces"]
+    if value != "auto":
+        return int(value)
+    genome = SPECIES_CONFIGS[species]["genome"]
+    size = os.path.getsize(genome) if os.path.exists(genome) else 0
+    return max(1, min(32, round(size / 50e6)))
+
+
+def stage_model(wildcards):
+    """The model a stage predicts with: the base model for the first pass, else the round's."""
+    if wildcards.stage == "first_pass":
+        return get_base_model(wildcards)
+    return f"results/{wildcards.species}/{wildcards.stage}/finetune/best.pt"
+
+
+def piece_files(name):
+    """Input function: `name` of every piece of the stage."""
+
+    def get(wildcards):
+        return [
+            f"results/{wildcards.species}/{wildcards.stage}/pieces/{k}.{name}"
+            for k in range(n_pieces(wildcards.species))
+        ]
+
+    return get
+
+
+def n_pieces_param(wildcards):
+    return n_pieces(wildcards.species)
+
+
+def previous_stage(wildcards):
     r = int(wildcards.round)
-    if r == 1:
-        return {
-            "predictions": f"{RESULTS}/first_pass/predictions.h5",
-            "annotation": f"{RESULTS}/first_pass/annotation.gff3",
-            "model": get_base_model(),
-        }[what]
-    return {
-        "predictions": f"{RESULTS}/round{r - 1}/predictions.h5",
-        "annotation": f"{RESULTS}/round{r - 1}/annotation.gff3",
-        "model": f"{RESULTS}/round{r - 1}/finetune/best.pt",
-    }[what]
+    return "first_pass" if r == 1 else f"round{r - 1}"
 
 
 def previous_predictions(wildcards):
-    return previous(wildcards, "predictions")
+    return f"results/{wildcards.species}/{previous_stage(wildcards)}/predictions.h5"
 
 
 def previous_annotation(wildcards):
-    return previous(wildcards, "annotation")
+    return f"results/{wildcards.species}/{previous_stage(wildcards)}/annotation.gff3"
 
 
 def previous_model(wildcards):
-    return previous(wildcards, "model")
+    r = int(wildcards.round)
+    if r == 1:
+        return get_base_model(wildcards)
+    return f"results/{wildcards.species}/round{r - 1}/finetune/best.pt"
+
+
+def round_files(pattern):
+    """Input function: `pattern` (with {species} and {r}) for every round of the species."""
+
+    def get(wildcards):
+        return [
+            pattern.format(species=wildcards.species, r=r)
+            for r in rounds(wildcards.species)
+        ]
+
+    return get
 
 
 def round_prediction_args(wildcards, input):
     """evaluate.py's --prediction NAME=GFF3 for every round."""
     return " ".join(
         f"--prediction round{r}={shlex.quote(path)}"
-        for r, path in zip(ROUNDS, input.rounds)
+        for r, path in zip(rounds(wildcards.species), input.rounds)
     )
 
 
-def round_files(pattern):
-    """`pattern` (with {r}) for every self-training round."""
-    return [pattern.format(r=r) for r in ROUNDS]
+def gene_stats_inputs(wildcards):
+    out = {
+        "first_pass": f"results/{wildcards.species}/first_pass/annotation.gff3",
+        "final": f"results/{wildcards.species}/final/annotation.gff3",
+    }
+    if cfg(wildcards).get("reference"):
+        out["reference"] = cfg(wildcards)["reference"]
+    return out
+
+
+def gene_stats_args(wildcards, input):
+    return " ".join(
+        f"--annotation {name}={shlex.quote(path)}"
+        for name, path in input.items()
+        if name != "genome"
+    )
+
+
+# --- settings ----------------------------------------------------------------------------------
 
 
 def settings(section):
-    """A config section as inline JSON for a script's --settings."""
-    return json.dumps(config.get(section, {}), sort_keys=True)
+    """Params function: a config section of the species as inline JSON for a script's --settings."""
+
+    def get(wildcards):
+        return json.dumps(cfg(wildcards).get(section, {}), sort_keys=True)
+
+    return get
 
 
-def pseudolabel_options():
+def species_setting(*keys):
+    """Params function: a config value of the species."""
+
+    def get(wildcards):
+        value = cfg(wildcards)
+        for k in keys:
+            value = value[k]
+        return value
+
+    return get
+
+
+def overlap_flag(wildcards):
+    return "" if cfg(wildcards)["predict"]["overlap"] else "--no-overlap"
+
+
+def gff3_comments(wildcards):
+    """--comment lines for the GFF3 header: what made it (reproducibility)."""
+    lines = [
+        f"genetune {GENETUNE_VERSION}",
+        f"config sha256 {config_hash(wildcards.species)}",
+        f"stage {wildcards.stage}",
+    ]
+    return " ".join(f"--comment {shlex.quote(line)}" for line in lines)
+
+
+def pseudolabel_options(wildcards):
     """pseudolabels_to_h5 flags for the non-Helixer choices in config["pseudolabels"]."""
-    opts = config["pseudolabels"]
+    opts = cfg(wildcards)["pseudolabels"]
     flags = {
         "--no-error-masks": not opts["error_masks"],
         "--all-transcripts": opts["all_transcripts"],
@@ -156,21 +329,79 @@ def pseudolabel_options():
     )
 
 
+# --- resources: scale with the genome ----------------------------------------------------------
+
+
+def genome_mb(input):
+    """MB of the rule's genome.h5 (or FASTA) input, for memory and runtime requests."""
+    path = input.get("genome") or input.get("fasta")
+    path = path[0] if isinstance(path, list) else path
+    return os.path.getsize(path) / 1e6 if path and os.path.exists(path) else 100.0
+
+
+def mem_mb(base, per_mb):
+    def get(wildcards, input, attempt):
+        return int((base + per_mb * genome_mb(input)) * attempt)
+
+    return get
+
+
+def runtime_min(base, per_mb):
+    def get(wildcards, input, attempt):
+        return int((base + per_mb * genome_mb(input)) * attempt)
+
+    return get
+
+
+# --- what `rule all` asks for ------------------------------------------------------------------
+
+
+def species_outputs(species):
+    out = [
+        f"results/{species}/final/annotation.gff3",
+        f"results/{species}/final/rounds.tsv",
+        f"results/{species}/stats/genes.tsv",
+    ]
+    out += [
+        f"results/{species}/round{r}/finetune/learning_curves.svg"
+        for r in rounds(species)
+    ]
+    if SPECIES_CONFIGS[species].get("reference"):
+        out += [
+            f"results/{species}/evaluation/metrics.tsv",
+            f"results/{species}/evaluation/f1.svg",
+            f"results/{species}/evaluation/confusion.svg",
+        ]
+    if has_rnaseq(species):
+        out.append(f"results/{species}/qc/strandedness.tsv")
+    return out
+
+
 def get_final_outputs():
-    outputs = [f"{RESULTS}/final/annotation.gff3", f"{RESULTS}/final/rounds.tsv"]
-    outputs += round_files(f"{RESULTS}/round{{r}}/finetune/learning_curves.svg")
-    if config.get("reference"):
-        outputs += [f"{RESULTS}/evaluation/metrics.tsv", f"{RESULTS}/evaluation/f1.svg"]
-    if has_rnaseq():
-        outputs.append(f"{RESULTS}/qc/strandedness.tsv")
-    return outputs
+    return [path for species in SPECIES for path in species_outputs(species)]
+
+
+# --- demo and pretraining inputs ----------------------------------------------------------------
+
+
+def demo_inputs():
+    """Every species' demo_inputs, merged: simulated demo species by name."""
+    merged = {}
+    for c in SPECIES_CONFIGS.values():
+        merged.update(c.get("demo_inputs", {}))
+    return merged
 
 
 def demo_param(key):
     """Input function for a simulation setting of a demo species (lists joined for the shell)."""
 
     def get(wildcards):
-        value = config["demo_inputs"][wildcards.demo][key]
+        demos = demo_inputs()
+        if wildcards.demo not in demos:
+            raise WorkflowError(
+                f"resources/demo/{wildcards.demo}/ is missing and no config's demo_inputs describes it"
+            )
+        value = demos[wildcards.demo][key]
         return " ".join(map(str, value)) if isinstance(value, list) else value
 
     return get

@@ -1,5 +1,5 @@
 # Demo inputs: species simulated by genetune's own simulator from a fixed seed, so the
-# repository ships a seed instead of megabytes of FASTA/BAM. Only for config["demo_inputs"].
+# repository ships a seed instead of megabytes of FASTA/BAM. Only for a config's demo_inputs.
 
 
 rule simulate_demo_species:

@@ -1,43 +1,86 @@
-# Before/after evaluation against a reference annotation, when one is configured.
+# Before/after evaluation against a reference annotation, when one is configured, and gene
+# statistics of every stage (and the reference) for the report.
 
 
 rule evaluate:
     input:
-        reference=config.get("reference") or [],
+        reference=get_reference,
         genome=rules.ingest_genome.output.h5,
-        first_pass=rules.decode_first_pass.output.gff3,
-        rounds=round_files(f"{RESULTS}/round{{r}}/annotation.gff3"),
+        first_pass="results/{species}/first_pass/annotation.gff3",
+        rounds=round_files("results/{species}/round{r}/annotation.gff3"),
         final=rules.choose_final_round.output.gff3,
     output:
         metrics=report(
-            f"{RESULTS}/evaluation/metrics.tsv",
+            "results/{species}/evaluation/metrics.tsv",
             caption="../report/evaluation_metrics.rst",
             category="Evaluation",
-            labels={"species": SPECIES, "table": "metrics"},
+            labels={"species": "{species}", "table": "metrics"},
         ),
         plot=report(
-            f"{RESULTS}/evaluation/f1.svg",
+            "results/{species}/evaluation/f1.svg",
             caption="../report/evaluation_plot.rst",
             category="Evaluation",
-            labels={"species": SPECIES, "figure": "F1 before/after"},
+            labels={"species": "{species}", "figure": "F1 before/after"},
         ),
-        qc=f"{RESULTS}/qc/evaluation.tsv",
+        confusion=report(
+            "results/{species}/evaluation/confusion.svg",
+            caption="../report/confusion.rst",
+            category="Evaluation",
+            labels={"species": "{species}", "figure": "base-level confusion"},
+        ),
+        qc=report(
+            "results/{species}/qc/evaluation.tsv",
+            caption="../report/qc.rst",
+            category="Quality control",
+            labels={"species": "{species}", "table": "reference"},
+        ),
     log:
-        f"logs/evaluate/{SPECIES}.log",
+        "logs/evaluate/{species}.log",
     conda:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=mem_mb(2000, 1),
+        runtime=runtime_min(10, 1),
     params:
         script=script_path("evaluate.py"),
         rounds=round_prediction_args,
-        loci_only=(
-            "--reference-loci-only" if config.get("reference_is_incomplete") else ""
-        ),
+        loci_only=reference_loci_flag,
     shell:
         "python {params.script:q} --reference {input.reference:q} --genome-h5 {input.genome:q} "
         "--prediction first_pass={input.first_pass:q} {params.rounds} --prediction final={input.final:q} "
-        "{params.loci_only} "
-        "--plot {output.plot:q} --qc-tsv {output.qc:q} --out {output.metrics:q} > {log:q} 2>&1"
+        "{params.loci_only} --plot {output.plot:q} --confusion {output.confusion:q} "
+        "--qc-tsv {output.qc:q} --out {output.metrics:q} > {log:q} 2>&1"
+
+
+rule gene_stats:
+    input:
+        unpack(gene_stats_inputs),
+        genome=rules.ingest_genome.output.h5,
+    output:
+        tsv=report(
+            "results/{species}/stats/genes.tsv",
+            caption="../report/gene_stats.rst",
+            category="Gene statistics",
+            labels={"species": "{species}", "table": "gene statistics"},
+        ),
+        svg=report(
+            "results/{species}/stats/lengths.svg",
+            caption="../report/gene_lengths.rst",
+            category="Gene statistics",
+            labels={"species": "{species}", "figure": "length distributions"},
+        ),
+    log:
+        "logs/gene_stats/{species}.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=runtime_min(10, 0.2),
+    params:
+        script=script_path("gene_stats.py"),
+        annotations=gene_stats_args,
+    shell:
+        "python {params.script:q} --genome-h5 {input.genome:q} {params.annotations} "
+        "--out-tsv {output.tsv:q} --out-svg {output.svg:q} > {log:q} 2>&1"

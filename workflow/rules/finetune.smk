@@ -8,37 +8,33 @@ rule finetune:
         val=rules.split_train_val.output.val,
         base=previous_model,
     output:
-        best=f"{RESULTS}/round{{round}}/finetune/best.pt",
-        last=f"{RESULTS}/round{{round}}/finetune/last.pt",
+        best="results/{species}/round{round}/finetune/best.pt",
+        last="results/{species}/round{round}/finetune/last.pt",
         metrics=report(
-            f"{RESULTS}/round{{round}}/finetune/metrics.tsv",
+            "results/{species}/round{round}/finetune/metrics.tsv",
             caption="../report/finetune_metrics.rst",
             category="Fine-tuning",
-            labels={
-                "species": SPECIES,
-                "round": "{round}",
-                "table": "validation metrics",
-            },
+            labels={"species": "{species}", "round": "{round}", "table": "metrics"},
         ),
         curves=report(
-            f"{RESULTS}/round{{round}}/finetune/learning_curves.svg",
+            "results/{species}/round{round}/finetune/learning_curves.svg",
             caption="../report/learning_curves.rst",
             category="Fine-tuning",
             labels={
-                "species": SPECIES,
+                "species": "{species}",
                 "round": "{round}",
                 "figure": "learning curves",
             },
         ),
     log:
-        f"logs/finetune/{SPECIES}.round{{round}}.log",
+        "logs/finetune/{species}.round{round}.log",
     benchmark:
-        f"logs/benchmark/finetune/{SPECIES}.round{{round}}.tsv"
+        "logs/benchmark/finetune/{species}.round{round}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 2
     resources:
-        mem_mb=6000,
+        mem_mb=8000,
         runtime=720,
         gpu=1,
     params:
@@ -46,7 +42,7 @@ rule finetune:
         settings=settings("finetune"),
         out_dir=output_dir,
         # the resume state: not an output, so Snakemake keeps it when it reruns a killed job
-        state=f"{RESULTS}/round{{round}}/finetune_state/state.pt",
+        state="results/{species}/round{round}/finetune_state/state.pt",
     shell:
         "python {params.script:q} --train-h5 {input.train:q} --val-h5 {input.val:q} --base-model {input.base:q} "
         "--settings {params.settings:q} --threads {threads} --state {params.state:q} "
@@ -55,19 +51,19 @@ rule finetune:
 
 rule choose_final_round:
     input:
-        val=f"{RESULTS}/round1/finetune/validation_data.h5",
-        models=round_files(f"{RESULTS}/round{{r}}/finetune/best.pt"),
-        annotations=round_files(f"{RESULTS}/round{{r}}/annotation.gff3"),
+        val="results/{species}/round1/finetune/validation_data.h5",
+        models=round_files("results/{species}/round{r}/finetune/best.pt"),
+        annotations=round_files("results/{species}/round{r}/annotation.gff3"),
     output:
-        gff3=f"{RESULTS}/final/annotation.gff3",
+        gff3="results/{species}/final/annotation.gff3",
         rounds=report(
-            f"{RESULTS}/final/rounds.tsv",
+            "results/{species}/final/rounds.tsv",
             caption="../report/rounds.rst",
             category="Fine-tuning",
-            labels={"species": SPECIES, "table": "self-training rounds"},
+            labels={"species": "{species}", "table": "self-training rounds"},
         ),
     log:
-        f"logs/choose_final_round/{SPECIES}.log",
+        "logs/choose_final_round/{species}.log",
     conda:
         "../envs/torch.yaml"
     threads: 1

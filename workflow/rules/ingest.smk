@@ -3,21 +3,23 @@
 
 rule ingest_genome:
     input:
-        fasta=config["genome"],
+        fasta=get_genome,
     output:
-        h5=f"{RESULTS}/genome.h5",
+        h5="results/{species}/genome.h5",
     log:
-        f"logs/ingest_genome/{SPECIES}.log",
+        "logs/ingest_genome/{species}.log",
+    benchmark:
+        "logs/benchmark/ingest_genome/{species}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=2000,
+        runtime=runtime_min(10, 0.1),
     params:
         script=script_path("ingest_genome.py"),
-        species=SPECIES,
-        length=config["subsequence_length"],
+        species="{species}",
+        length=species_setting("subsequence_length"),
     shell:
         "python {params.script:q} --fasta {input.fasta:q} --species {params.species} "
         "--subsequence-length {params.length} --out {output.h5:q} > {log:q} 2>&1"
@@ -26,27 +28,29 @@ rule ingest_genome:
 rule add_coverage:
     input:
         genome=rules.ingest_genome.output.h5,
-        bams=get_bams(),
+        bams=get_bams,
     output:
-        h5=f"{RESULTS}/coverage.h5",
+        h5="results/{species}/coverage.h5",
         strandedness=report(
-            f"{RESULTS}/qc/strandedness.tsv",
+            "results/{species}/qc/strandedness.tsv",
             caption="../report/strandedness.rst",
             category="Quality control",
-            labels={"species": SPECIES, "table": "RNA-seq strandedness"},
+            labels={"species": "{species}", "table": "RNA-seq strandedness"},
         ),
     log:
-        f"logs/add_coverage/{SPECIES}.log",
+        "logs/add_coverage/{species}.log",
+    benchmark:
+        "logs/benchmark/add_coverage/{species}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 4
     resources:
-        mem_mb=3000,
-        runtime=120,
+        mem_mb=mem_mb(2000, 2),
+        runtime=runtime_min(30, 1),
     params:
         script=script_path("add_coverage.py"),
         bams=bam_args,
-        strandedness=" ".join(get_strandedness()),
+        strandedness=strandedness_args,
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} {params.bams} "
         "--strandedness {params.strandedness} --threads {threads} "

@@ -1,102 +1,122 @@
-# Prediction (GPU when present) and decoding into gene models. Every self-training round
-# reuses the first-pass rules with its own model and outputs (results/<species>/round<r>/).
+# Prediction (GPU when present) and decoding into gene models, scattered over pieces of the
+# genome (consecutive groups of sequences) and gathered in genome order. Every stage runs the
+# same rules: the first pass with the base model, each self-training round with its own model
+# (results/<species>/<stage>/, stage = first_pass | round<r>).
 
 
-if config["base_model"].endswith(KERAS_SUFFIXES):
-
-    rule import_base_model:
-        input:
-            keras=config["base_model"],
-        output:
-            pt=f"{RESULTS}/base_model.pt",
-        log:
-            f"logs/import_base_model/{SPECIES}.log",
-        conda:
-            "../envs/torch.yaml"
-        threads: 1
-        resources:
-            mem_mb=2000,
-            runtime=10,
-        params:
-            script=script_path("import_model.py"),
-        shell:
-            "python {params.script:q} --keras {input.keras:q} --out {output.pt:q} > {log:q} 2>&1"
+rule import_base_model:
+    input:
+        keras=get_keras_model,
+    output:
+        pt="results/{species}/base_model.pt",
+    log:
+        "logs/import_base_model/{species}.log",
+    conda:
+        "../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        script=script_path("import_model.py"),
+    shell:
+        "python {params.script:q} --keras {input.keras:q} --out {output.pt:q} > {log:q} 2>&1"
 
 
-rule predict_first_pass:
+rule predict:
     input:
         genome=rules.ingest_genome.output.h5,
-        model=get_base_model(),
+        model=stage_model,
+        coverage=get_coverage,
     output:
-        h5=f"{RESULTS}/first_pass/predictions.h5",
+        h5=temp("results/{species}/{stage}/pieces/{piece}.predictions.h5"),
     log:
-        f"logs/predict_first_pass/{SPECIES}.log",
+        "logs/predict/{species}.{stage}.{piece}.log",
     benchmark:
-        f"logs/benchmark/predict_first_pass/{SPECIES}.tsv"
+        "logs/benchmark/predict/{species}.{stage}.{piece}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        runtime=240,
+        mem_mb=mem_mb(3000, 0.5),
+        runtime=runtime_min(30, 2),
         gpu=1,
     params:
         script=script_path("predict.py"),
         coverage=coverage_arg,
-        batch_size=config["predict"]["batch_size"],
-        overlap="" if config["predict"]["overlap"] else "--no-overlap",
+        batch_size=species_setting("predict", "batch_size"),
+        overlap=overlap_flag,
+        pieces=n_pieces_param,
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --model {input.model:q} {params.coverage} "
-        "--batch-size {params.batch_size} {params.overlap} --threads {threads} --out {output.h5:q} > {log:q} 2>&1"
+        "--batch-size {params.batch_size} {params.overlap} --threads {threads} "
+        "--piece {wildcards.piece} --pieces {params.pieces} --out {output.h5:q} > {log:q} 2>&1"
 
 
-rule decode_first_pass:
+rule gather_predictions:
     input:
         genome=rules.ingest_genome.output.h5,
-        predictions=rules.predict_first_pass.output.h5,
-        coverage=get_coverage(),
+        pieces=piece_files("predictions.h5"),
     output:
-        gff3=f"{RESULTS}/first_pass/annotation.gff3",
+        h5="results/{species}/{stage}/predictions.h5",
     log:
-        f"logs/decode_first_pass/{SPECIES}.log",
-    benchmark:
-        f"logs/benchmark/decode_first_pass/{SPECIES}.tsv"
+        "logs/gather_predictions/{species}.{stage}.log",
     conda:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=2000,
+        runtime=runtime_min(10, 0.2),
+    params:
+        script=script_path("gather_predictions.py"),
+    shell:
+        "python {params.script:q} --genome-h5 {input.genome:q} --pieces {input.pieces:q} "
+        "--out {output.h5:q} > {log:q} 2>&1"
+
+
+rule decode:
+    input:
+        genome=rules.ingest_genome.output.h5,
+        predictions=rules.gather_predictions.output.h5,
+        coverage=get_coverage,
+    output:
+        gff3=temp("results/{species}/{stage}/pieces/{piece}.annotation.gff3"),
+    log:
+        "logs/decode/{species}.{stage}.{piece}.log",
+    benchmark:
+        "logs/benchmark/decode/{species}.{stage}.{piece}.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(3000, 0.2),
+        runtime=runtime_min(20, 1),
     params:
         script=script_path("decode.py"),
         coverage=coverage_arg,
         settings=settings("decode"),
+        comments=gff3_comments,
+        pieces=n_pieces_param,
     shell:
-        "python {params.script:q} --genome-h5 {input.genome:q} --predictions {input.predictions:q} {params.coverage} "
-        "--settings {params.settings:q} --out {output.gff3:q} > {log:q} 2>&1"
+        "python {params.script:q} --genome-h5 {input.genome:q} --predictions {input.predictions:q} "
+        "{params.coverage} --settings {params.settings:q} {params.comments} "
+        "--piece {wildcards.piece} --pieces {params.pieces} --out {output.gff3:q} > {log:q} 2>&1"
 
 
-use rule predict_first_pass as predict_round with:
+rule gather_annotation:
     input:
-        genome=rules.ingest_genome.output.h5,
-        model=f"{RESULTS}/round{{round}}/finetune/best.pt",
-        coverage=get_finetuned_coverage,
+        pieces=piece_files("annotation.gff3"),
     output:
-        h5=f"{RESULTS}/round{{round}}/predictions.h5",
+        gff3="results/{species}/{stage}/annotation.gff3",
     log:
-        f"logs/predict_round/{SPECIES}.round{{round}}.log",
-    benchmark:
-        f"logs/benchmark/predict_round/{SPECIES}.round{{round}}.tsv"
-
-
-use rule decode_first_pass as decode_round with:
-    input:
-        genome=rules.ingest_genome.output.h5,
-        predictions=rules.predict_round.output.h5,
-        coverage=get_coverage(),
-    output:
-        gff3=f"{RESULTS}/round{{round}}/annotation.gff3",
-    log:
-        f"logs/decode_round/{SPECIES}.round{{round}}.log",
-    benchmark:
-        f"logs/benchmark/decode_round/{SPECIES}.round{{round}}.tsv"
+        "logs/gather_annotation/{species}.{stage}.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        script=script_path("gather_annotation.py"),
+    shell:
+        "python {params.script:q} --pieces {input.pieces:q} --out {output.gff3:q} > {log:q} 2>&1"

@@ -34,6 +34,8 @@ use rule ingest_genome as ingest_source_genome with:
         h5="pretrain/{source}/genome.h5",
     log:
         "logs/ingest_source_genome/{source}.log",
+    benchmark:
+        "logs/benchmark/ingest_source_genome/{source}.tsv"
     params:
         species="{source}",
         length=pretrain_setting("subsequence_length"),
@@ -48,6 +50,8 @@ use rule pseudolabels_to_h5 as source_labels_to_h5 with:
         qc="pretrain/{source}/qc_labels.tsv",
     log:
         "logs/source_labels_to_h5/{source}.log",
+    params:
+        options="--missing-utr-masks on",
 
 
 rule concatenate_sources:

@@ -1,5 +1,5 @@
 # The stage before each round (the first pass, or the previous round) -> labels, the confident
-# subset, and the whole-sequence (or whole-region) split.
+# genes (or chunks), and the whole-sequence (or whole-region) split.
 
 
 rule pseudolabels_to_h5:
@@ -7,19 +7,19 @@ rule pseudolabels_to_h5:
         gff3=previous_annotation,
         genome=rules.ingest_genome.output.h5,
     output:
-        h5=f"{RESULTS}/round{{round}}/pseudolabels/labels.h5",
-        qc=f"{RESULTS}/qc/labels.round{{round}}.tsv",
+        h5="results/{species}/round{round}/pseudolabels/labels.h5",
+        qc="results/{species}/qc/labels.round{round}.tsv",
     log:
-        f"logs/pseudolabels_to_h5/{SPECIES}.round{{round}}.log",
+        "logs/pseudolabels_to_h5/{species}.round{round}.log",
     conda:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=mem_mb(2000, 1),
+        runtime=runtime_min(10, 0.5),
     params:
         script=script_path("pseudolabels_to_h5.py"),
-        options=pseudolabel_options(),
+        options=pseudolabel_options,
     shell:
         "python {params.script:q} --gff3 {input.gff3:q} --genome-h5 {input.genome:q} "
         "{params.options} --qc-tsv {output.qc:q} --out {output.h5:q} > {log:q} 2>&1"
@@ -30,23 +30,28 @@ rule select_confident:
         labels=rules.pseudolabels_to_h5.output.h5,
         predictions=previous_predictions,
         gff3=previous_annotation,
-        coverage=get_coverage(),
+        genome=rules.ingest_genome.output.h5,
+        coverage=get_coverage,
     output:
-        h5=f"{RESULTS}/round{{round}}/pseudolabels/confident.h5",
+        h5="results/{species}/round{round}/pseudolabels/confident.h5",
         genes=report(
-            f"{RESULTS}/round{{round}}/pseudolabels/genes.tsv",
+            "results/{species}/round{round}/pseudolabels/genes.tsv",
             caption="../report/pseudolabel_genes.rst",
             category="Pseudolabels",
-            labels={"species": SPECIES, "round": "{round}", "table": "gene scores"},
+            labels={
+                "species": "{species}",
+                "round": "{round}",
+                "table": "gene scores",
+            },
         ),
     log:
-        f"logs/select_confident/{SPECIES}.round{{round}}.log",
+        "logs/select_confident/{species}.round{round}.log",
     conda:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=mem_mb(2000, 1),
+        runtime=runtime_min(10, 0.5),
     params:
         script=script_path("select_confident.py"),
         coverage=coverage_arg,
@@ -60,23 +65,23 @@ rule select_confident:
 rule split_train_val:
     input:
         labels=rules.select_confident.output.h5,
-        coverage=get_coverage(),
+        coverage=get_coverage,
     output:
-        train=f"{RESULTS}/round{{round}}/finetune/training_data.h5",
-        val=f"{RESULTS}/round{{round}}/finetune/validation_data.h5",
+        train="results/{species}/round{round}/finetune/training_data.h5",
+        val="results/{species}/round{round}/finetune/validation_data.h5",
     log:
-        f"logs/split_train_val/{SPECIES}.round{{round}}.log",
+        "logs/split_train_val/{species}.round{round}.log",
     conda:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=2000,
+        runtime=runtime_min(10, 0.5),
     params:
         script=script_path("split_train_val.py"),
         coverage=coverage_arg,
-        val_fraction=config["split"]["val_fraction"],
-        seed=config["split"]["seed"],
+        val_fraction=species_setting("split", "val_fraction"),
+        seed=species_setting("split", "seed"),
     shell:
         "python {params.script:q} --labels-h5 {input.labels:q} {params.coverage} "
         "--val-fraction {params.val_fraction} --seed {params.seed} "

@@ -13,10 +13,12 @@ def main():
     p.add_argument("--predictions", required=True)
     p.add_argument("--coverage-h5", help="coverage.h5: RNA-seq hints, used when settings give rnaseq_hint_weight > 0")
     p.add_argument("--settings", help="decoder settings (DecodeConfig): a YAML/JSON file or inline JSON")
+    p.add_argument("--comment", action="append", default=[], help="a header line for the GFF3 (repeat)")
+    cli.piece_options(p)
     p.add_argument("--out", required=True)
     a = p.parse_args()
     cfg = DecodeConfig.from_dict(cli.load_settings(a.settings, "decode"))
-    n = decode_h5(a.genome_h5, a.predictions, a.out, cfg, a.coverage_h5)
+    n = decode_h5(a.genome_h5, a.predictions, a.out, cfg, a.coverage_h5, piece=cli.piece(a), comments=a.comment)
     print(f"wrote {n} genes to {a.out}")
 
 

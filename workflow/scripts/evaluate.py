@@ -5,7 +5,7 @@ import _bootstrap  # noqa: F401
 
 from genetune import cli
 from genetune.errors import InputError
-from genetune.evaluate import evaluate, plot, reference_spread, write_tsv
+from genetune.evaluate import evaluate, plot, plot_confusion, reference_spread, write_tsv
 from genetune.qc import QC
 
 
@@ -18,23 +18,27 @@ def main():
     p.add_argument("--reference-loci-only", action="store_true",
                    help="ignore predictions outside reference genes (incomplete reference)")
     p.add_argument("--plot", help="SVG with F1 per stage")
+    p.add_argument("--confusion", help="SVG with each stage's base-level confusion matrix")
     p.add_argument("--qc-tsv", help="QC table: how much of the genome the reference covers")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     qc = QC()
     reference_spread(a.reference, a.genome_h5, qc)
-    tables = {}
+    tables, paths = {}, {}
     for k, spec in enumerate(a.prediction, 1):
         name, _, path = spec.rpartition("=")
         name = name or (f"prediction{k}" if len(a.prediction) > 1 else "prediction")
         if name in tables:
             raise InputError(f"--prediction {spec}: stage name '{name}' is given twice; name each stage once")
         tables[name] = evaluate(a.reference, path, a.genome_h5, a.reference_loci_only)
+        paths[name] = path
     write_tsv(tables, a.out)
     if a.qc_tsv:
         qc.write(a.qc_tsv)
     if a.plot:
         plot(tables, a.plot)
+    if a.confusion:
+        plot_confusion(a.reference, paths, a.genome_h5, a.confusion)
     for name, rows in tables.items():
         f1 = {(r[0], r[1]): r[4] for r in rows}
         print(f"{name}: base genic F1 {f1[('base', 'genic')]:.3f}, gene F1 {f1[('gene', 'gene')]:.3f}")

@@ -14,10 +14,12 @@ def main():
     p.add_argument("--model", required=True)
     p.add_argument("--batch-size", type=cli.positive_int, default=8, help="windows per forward pass")
     p.add_argument("--no-overlap", action="store_true", help="predict chunks independently")
+    cli.piece_options(p)
     p.add_argument("--out", required=True)
     a = p.parse_args()
     cli.keep_freed_memory()
-    n = predict_h5(a.genome_h5, a.model, a.out, a.coverage_h5, a.batch_size, not a.no_overlap, a.threads)
+    n = predict_h5(a.genome_h5, a.model, a.out, a.coverage_h5, a.batch_size, not a.no_overlap, a.threads,
+                   piece=cli.piece(a))
     print(f"predicted {n} chunks into {a.out}")
 
 

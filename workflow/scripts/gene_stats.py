@@ -1,0 +1,33 @@
+#!/usr/bin/env python
+"""Gene statistics of annotations (genes, transcripts, exons per transcript, gene, CDS and intron
+lengths) -> TSV and an SVG of the length distributions."""
+
+import _bootstrap  # noqa: F401
+
+from genetune import cli
+from genetune.errors import InputError
+from genetune.stats import gene_stats, plot_lengths, write_stats
+
+
+def main():
+    p = cli.parser(__doc__)
+    p.add_argument("--genome-h5", required=True)
+    p.add_argument("--annotation", action="append", required=True, help="NAME=annotation.gff3 (or .gtf); repeat")
+    p.add_argument("--out-tsv", required=True)
+    p.add_argument("--out-svg", required=True)
+    a = p.parse_args()
+    annotations = {}
+    for spec in a.annotation:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"--annotation {spec}: give NAME=FILE")
+        if name in annotations:
+            raise InputError(f"--annotation {spec}: the name '{name}' is given twice")
+        annotations[name] = path
+    write_stats(gene_stats(annotations, a.genome_h5), a.out_tsv)
+    plot_lengths(annotations, a.genome_h5, a.out_svg)
+    print(f"gene statistics of {', '.join(annotations)} -> {a.out_tsv}")
+
+
+if __name__ == "__main__":
+    cli.run(main)
