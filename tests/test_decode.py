@@ -271,3 +271,19 @@ def test_of_genes_overlapping_on_opposite_strands_the_better_scored_stays():
     c = Transcript("s", "-", [(800, 900)], [(800, 900)], score=0.2)
     d = Transcript("s", "+", [(350, 380)], [(350, 380)], score=0.1)  # same strand as a: not compared
     assert resolve_opposite_strand_overlaps([a, b, c, d]) == [a, c, d]
+
+
+def test_scattered_decoding_gathers_into_the_bytes_one_run_writes(tiny_species, tmp_path):
+    """Pieces are consecutive groups of whole sequences; their GFF3 bodies in piece order with the
+    first piece's header are the unscattered file, byte for byte."""
+    from genetune.gather import gather_gff3
+    d = tiny_species["dir"]
+    predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.6, seed=1)
+    decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "whole.gff3", comments=["x"])
+    parts = []
+    for k in range(3):
+        parts.append(tmp_path / f"{k}.gff3")
+        decode_h5(d / "genome.h5", tmp_path / "p.h5", parts[-1], piece=(k, 3), comments=["x"])
+    gather_gff3(parts, tmp_path / "gathered.gff3")
+    assert (tmp_path / "gathered.gff3").read_bytes() == (tmp_path / "whole.gff3").read_bytes()
+    assert len({p.read_text().count("\tgene\t") for p in parts}) > 1  # the pieces really split the genes

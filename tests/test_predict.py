@@ -118,3 +118,24 @@ def test_a_boundary_head_is_stitched_across_overlapping_windows_like_the_classes
             expect = model.probabilities(model(x))["boundary"][0].numpy()
         assert np.abs(b1[row][:500].astype(np.float32) - expect[:500]).max() < 2e-3 and not b1[row][500:].any()
         assert a.attrs["phase_head"] and layout.PREDICTIONS_PHASE in a
+
+
+def test_scattered_prediction_gathers_into_the_arrays_one_run_writes(tmp_path, model_path):
+    from genetune.chunks import pieces, read_keys
+    from genetune.gather import gather_predictions
+    path, _ = model_path
+    rng = np.random.default_rng(3)
+    (tmp_path / "g.fa").write_text("".join(f">s{i}\n" + "".join(rng.choice(list("ACGT"), n)) + "\n"
+                                           for i, n in enumerate((2000, 700, 1500, 300))))
+    ingest_genome(tmp_path / "g.fa", "sp", tmp_path / "g.h5", 576)
+    assert pieces(*read_keys(tmp_path / "g.h5"), 3) == [["s0"], ["s1", "s2"], ["s3"]]
+    predict_h5(tmp_path / "g.h5", path, tmp_path / "whole.h5", show_progress=False)
+    parts = [tmp_path / f"{k}.h5" for k in range(3)]
+    for k, part in enumerate(parts):
+        predict_h5(tmp_path / "g.h5", path, part, piece=(k, 3), show_progress=False)
+    gather_predictions(tmp_path / "g.h5", parts, tmp_path / "gathered.h5")
+    with h5py.File(tmp_path / "whole.h5") as a, h5py.File(tmp_path / "gathered.h5") as b:
+        for name in (layout.PREDICTIONS, layout.PREDICTIONS_PHASE, layout.SEQIDS, layout.START_ENDS):
+            assert np.array_equal(a[name][:], b[name][:]), name
+    with pytest.raises(Exception, match="miss chunk"):
+        gather_predictions(tmp_path / "g.h5", parts[:2], tmp_path / "x.h5")

@@ -19,22 +19,8 @@ from genetune.gff import read_gff3
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-TINY = {
-    "species": "tiny",
-    "genome": "resources/demo/tiny/genome.fa",
-    "rnaseq": [{"bam": "resources/demo/tiny/rnaseq.bam", "strandedness": "reverse"}],
-    "reference": "resources/demo/tiny/annotation.gff3",
-    "base_model": "resources/models/demo_base.pt",
-    "subsequence_length": 4608,
-    "demo_inputs": {"tiny": {"preset": "target", "seed": 11, "contig_sizes": [45000, 35000, 20000],
-                             "read_pairs": 6000}},
-    "predict": {"batch_size": 8, "overlap": True},
-    "decode": {"min_intron": 30, "gene_penalty": 20.0, "rnaseq_hint_weight": 3.0},
-    "select": {"unit": "gene", "keep_fraction": 0.8},
-    "split": {"val_fraction": 0.3, "seed": 1},
-    "finetune": {"mode": "coverage", "epochs": 2, "batch_size": 4, "lr": 0.002, "patience": 2},
-    "rounds": 2,
-}
+# the tiny species of .test/ (the catalog's test config): simulated from a seed, three short contigs
+TINY = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
 
 
 def _workdir(tmp_path, config):
@@ -332,3 +318,59 @@ def test_the_slurm_profile_submits_jobs_the_executor_plugin_accepts(tmp_path):
     assert "-p short" in ingest and "--gpus" not in ingest
     assert len(calls) == 3 and all((wd / t).exists() for t in targets)
     assert "--cpus-per-task=8" in predict and "--cpus-per-task=1" in ingest  # threads of the profile, of the rule
+
+
+def test_the_workflow_deploys_as_a_module_from_another_directory(tmp_path):
+    """The catalog's standardized usage: a Snakefile of the user's own with `module genetune:` and
+    `use rule * from genetune`, the user's config, run from the user's directory to the end."""
+    d = tmp_path / "my project"
+    (d / "config").mkdir(parents=True)
+    cfg = {**TINY, "rnaseq": [], "rounds": 1, "finetune": {"mode": "head", "epochs": 1, "batch_size": 4,
+                                                           "lr": 0.001, "patience": 1}}
+    (d / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    (d / "resources" / "models").mkdir(parents=True)
+    (d / "resources" / "models" / "demo_base.pt").symlink_to(ROOT / "resources/models/demo_base.pt")
+    (d / "Snakefile").write_text(f'''configfile: "config/config.yaml"
+
+
+module genetune:
+    snakefile:
+        "{ROOT / "workflow" / "Snakefile"}"
+    config:
+        config
+
+
+use rule * from genetune
+''')
+    proc = subprocess.run(SNAKEMAKE + ["--cores", "2"], cwd=d, env=_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert read_gff3(d / "results/tiny/final/annotation.gff3")
+    assert (d / "results/tiny/evaluation/metrics.tsv").exists() and (d / "results/tiny/stats/genes.tsv").exists()
+
+
+def test_a_species_sheet_runs_several_species_in_one_dag(tmp_path):
+    wd = _workdir(tmp_path, TINY)
+    for name in ("alpha", "beta"):
+        (wd / f"{name}.fa").write_text(f">{name}1\n" + "ACGTTGCA" * 2000 + "\n")
+        (wd / f"{name}.yaml").write_text(yaml.safe_dump({"species": name, "genome": f"{name}.fa"}))
+    (wd / "species.tsv").write_text("species\tconfig\nalpha\talpha.yaml\nbeta\tbeta.yaml\n")
+    (wd / "multi.yaml").write_text(yaml.safe_dump({"species_sheet": "species.tsv"}))
+    proc = subprocess.run(SNAKEMAKE + ["-n", "--cores", "2", "--configfile", "multi.yaml"], cwd=wd, env=_env(),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for name in ("alpha", "beta"):
+        assert f"results/{name}/final/annotation.gff3" in proc.stdout
+        assert f"logs/finetune/{name}.round1.log" in proc.stdout
+    assert "tiny" not in proc.stdout.replace("resources/demo/tiny", "")
+
+
+def test_every_gff3_header_says_what_made_it(tiny_run):
+    from genetune import __version__
+    from genetune.checkpoint import sha256
+    for stage in ("first_pass", "round1", "final"):
+        head = [ln for ln in (tiny_run / "results/tiny" / stage / "annotation.gff3").read_text().splitlines()
+                if ln.startswith("#")]
+        assert f"# genetune {__version__}" in head and any(ln.startswith("# config sha256 ") for ln in head)
+        assert f"# base model resources/models/demo_base.pt sha256 {sha256(ROOT / 'resources/models/demo_base.pt')}" \
+            in head
+        assert any(ln.startswith("# model sha256 ") for ln in head)

@@ -9,7 +9,6 @@ channels against the data and fails with a message saying what is missing (Helix
 #111/#189).
 """
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -17,16 +16,8 @@ import torch
 
 from . import __version__, layout
 from .errors import InputError
-from .fileio import atomic_path
+from .fileio import atomic_path, sha256  # noqa: F401  (sha256: checkpoint.sha256 for callers)
 from .models import build
-
-
-def sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def input_channels(coverage_bams=None, strandedness=None, prefix=layout.DEFAULT_COVERAGE_PREFIX, norm="log"):

@@ -147,3 +147,17 @@ def load_settings(value, section=None):
         from .settings import validate_section
         validate_section(section, data, value if value and not value.lstrip().startswith("{") else "--settings")
     return data
+
+
+def progress(iterable=None, **kwargs):
+    """A tqdm progress bar on stderr (the rule's log), refreshed at most every 10 s; steps that run
+    longer than a few seconds on a real genome show one. Use it as a context manager (or iterate it
+    to the end) so that an error's one line stays the last line."""
+    from tqdm import tqdm
+    return tqdm(iterable, file=sys.stderr, mininterval=10, **kwargs)
+
+
+def tracked(iterable, **kwargs):
+    """Iterate with a progress bar that is closed however the loop ends."""
+    with progress(iterable, **kwargs) as bar:
+        yield from bar

@@ -34,6 +34,7 @@ import pysam
 
 from . import bam, fasta, h5chunks, layout
 from .chunks import read_keys, seq_lengths
+from .cli import tracked
 from .errors import InputError
 from .fileio import atomic_path, open_h5
 
@@ -232,7 +233,8 @@ def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVER
             return j, task.seqid, n, introns[:k]
 
         with ThreadPoolExecutor(threads) as pool:
-            for j, sid, n, introns in pool.map(run, tasks):
+            for j, sid, n, introns in tracked(pool.map(run, tasks), total=len(tasks), desc="coverage",
+                                               unit="sequence"):
                 n_reads[j] += n
                 sampled[j].append((sid, introns))
         for j, b in enumerate(bams):

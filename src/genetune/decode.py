@@ -33,16 +33,16 @@ import contextlib
 import dataclasses
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numba
 import numpy as np
 
 from . import layout, regions
 from .chunks import StrandReader, check_same_chunks, piece_of, read_keys, strand_runs
+from .cli import tracked
 from .errors import InputError
 from .fasta import A, C, G, T, codes_from_onehot
-from .fileio import atomic_path, open_h5, require
+from .fileio import open_h5, require
 from .gff import Transcript, cds_phases, sorted_by_position, write_gff3
 from .h5chunks import ChunkIO
 
@@ -463,10 +463,12 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
         if not p.attrs.get("phase_head", True) and cfg.phase_weight:
             log.info("%s: the model has no phase head; phase_weight %.2f -> 0", predictions_h5, cfg.phase_weight)
             cfg = dataclasses.replace(cfg, phase_weight=0.0)
+        model_sha = p.attrs.get("model_sha256")
         with_boundary = layout.PREDICTIONS_BOUNDARY in p and cfg.boundary_weight > 0
         if with_boundary:
             log.info("boundary probabilities from %s, weight %.2f", predictions_h5, cfg.boundary_weight)
-        for run in strand_runs(seqids, start_ends):
+        runs = strand_runs(seqids, start_ends)
+        for run in tracked(runs, desc="decode", unit="strand"):
             lengths[run.seqid] = run.seq_len
             if wanted is not None and run.seqid not in wanted:
                 continue
@@ -505,23 +507,7 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
         t.gene_id = f"{species}_{t.seqid}_{counter[t.seqid]:06d}"
         t.transcript_id = f"{t.gene_id}.1"
     header = ([f"species {species}"] if species else []) + list(comments)
+    if model_sha:
+        header.append(f"model sha256 {model_sha}")
     write_gff3(records, lengths, out, "genetune", comments=header)
     return len(records)
-
-
-def gather_gff3(piece_files, out):
-    """One GFF3 from the pieces' files (consecutive groups of sequences, chunks.pieces): the first
-    piece's header (every sequence-region), then each piece's features in piece order, which is
-    what one unscattered decode writes."""
-    header, bodies = None, []
-    for path in piece_files:
-        lines = Path(path).read_text().splitlines(keepends=True)
-        head = [ln for ln in lines if ln.startswith("#")]
-        body = [ln for ln in lines if not ln.startswith("#")]
-        if header is None:
-            header = head
-        elif head != header:
-            raise InputError(f"{path}: its header differs from {piece_files[0]}'s: pieces of different runs?")
-        bodies.append("".join(body))
-    with atomic_path(out) as tmp:
-        Path(tmp).write_text("".join(header) + "".join(bodies))

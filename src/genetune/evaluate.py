@@ -22,6 +22,7 @@ import numpy as np
 
 from . import layout, metrics
 from .chunks import read_keys, seq_lengths
+from .cli import tracked
 from .errors import InputError
 from .fileio import atomic_path
 from .gff import read_gff3, select_transcripts
@@ -39,7 +40,7 @@ def base_confusion(ref, pred, lengths, length=100_000):
     by_ref, by_pred, nothing = index(ref), index(pred), Overlaps([], lambda t: (t.start, t.end))
     cm = np.zeros((4, 4), np.int64)
     pcm = np.zeros((4, 4), np.int64)
-    for sid, n in lengths.items():
+    for sid, n in tracked(lengths.items(), total=len(lengths), desc="evaluate", unit="sequence"):
         for strand in "+-":
             for a in range(0, n, length):
                 b = min(n, a + length)

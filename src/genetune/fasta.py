@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 
 from . import layout
+from .cli import progress
 from .errors import InputError
 from .fileio import atomic_path
 from .h5chunks import ChunkIO
@@ -246,8 +247,10 @@ def ingest_genome(fasta, species, out, length=layout.DEFAULT_SUBSEQUENCE_LENGTH,
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5, ChunkIO(threads) as chunk_io, \
             tempfile.TemporaryFile(dir=Path(tmp).parent) as spool:
         writer = _GenomeWriter(h5, species, length, block_chunks, chunk_io, spool)
-        for seqid, codes in fasta_pieces(fasta, piece_bases=length * block_chunks):
-            writer.feed(seqid, codes)
+        with progress(desc="ingest", unit="bp", unit_scale=True) as bar:
+            for seqid, codes in fasta_pieces(fasta, piece_bases=length * block_chunks):
+                writer.feed(seqid, codes)
+                bar.update(len(codes))
         writer.finish()
         h5.attrs["source"] = str(fasta)
         h5.attrs["genetune_version"] = __import__("genetune").__version__

@@ -8,6 +8,7 @@ disk is one InputError naming the path.
 
 import contextlib
 import errno
+import hashlib
 import os
 from pathlib import Path
 
@@ -15,6 +16,15 @@ from .errors import InputError
 
 WRITE_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
                 errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied"}
+
+
+def sha256(path) -> str:
+    """Hex sha256 of a file, read in 1 MB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _alive(pid):

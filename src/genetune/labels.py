@@ -19,6 +19,7 @@ import numpy as np
 from . import layout
 from .chunks import read_keys, seq_lengths
 from .error_masks import masked_intervals
+from .cli import tracked
 from .errors import InputError
 from .fasta import plus_windows
 from .fileio import atomic_path, open_h5
@@ -223,7 +224,7 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
         flags = {name: layout.create_chunked(dst, name, N, (), bool) for name in layout.FLAG_DATASETS}
         nothing = Overlaps([], lambda x: x)
         total = weighted = 0
-        for i0 in range(0, N, block_chunks):
+        for i0 in tracked(range(0, N, block_chunks), desc="labels", unit="block"):
             rows = np.arange(i0, min(i0 + block_chunks, N))
             block = {name: np.zeros((len(rows), L, *shape), dt) for name, (shape, dt) in layout.LABEL_DATASETS.items()}
             for r in rows:

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from . import layout
 from .checkpoint import check_channels, family, load_model, sha256
-from .chunks import StrandReader, check_same_chunks, piece_of, read_keys, row_index, strand_runs
+from .chunks import StrandReader, check_same_chunks, piece_of, read_keys, strand_runs
 from .errors import InputError
 from .fileio import atomic_path, open_h5, require
 from .h5chunks import ChunkIO
@@ -287,51 +287,3 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
         if piece is not None:
             o.attrs["piece"] = f"{piece[0]}/{piece[1]}"
     return len(rows_out)
-
-
-def gather_predictions(genome_h5, piece_files, out):
-    """One predictions.h5 in genome.h5's row order from the pieces' files (each holding the rows of
-    its sequences): compressed chunks are copied as they are, so the result has the same arrays as
-    one unscattered run; pieces must cover every chunk exactly once."""
-    seqids, start_ends = read_keys(genome_h5)
-    index = row_index(seqids, start_ends)
-    owner = np.full(len(seqids), -1)
-    sources = []
-    for k, path in enumerate(piece_files):
-        ids, se = read_keys(path)
-        rows = []
-        for s, (a, b) in zip(ids, se):
-            key = (s, int(a), int(b))
-            if key not in index:
-                raise InputError(f"{path}: chunk {key} is not in {genome_h5}")
-            if owner[index[key]] >= 0:
-                raise InputError(f"{path}: chunk {key} is also in {piece_files[owner[index[key]]]}")
-            owner[index[key]] = k
-            rows.append(index[key])
-        sources.append(rows)
-    if (owner < 0).any():
-        r = int(np.flatnonzero(owner < 0)[0])
-        raise InputError(f"the pieces miss chunk ({seqids[r]}, {start_ends[r][0]}, {start_ends[r][1]}) of {genome_h5}")
-    opened = [open_h5(p) for p in piece_files]
-    try:
-        first = next(h for h, rows in zip(opened, sources) if rows)
-        names = [n for n in (layout.PREDICTIONS, layout.PREDICTIONS_PHASE, layout.PREDICTIONS_BOUNDARY) if n in first]
-        with open_h5(genome_h5) as g, atomic_path(out) as tmp, h5py.File(tmp, "w") as o:
-            for name in (layout.SEQIDS, layout.SPECIES, layout.START_ENDS):
-                o.create_dataset(name, data=g[name][:])
-            for name in names:
-                d0 = first[name]
-                dst = layout.create_chunked(o, name, len(seqids), d0.shape[1:], d0.dtype)
-                for h, rows in zip(opened, sources):
-                    src = h[name]
-                    for i, r in enumerate(rows):
-                        mask, data = src.id.read_direct_chunk((i, 0, 0))
-                        dst.id.write_direct_chunk((r, 0, 0), data, mask)
-            for key, value in first.attrs.items():
-                if key != "piece":
-                    o.attrs[key] = value
-            o.attrs["pieces"] = len(piece_files)
-    finally:
-        for h in opened:
-            h.close()
-    return len(seqids)

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import layout
 from .chunks import StrandReader, check_same_chunks, read_keys, seq_lengths, strand_runs
+from .cli import tracked
 from .errors import InputError
 from .fileio import atomic_path, open_h5, require
 from .gff import read_gff3, select_transcripts
@@ -131,7 +132,7 @@ def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: S
     runs = {(r.seqid, r.strand): r for r in strand_runs(seqids, start_ends)}
     out = []
     with open_h5(predictions_h5) as p, (open_h5(coverage_h5) if coverage_h5 else _Null()) as c:
-        for t in transcripts:
+        for t in tracked(transcripts, desc="gene scores", unit="gene"):
             run = runs.get((t.seqid, t.strand))
             if run is None:
                 raise InputError(f"{predictions_h5}: no predictions for sequence {t.seqid} strand {t.strand}")

@@ -79,6 +79,7 @@ rule decode:
         genome=rules.ingest_genome.output.h5,
         predictions=rules.gather_predictions.output.h5,
         coverage=get_coverage,
+        base=get_base_model,
     output:
         gff3=temp("results/{species}/{stage}/pieces/{piece}.annotation.gff3"),
     log:
@@ -99,7 +100,7 @@ rule decode:
         pieces=n_pieces_param,
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --predictions {input.predictions:q} "
-        "{params.coverage} --settings {params.settings:q} {params.comments} "
+        "{params.coverage} --settings {params.settings:q} {params.comments} --base-model {input.base:q} "
         "--piece {wildcards.piece} --pieces {params.pieces} --out {output.gff3:q} > {log:q} 2>&1"
 
 

@@ -4,7 +4,7 @@
 import _bootstrap  # noqa: F401
 
 from genetune import cli
-from genetune.decode import gather_gff3
+from genetune.gather import gather_gff3
 
 
 def main():

@@ -4,7 +4,7 @@
 import _bootstrap  # noqa: F401
 
 from genetune import cli
-from genetune.predict import gather_predictions
+from genetune.gather import gather_predictions
 
 
 def main():
