@@ -18,8 +18,8 @@ import numpy as np
 
 from . import layout
 from .chunks import read_keys, seq_lengths
-from .error_masks import masked_intervals
 from .cli import tracked
+from .error_masks import masked_intervals
 from .errors import InputError
 from .fasta import plus_windows
 from .fileio import atomic_path, open_h5
