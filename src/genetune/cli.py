@@ -10,37 +10,23 @@ import time
 from .errors import InputError
 
 
-def positive_int(text):
-    """argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 1")
-    return value
+def _number(convert, ok, need):
+    """An argparse type: `convert` the text, refuse it unless `ok(value)` (`need` says what is wanted)."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if convert is int else 'a number'}") \
+                from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{text} {need}")
+        return value
+    return parse
 
 
-def fraction(text):
-    """argparse type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must lie strictly between 0 and 1")
-    return value
-
-
-def non_negative_int(text):
-    """argparse type: a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
-    return value
+positive_int = _number(int, lambda v: v >= 1, "must be >= 1")
+non_negative_int = _number(int, lambda v: v >= 0, "must be >= 0")
+fraction = _number(float, lambda v: 0 < v < 1, "must lie strictly between 0 and 1")
 
 
 class _Parser(argparse.ArgumentParser):
