@@ -53,6 +53,24 @@ def test_checkpoint_round_trip_keeps_weights_and_card(tmp_path):
     assert ckpt["model_card"]["name"] == "t" and ckpt["class_names"] == ["intergenic", "UTR", "CDS", "intron"]
 
 
+def test_equal_weights_and_metadata_give_byte_identical_checkpoints(tmp_path):
+    """The GFF3 header names the model by file sha256: a resumed run's metadata (numpy scalars,
+    strings shared differently in memory) must not change it."""
+    import numpy as np
+
+    model = HybridModel(ARCH).eval()
+    key = "loss"
+    fresh = {"val_metrics": {"loss": 0.5, "genic_f1": 0.25}, "history": [{"loss": 1.0}, {"loss": 2.0}]}
+    resumed = {"val_metrics": {"".join(["lo", "ss"]): np.float64(0.5), "genic_f1": np.float32(0.25)},
+               "history": [{key: 1.0}, {key: np.float64(2.0)}]}
+    a, b = tmp_path / "a" / "best.pt", tmp_path / "b" / "best.pt"  # torch names the zip's records after the file
+    for path, extra in ((a, fresh), (b, resumed)):
+        path.parent.mkdir()
+        save_checkpoint(path, model, input_channels(), **extra)
+    assert a.read_bytes() == b.read_bytes()
+    _, ckpt = load_model(b)
+    assert type(ckpt["val_metrics"]["loss"]) is float
+
 def test_coverage_model_without_coverage_fails_saying_what_is_missing(tmp_path):
     model = with_coverage_adapter(HybridModel(ARCH), 1)
     save_checkpoint(tmp_path / "c.pt", model, input_channels(["a.bam"], ["reverse"]))

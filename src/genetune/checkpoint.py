@@ -9,9 +9,11 @@ channels against the data and fails with a message saying what is missing (Helix
 #111/#189).
 """
 
+import json
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import __version__, layout
@@ -32,10 +34,19 @@ def input_channels(coverage_bams=None, strandedness=None, prefix=layout.DEFAULT_
     }
 
 
+def _plain(value):
+    """numpy scalars to Python numbers; anything else JSON cannot hold is a bug here."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"checkpoint metadata cannot hold {type(value).__name__}")
+
+
 def save_checkpoint(path, model, channels, **extra):
-    ckpt = {
+    """Equal weights and metadata give equal bytes: the metadata goes through one JSON round
+    trip, so how the objects were built (a resumed run, numpy scalars) leaves no trace in the
+    pickle and the file's sha256, printed into every GFF3 header, names the model."""
+    meta = {
         "family": model.family,
-        "model_state": model.state_dict(),
         "architecture": model.arch.to_dict(),
         "input_channels": channels,
         "class_names": list(layout.CLASSES),
@@ -45,6 +56,7 @@ def save_checkpoint(path, model, channels, **extra):
         "genetune_version": __version__,
         **extra,
     }
+    ckpt = {"model_state": model.state_dict(), **json.loads(json.dumps(meta, default=_plain))}
     with atomic_path(path) as tmp:
         torch.save(ckpt, tmp)
 

@@ -136,11 +136,11 @@ def load_settings(value, section=None):
 
 
 def progress(iterable=None, **kwargs):
-    """A tqdm progress bar on stderr (the rule's log), refreshed at most every 10 s; steps that run
-    longer than a few seconds on a real genome show one. Use it as a context manager (or iterate it
-    to the end) so that an error's one line stays the last line."""
+    """A tqdm progress bar on stderr (the rule's log), refreshed at most every 10 s and shown only
+    once a step has run 2 s, so that bad input that fails at once prints its one error line and
+    nothing else. Use it as a context manager (or iterate it to the end)."""
     from tqdm import tqdm
-    return tqdm(iterable, file=sys.stderr, mininterval=10, **kwargs)
+    return tqdm(iterable, file=sys.stderr, mininterval=10, delay=2, **kwargs)
 
 
 def tracked(iterable, **kwargs):

@@ -128,23 +128,32 @@ def markdown():
     from .decode import DecodeConfig
     decode_defaults = {f.name: f.default for f in fields(DecodeConfig)}  # decode: defaults live in DecodeConfig
 
-    def rows(props, prefix):
+    def required(key, parent):
+        """'required', 'required (or `x`)' where the parent's anyOf offers another way, or ''."""
+        if key in parent.get("required", []):
+            return "required"
+        options = [o.get("required", []) for o in parent.get("anyOf", [])]
+        if not any(key in o for o in options):
+            return ""
+        others = [", ".join(f"`{k}`" for k in o) for o in options if key not in o]
+        return "required" + (f" (or {' or '.join(others)})" if others else "")
+
+    def rows(parent, prefix):
         out = []
-        for key, prop in props.items():
-            default = f"`{json.dumps(prop['default'])}`" if "default" in prop else ("required" if key in
-                                                                                    s.get("required", []) else "")
+        for key, prop in parent["properties"].items():
+            default = f"`{json.dumps(prop['default'])}`" if "default" in prop else required(key, parent)
             if prefix == "decode." and key in decode_defaults:
                 default = f"`{json.dumps(decode_defaults[key])}`"
             desc = " ".join(str(prop.get("description", "")).split())
             out.append(f"| `{prefix}{key}` | {_type_text(prop)} | {default} | {desc} |")
             if prop.get("properties"):
-                out.extend(rows(prop["properties"], f"{prefix}{key}."))
+                out.extend(rows(prop, f"{prefix}{key}."))
             items = prop.get("items", {})
             if isinstance(items, dict) and items.get("properties"):
-                out.extend(rows(items["properties"], f"{prefix}{key}[]."))
+                out.extend(rows(items, f"{prefix}{key}[]."))
         return out
 
-    lines += rows(s["properties"], "")
+    lines += rows(s, "")
     return "\n".join(lines) + "\n"
 
 
