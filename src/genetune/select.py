@@ -40,7 +40,7 @@ GENE_COLUMNS = ("seqid", "strand", "start", "end", "gene_id", "confidence", "int
 @dataclass
 class SelectConfig:
     unit: str = "gene"  # gene | chunk
-    keep_fraction: float = 0.5  # of the genes (unit gene) or of the chunks (unit chunk)
+    keep_fraction: float = 0.9  # of the genes (unit gene) or of the chunks (unit chunk)
     strata: int = 6  # unit chunk: intergenic-fraction strata
     evidence_weight: float = 0.5  # unit gene with RNA-seq: weight of the read evidence in the score
     min_depth: int = 3  # reads over a base before it counts as covered
