@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from genetune.decode import DecodeConfig, decode_h5
-from genetune.evaluate import evaluate, plot, write_tsv
+from genetune.evaluate import evaluate, evaluate_stages, plot, plot_confusion, write_tsv
 from genetune.gff import read_gff3, write_gff3
 from genetune.simulate import predictions_from_labels
 
@@ -19,6 +19,24 @@ def test_reference_against_itself_scores_one_everywhere(tiny_species):
     d = tiny_species["dir"]
     f1 = _f1(evaluate(d / "annotation.gff3", d / "annotation.gff3", d / "genome.h5"))
     assert all(v == pytest.approx(1.0) for v in f1.values())
+
+
+def test_the_confusion_figure_shows_the_confusion_the_base_scores_come_from(tiny_species, tmp_path):
+    from genetune import metrics
+    d = tiny_species["dir"]
+    lines = (d / "annotation.gff3").read_text().splitlines()
+    first = read_gff3(d / "annotation.gff3")[0].gene_id
+    (tmp_path / "p.gff3").write_text("\n".join(ln for ln in lines if first not in ln) + "\n")
+    stages = {"self": d / "annotation.gff3", "missing_one": tmp_path / "p.gff3"}
+    tables, confusions = evaluate_stages(d / "annotation.gff3", stages, d / "genome.h5")
+    for stage, rows in tables.items():
+        assert rows == evaluate(d / "annotation.gff3", stages[stage], d / "genome.h5")
+        base = {r[1]: r[2:5] for r in rows if r[0] == "base" and r[1] != "phase"}
+        assert base == {k: tuple(v) for k, v in metrics.scores(confusions[stage]).items()}
+    assert confusions["self"].sum() == confusions["missing_one"].sum()  # every base of both strands, once
+    assert (confusions["self"] - confusions["missing_one"]).any()
+    plot_confusion(confusions, tmp_path / "c.svg")
+    assert (tmp_path / "c.svg").read_text().count("missing_one") == 1
 
 
 def test_missing_gene_lowers_gene_recall_only(tiny_species, tmp_path):

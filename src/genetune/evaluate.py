@@ -113,23 +113,24 @@ def reference_spread(reference_gff3, genome_h5, qc):
         qc.ok("reference_spread", covered, detail)
 
 
-def evaluate(reference_gff3, prediction_gff3, genome_h5, reference_loci_only=False):
-    """Rows of (level, feature, precision, recall, f1, n_reference, n_predicted)."""
-    lengths = seq_lengths(*read_keys(genome_h5))
+def _reference(reference_gff3, lengths):
+    """The reference's coding transcripts, grouped into loci when every gene is one transcript."""
     ref_all = [t for t in read_gff3(reference_gff3, lengths) if t.cds]
     if not ref_all:
         raise InputError(f"{reference_gff3}: no coding genes to evaluate against (an empty reference)")
-    if ref_all and all(t.gene_id == t.transcript_id for t in ref_all):
+    if all(t.gene_id == t.transcript_id for t in ref_all):
         ref_all = group_into_loci(ref_all)
-    pred = [t for t in read_gff3(prediction_gff3, lengths) if t.cds]
+    return ref_all
+
+
+def _score(ref_all, ref_base, pred, lengths, reference_loci_only):
+    """(rows, base-level confusion matrix) of one prediction against the reference."""
     if reference_loci_only:
         spans = defaultdict(list)
         for t in ref_all:
             spans[(t.seqid, t.strand)].append((t.start, t.end))
         pred = [t for t in pred if _overlaps_reference(t, spans)]
-    ref_base = select_transcripts(ref_all)
-    pred_base = select_transcripts(pred)
-    cm, pcm = base_confusion(ref_base, pred_base, lengths)
+    cm, pcm = base_confusion(ref_base, select_transcripts(pred), lengths)
     rows = []
     for name, (p, r, f) in metrics.scores(cm).items():
         rows.append(("base", name, p, r, f))
@@ -138,7 +139,26 @@ def evaluate(reference_gff3, prediction_gff3, genome_h5, reference_loci_only=Fal
     table = [(lvl, feat, p, r, f, "", "") for lvl, feat, p, r, f in rows]
     for lvl, scores_and_counts in feature_scores(ref_all, pred).items():
         table.append((lvl, lvl, *scores_and_counts))
-    return table
+    return table, cm
+
+
+def evaluate_stages(reference_gff3, predictions, genome_h5, reference_loci_only=False):
+    """({stage: rows}, {stage: base-level confusion}) for predictions {stage: GFF3}; the reference
+    is read once and every stage's bases are painted once (the confusion figure reuses them)."""
+    lengths = seq_lengths(*read_keys(genome_h5))
+    ref_all = _reference(reference_gff3, lengths)
+    ref_base = select_transcripts(ref_all)
+    tables, confusions = {}, {}
+    for stage, gff3 in predictions.items():
+        pred = [t for t in read_gff3(gff3, lengths) if t.cds]
+        tables[stage], confusions[stage] = _score(ref_all, ref_base, pred, lengths, reference_loci_only)
+    return tables, confusions
+
+
+def evaluate(reference_gff3, prediction_gff3, genome_h5, reference_loci_only=False):
+    """Rows of (level, feature, precision, recall, f1, n_reference, n_predicted)."""
+    tables, _ = evaluate_stages(reference_gff3, {"prediction": prediction_gff3}, genome_h5, reference_loci_only)
+    return tables["prediction"]
 
 
 HEADER = ("stage", "level", "feature", "precision", "recall", "f1", "n_reference", "n_predicted")
@@ -190,19 +210,15 @@ def plot(tables, path):
     plt.close(fig)
 
 
-def plot_confusion(reference_gff3, predictions, genome_h5, path):
+def plot_confusion(confusions, path):
     """Row-normalised base-level confusion (truth rows, predicted columns) over the 4 classes, one
-    panel per named prediction (SVG)."""
+    panel per stage of {stage: confusion matrix} (evaluate_stages; SVG)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lengths = seq_lengths(*read_keys(genome_h5))
-    ref = select_transcripts([t for t in read_gff3(reference_gff3, lengths) if t.cds])
-    fig, axes = plt.subplots(1, len(predictions), figsize=(3.6 * len(predictions), 3.4), squeeze=False)
-    for ax, (name, gff3) in zip(axes[0], predictions.items()):
-        pred = select_transcripts([t for t in read_gff3(gff3, lengths) if t.cds])
-        cm, _ = base_confusion(ref, pred, lengths)
+    fig, axes = plt.subplots(1, len(confusions), figsize=(3.6 * len(confusions), 3.4), squeeze=False)
+    for ax, (name, cm) in zip(axes[0], confusions.items()):
         norm = cm / np.maximum(1, cm.sum(axis=1, keepdims=True))
         ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
         for i in range(4):

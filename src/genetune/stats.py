@@ -27,11 +27,10 @@ def lengths_of(path, genome_h5):
     return [np.asarray(v, dtype=np.float64) for v in (gene_len, cds_len, introns, exons, per_gene)]
 
 
-def gene_stats(annotations, genome_h5):
-    """One row (dict, STAT_COLUMNS) per named annotation."""
+def gene_stats(lengths):
+    """One row (dict, STAT_COLUMNS) per annotation of {name: lengths_of(...)}."""
     rows = []
-    for name, path in annotations.items():
-        gene_len, cds_len, introns, exons, per_gene = lengths_of(path, genome_h5)
+    for name, (gene_len, cds_len, introns, exons, per_gene) in lengths.items():
 
         def q(a, p):
             return float(np.percentile(a, p)) if len(a) else 0.0
@@ -54,15 +53,15 @@ def write_stats(rows, path):
             fh.write("\t".join(f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in STAT_COLUMNS) + "\n")
 
 
-def plot_lengths(annotations, genome_h5, out_svg):
-    """Histograms of gene, CDS and intron lengths (log scale) and of exons per transcript."""
+def plot_lengths(lengths, out_svg):
+    """Histograms of gene, CDS and intron lengths (log scale) and of exons per transcript, for
+    {name: lengths_of(...)}."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
-    for name, path in annotations.items():
-        gene_len, cds_len, introns, exons, _ = lengths_of(path, genome_h5)
+    for name, (gene_len, cds_len, introns, exons, _) in lengths.items():
         for ax, values, title in ((axes[0], gene_len, "gene length (bp)"), (axes[1], cds_len, "CDS length (bp)"),
                                   (axes[2], introns, "intron length (bp)")):
             if len(values):

@@ -82,8 +82,6 @@ SPECIES = list(SPECIES_CONFIGS)
 
 # the scripts beside the rules: found from the workflow, not the working directory (module deployment)
 SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
-RESULTS = "results/{species}"
-STAGE_DIR = "results/{species}/{stage}"
 
 
 wildcard_constraints:
@@ -197,11 +195,15 @@ def n_pieces(species):
     return max(1, min(32, round(size / 50e6)))
 
 
-def stage_model(wildcards):
-    """The model a stage predicts with: the base model for the first pass, else the round's."""
-    if wildcards.stage == "first_pass":
+def model_of(wildcards, stage):
+    """The model `stage` predicts with: the base model for the first pass, else the round's."""
+    if stage == "first_pass":
         return get_base_model(wildcards)
-    return f"results/{wildcards.species}/{wildcards.stage}/finetune/best.pt"
+    return f"results/{wildcards.species}/{stage}/finetune/best.pt"
+
+
+def stage_model(wildcards):
+    return model_of(wildcards, wildcards.stage)
 
 
 def piece_files(name):
@@ -234,10 +236,8 @@ def previous_annotation(wildcards):
 
 
 def previous_model(wildcards):
-    r = int(wildcards.round)
-    if r == 1:
-        return get_base_model(wildcards)
-    return f"results/{wildcards.species}/round{r - 1}/finetune/best.pt"
+    """The model the round fine-tunes: the one its previous stage predicted with."""
+    return model_of(wildcards, previous_stage(wildcards))
 
 
 def round_files(pattern):
@@ -339,14 +339,10 @@ def genome_mb(input):
     return os.path.getsize(path) / 1e6 if path and os.path.exists(path) else 100.0
 
 
-def mem_mb(base, per_mb):
-    def get(wildcards, input, attempt):
-        return int((base + per_mb * genome_mb(input)) * attempt)
+def by_genome(base, per_mb):
+    """Resource function: base + per_mb x the genome's MB, times the attempt (memory in MB,
+    runtime in minutes)."""
 
-    return get
-
-
-def runtime_min(base, per_mb):
     def get(wildcards, input, attempt):
         return int((base + per_mb * genome_mb(input)) * attempt)
 

@@ -40,8 +40,8 @@ rule evaluate:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb(2000, 1),
-        runtime=runtime_min(10, 1),
+        mem_mb=by_genome(2000, 1),
+        runtime=by_genome(10, 1),
     params:
         script=script_path("evaluate.py"),
         rounds=round_prediction_args,
@@ -77,7 +77,7 @@ rule gene_stats:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=runtime_min(10, 0.2),
+        runtime=by_genome(10, 0.2),
     params:
         script=script_path("gene_stats.py"),
         annotations=gene_stats_args,

@@ -15,7 +15,7 @@ rule ingest_genome:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=runtime_min(10, 0.1),
+        runtime=by_genome(10, 0.1),
     params:
         script=script_path("ingest_genome.py"),
         species="{species}",
@@ -45,8 +45,8 @@ rule add_coverage:
         "../envs/data.yaml"
     threads: 4
     resources:
-        mem_mb=mem_mb(2000, 2),
-        runtime=runtime_min(30, 1),
+        mem_mb=by_genome(2000, 2),
+        runtime=by_genome(30, 1),
     params:
         script=script_path("add_coverage.py"),
         bams=bam_args,

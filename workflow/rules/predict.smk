@@ -38,8 +38,8 @@ rule predict:
         "../envs/torch.yaml"
     threads: 2
     resources:
-        mem_mb=mem_mb(3000, 0.5),
-        runtime=runtime_min(30, 2),
+        mem_mb=by_genome(3000, 0.5),
+        runtime=by_genome(30, 2),
         gpu=1,
     params:
         script=script_path("predict.py"),
@@ -66,7 +66,7 @@ rule gather_predictions:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=runtime_min(10, 0.2),
+        runtime=by_genome(10, 0.2),
     params:
         script=script_path("gather_predictions.py"),
     shell:
@@ -90,8 +90,8 @@ rule decode:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb(3000, 0.2),
-        runtime=runtime_min(20, 1),
+        mem_mb=by_genome(3000, 0.2),
+        runtime=by_genome(20, 1),
     params:
         script=script_path("decode.py"),
         coverage=coverage_arg,

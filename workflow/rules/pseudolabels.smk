@@ -15,8 +15,8 @@ rule pseudolabels_to_h5:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb(2000, 1),
-        runtime=runtime_min(10, 0.5),
+        mem_mb=by_genome(2000, 1),
+        runtime=by_genome(10, 0.5),
     params:
         script=script_path("pseudolabels_to_h5.py"),
         options=pseudolabel_options,
@@ -50,8 +50,8 @@ rule select_confident:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb(2000, 1),
-        runtime=runtime_min(10, 0.5),
+        mem_mb=by_genome(2000, 1),
+        runtime=by_genome(10, 0.5),
     params:
         script=script_path("select_confident.py"),
         coverage=coverage_arg,
@@ -76,7 +76,7 @@ rule split_train_val:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=runtime_min(10, 0.5),
+        runtime=by_genome(10, 0.5),
     params:
         script=script_path("split_train_val.py"),
         coverage=coverage_arg,

@@ -5,7 +5,7 @@ import _bootstrap  # noqa: F401
 
 from genetune import cli
 from genetune.errors import InputError
-from genetune.evaluate import evaluate, plot, plot_confusion, reference_spread, write_tsv
+from genetune.evaluate import evaluate_stages, plot, plot_confusion, reference_spread, write_tsv
 from genetune.qc import QC
 
 
@@ -24,21 +24,21 @@ def main():
     a = p.parse_args()
     qc = QC()
     reference_spread(a.reference, a.genome_h5, qc)
-    tables, paths = {}, {}
+    paths = {}
     for k, spec in enumerate(a.prediction, 1):
         name, _, path = spec.rpartition("=")
         name = name or (f"prediction{k}" if len(a.prediction) > 1 else "prediction")
-        if name in tables:
+        if name in paths:
             raise InputError(f"--prediction {spec}: stage name '{name}' is given twice; name each stage once")
-        tables[name] = evaluate(a.reference, path, a.genome_h5, a.reference_loci_only)
         paths[name] = path
+    tables, confusions = evaluate_stages(a.reference, paths, a.genome_h5, a.reference_loci_only)
     write_tsv(tables, a.out)
     if a.qc_tsv:
         qc.write(a.qc_tsv)
     if a.plot:
         plot(tables, a.plot)
     if a.confusion:
-        plot_confusion(a.reference, paths, a.genome_h5, a.confusion)
+        plot_confusion(confusions, a.confusion)
     for name, rows in tables.items():
         f1 = {(r[0], r[1]): r[4] for r in rows}
         print(f"{name}: base genic F1 {f1[('base', 'genic')]:.3f}, gene F1 {f1[('gene', 'gene')]:.3f}")

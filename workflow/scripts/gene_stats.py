@@ -6,7 +6,7 @@ import _bootstrap  # noqa: F401
 
 from genetune import cli
 from genetune.errors import InputError
-from genetune.stats import gene_stats, plot_lengths, write_stats
+from genetune.stats import gene_stats, lengths_of, plot_lengths, write_stats
 
 
 def main():
@@ -24,8 +24,9 @@ def main():
         if name in annotations:
             raise InputError(f"--annotation {spec}: the name '{name}' is given twice")
         annotations[name] = path
-    write_stats(gene_stats(annotations, a.genome_h5), a.out_tsv)
-    plot_lengths(annotations, a.genome_h5, a.out_svg)
+    lengths = {name: lengths_of(path, a.genome_h5) for name, path in annotations.items()}  # each file read once
+    write_stats(gene_stats(lengths), a.out_tsv)
+    plot_lengths(lengths, a.out_svg)
     print(f"gene statistics of {', '.join(annotations)} -> {a.out_tsv}")
 
 
