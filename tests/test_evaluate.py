@@ -28,7 +28,8 @@ def test_the_confusion_figure_shows_the_confusion_the_base_scores_come_from(tiny
     first = read_gff3(d / "annotation.gff3")[0].gene_id
     (tmp_path / "p.gff3").write_text("\n".join(ln for ln in lines if first not in ln) + "\n")
     stages = {"self": d / "annotation.gff3", "missing_one": tmp_path / "p.gff3"}
-    tables, confusions = evaluate_stages(d / "annotation.gff3", stages, d / "genome.h5")
+    result = evaluate_stages(d / "annotation.gff3", stages, d / "genome.h5")
+    tables, confusions = result.tables, result.confusions
     for stage, rows in tables.items():
         assert rows == evaluate(d / "annotation.gff3", stages[stage], d / "genome.h5")
         base = {r[1]: r[2:5] for r in rows if r[0] == "base" and r[1] != "phase"}

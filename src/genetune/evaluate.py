@@ -20,7 +20,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import layout, metrics
+from . import layout, metrics, taxonomy
 from .chunks import read_keys, seq_lengths
 from .cli import tracked
 from .errors import InputError
@@ -124,7 +124,7 @@ def _reference(reference_gff3, lengths):
 
 
 def _score(ref_all, ref_base, pred, lengths, reference_loci_only):
-    """(rows, base-level confusion matrix) of one prediction against the reference."""
+    """(rows, base-level confusion matrix, error taxonomy rows) of one prediction against the reference."""
     if reference_loci_only:
         spans = defaultdict(list)
         for t in ref_all:
@@ -139,26 +139,36 @@ def _score(ref_all, ref_base, pred, lengths, reference_loci_only):
     table = [(lvl, feat, p, r, f, "", "") for lvl, feat, p, r, f in rows]
     for lvl, scores_and_counts in feature_scores(ref_all, pred).items():
         table.append((lvl, lvl, *scores_and_counts))
-    return table, cm
+    return table, cm, taxonomy.summarise(taxonomy.classify(ref_all, pred))
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """Per stage: metric rows, base-level confusion matrix, error taxonomy rows (taxonomy.summarise)."""
+
+    tables: dict
+    confusions: dict
+    taxonomies: dict
 
 
 def evaluate_stages(reference_gff3, predictions, genome_h5, reference_loci_only=False):
-    """({stage: rows}, {stage: base-level confusion}) for predictions {stage: GFF3}; the reference
-    is read once and every stage's bases are painted once (the confusion figure reuses them)."""
+    """Evaluation of predictions {stage: GFF3}; the reference is read once and every stage's bases
+    are painted once (the confusion figure reuses them)."""
     lengths = seq_lengths(*read_keys(genome_h5))
     ref_all = _reference(reference_gff3, lengths)
     ref_base = select_transcripts(ref_all)
-    tables, confusions = {}, {}
+    result = Evaluation({}, {}, {})
     for stage, gff3 in predictions.items():
         pred = [t for t in read_gff3(gff3, lengths) if t.cds]
-        tables[stage], confusions[stage] = _score(ref_all, ref_base, pred, lengths, reference_loci_only)
-    return tables, confusions
+        (result.tables[stage], result.confusions[stage],
+         result.taxonomies[stage]) = _score(ref_all, ref_base, pred, lengths, reference_loci_only)
+    return result
 
 
 def evaluate(reference_gff3, prediction_gff3, genome_h5, reference_loci_only=False):
     """Rows of (level, feature, precision, recall, f1, n_reference, n_predicted)."""
-    tables, _ = evaluate_stages(reference_gff3, {"prediction": prediction_gff3}, genome_h5, reference_loci_only)
-    return tables["prediction"]
+    return evaluate_stages(reference_gff3, {"prediction": prediction_gff3}, genome_h5,
+                           reference_loci_only).tables["prediction"]
 
 
 HEADER = ("stage", "level", "feature", "precision", "recall", "f1", "n_reference", "n_predicted")

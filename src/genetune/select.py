@@ -2,11 +2,14 @@
 
 unit: gene. Every gene of the decoded annotation gets a score. Confidence: the mean probability
 the network gave each of the gene's bases for the class the gene model says (CDS, UTR, intron).
-With RNA-seq, evidence too: the share of its introns that spliced reads support (mean spliced
-fraction s / (c + s) over the intron at least 0.5, with at least `min_depth` reads) and the share
-of its exon bases that reads cover; evidence = their mean (exon coverage alone for single-exon
-genes); score = (1 - evidence_weight) x confidence + evidence_weight x evidence. The best
-`keep_fraction` of the genes are kept; every other gene is masked (sample weight 0, `mask_margin`
+With RNA-seq, evidence too: the share of its introns that spliced reads support (with junctions,
+collect_junctions.py: the share of its introns that are read junctions exactly; from coverage
+alone: mean spliced fraction s / (c + s) over the intron at least 0.5, with at least `min_depth`
+reads) and the share of its exon bases that reads cover; evidence = their mean (exon coverage
+alone for single-exon genes); score = (1 - evidence_weight) x confidence + evidence_weight x
+evidence; single-exon genes' scores are multiplied by `single_exon_weight`. Genes are ranked as
+BRAKER chooses training genes: multi-exon genes with every intron supported first, then by score;
+the best `keep_fraction` of the genes are kept; every other gene is masked (sample weight 0, `mask_margin`
 bases either side) on its strand, so training sees the kept genes and the intergenic sequence
 around them but not the doubtful ones. The genes and their scores go to a TSV and the h5 attrs.
 
@@ -21,7 +24,6 @@ spilling into other strata. Predictions and labels are paired by (seqid, start, 
 import logging
 from dataclasses import asdict, dataclass
 
-import h5py
 import numpy as np
 
 from . import layout
@@ -30,7 +32,7 @@ from .cli import tracked
 from .errors import InputError
 from .fileio import atomic_path, open_h5, require
 from .gff import read_gff3, select_transcripts
-from .subset import write_subset
+from .subset import mask_genes, write_subset
 
 log = logging.getLogger("genetune.select")
 GENE_COLUMNS = ("seqid", "strand", "start", "end", "gene_id", "confidence", "intron_support", "exon_coverage",
@@ -45,6 +47,7 @@ class SelectConfig:
     evidence_weight: float = 0.5  # unit gene with RNA-seq: weight of the read evidence in the score
     min_depth: int = 3  # reads over a base before it counts as covered
     mask_margin: int = 50  # unit gene: bases either side of a rejected gene masked with it
+    single_exon_weight: float = 0.5  # unit gene: single-exon genes' score x this (most false genes have one exon)
 
     @classmethod
     def from_dict(cls, d):
@@ -61,6 +64,8 @@ class SelectConfig:
             raise InputError(f"selection setting strata: {cfg.strata!r} must be a whole number >= 1")
         if not 0 <= cfg.evidence_weight <= 1:
             raise InputError(f"selection setting evidence_weight: {cfg.evidence_weight!r} must be in [0, 1]")
+        if not 0 <= cfg.single_exon_weight <= 1:
+            raise InputError(f"selection setting single_exon_weight: {cfg.single_exon_weight!r} must be in [0, 1]")
         if not isinstance(cfg.min_depth, int) or cfg.min_depth < 1 or cfg.mask_margin < 0:
             raise InputError("selection settings min_depth (>= 1) and mask_margin (>= 0) must be whole numbers")
         return cfg
@@ -124,8 +129,9 @@ def _gene_classes(t):
     return cls if t.strand == "+" else cls[::-1]
 
 
-def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: SelectConfig = None):
-    """One dict per transcript (GENE_COLUMNS but `kept`)."""
+def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: SelectConfig = None, junctions=None):
+    """One dict per transcript (GENE_COLUMNS but `kept`). junctions: {(seqid, strand, start, end)} of
+    read-supported introns; with them a gene's intron support is the share of its introns they hold."""
     cfg = cfg or SelectConfig()
     seqids, start_ends = read_keys(genome_h5)
     lengths = seq_lengths(seqids, start_ends)
@@ -157,8 +163,16 @@ def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: S
                     evidence = (row["intron_support"] + row["exon_coverage"]) / 2
                 else:
                     evidence = row["exon_coverage"]
+            introns = [(t.seqid, t.strand, t.exons[k][1], t.exons[k + 1][0]) for k in range(len(t.exons) - 1)]
+            if junctions is not None and introns:
+                row["intron_support"] = float(np.mean([i in junctions for i in introns]))
+                cover = row["exon_coverage"]
+                evidence = row["intron_support"] if cover is None else (row["intron_support"] + cover) / 2
             row["score"] = row["confidence"] if evidence is None else (
                 (1 - cfg.evidence_weight) * row["confidence"] + cfg.evidence_weight * evidence)
+            if not introns:
+                row["score"] *= cfg.single_exon_weight
+            row["all_introns_supported"] = bool(introns) and row["intron_support"] == 1.0
             out.append(row)
     return out
 
@@ -176,30 +190,6 @@ def _runs(mask):
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
 
 
-def _mask_genes(path, genes, margin, lengths):
-    """sample_weights 0 over each gene (+ margin) on its strand, in the chunks of file `path`."""
-    seqids, start_ends = read_keys(path)
-    by_seq = {}
-    for r, (s, (a, b)) in enumerate(zip(seqids, start_ends)):
-        by_seq.setdefault((s, "+" if a < b else "-"), []).append((r, int(a), int(b)))
-    masked = 0
-    with h5py.File(path, "r+") as h5:
-        sw = h5[layout.SAMPLE_WEIGHTS]
-        for g in genes:
-            lo, hi = max(0, g["start"] - margin), min(lengths[g["seqid"]], g["end"] + margin)
-            for r, a, b in by_seq.get((g["seqid"], g["strand"]), ()):
-                c_lo, c_hi = min(a, b), max(a, b)
-                s, e = max(lo, c_lo), min(hi, c_hi)
-                if s >= e:
-                    continue
-                i0, i1 = (s - a, e - a) if a < b else (a - e, a - s)
-                row = sw[r]
-                masked += int((row[i0:i1] > 0).sum())
-                row[i0:i1] = 0
-                sw[r] = row
-    return masked
-
-
 def write_genes_tsv(rows, path):
     with atomic_path(path) as tmp, open(tmp, "w") as fh:
         fh.write("\t".join(GENE_COLUMNS) + "\n")
@@ -209,9 +199,23 @@ def write_genes_tsv(rows, path):
                                for v in vals) + "\n")
 
 
+def read_genes_tsv(path, kept_only=True):
+    """{(seqid, gene_id)} of the genes a genes.tsv (write_genes_tsv) kept (all genes: kept_only False)."""
+    try:
+        lines = open(path).read().splitlines()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the gene selection ({exc.strerror})") from None
+    if not lines or tuple(lines[0].split("\t")) != GENE_COLUMNS:
+        raise InputError(f"{path}: not a genes.tsv of select_confident.py (columns {', '.join(GENE_COLUMNS)})")
+    rows = [dict(zip(GENE_COLUMNS, ln.split("\t"))) for ln in lines[1:] if ln]
+    return {(r["seqid"], r["gene_id"]) for r in rows if r["kept"] == "yes" or not kept_only}
+
+
 def select_confident(labels_h5, predictions_h5, out, cfg: SelectConfig = None, gff3=None, coverage_h5=None,
-                     genes_tsv=None):
-    """Write the selected pseudolabels to `out`; returns (kept chunk rows, chunk confidence)."""
+                     genes_tsv=None, junctions=None):
+    """Write the selected pseudolabels to `out`; returns (kept chunk rows, chunk confidence).
+    Genes are ranked BRAKER-style: multi-exon genes whose every intron the reads support
+    (intron_support 1) first, then by score; single-exon genes' scores are down-weighted."""
     cfg = cfg or SelectConfig()
     conf, ig, valid = chunk_confidence(labels_h5, predictions_h5)
     with open_h5(labels_h5) as lab:
@@ -222,7 +226,8 @@ def select_confident(labels_h5, predictions_h5, out, cfg: SelectConfig = None, g
     if gff3 is not None:
         lengths = seq_lengths(*read_keys(labels_h5))
         transcripts = select_transcripts(read_gff3(gff3, lengths))
-        genes = gene_scores(transcripts, labels_h5, predictions_h5, coverage_h5, cfg)
+        supported = None if junctions is None else {tuple(j[:4]) for j in junctions}
+        genes = gene_scores(transcripts, labels_h5, predictions_h5, coverage_h5, cfg, supported)
     attrs = {"selection": str(asdict(cfg)), "mean_confidence_all": float(conf[usable].mean())}
     if cfg.unit == "chunk":
         rows = select_rows(conf, ig, usable, cfg.keep_fraction, cfg.strata)
@@ -235,7 +240,7 @@ def select_confident(labels_h5, predictions_h5, out, cfg: SelectConfig = None, g
         if not genes:
             raise InputError(f"{gff3}: no coding genes to select from")
         rows = np.flatnonzero(usable)
-        order = sorted(range(len(genes)), key=lambda i: (-genes[i]["score"], i))
+        order = sorted(range(len(genes)), key=lambda i: (not genes[i]["all_introns_supported"], -genes[i]["score"], i))
         n_keep = max(1, int(round(cfg.keep_fraction * len(genes))))
         kept = set(order[:n_keep])
         for i, g in enumerate(genes):
@@ -246,7 +251,7 @@ def select_confident(labels_h5, predictions_h5, out, cfg: SelectConfig = None, g
     rejected = [g for g in genes if g["kept"] == "no"]
     with atomic_path(out) as tmp:  # subset and masks written before the output exists
         write_subset(labels_h5, rows, tmp, attrs=attrs)
-        n = _mask_genes(tmp, rejected, cfg.mask_margin, seq_lengths(*read_keys(labels_h5))) if rejected else 0
+        n = mask_genes(tmp, rejected, cfg.mask_margin, seq_lengths(*read_keys(labels_h5))) if rejected else 0
     if cfg.unit == "gene":
         log.info("kept %d of %d genes (score >= %.3f); %d bases of %d rejected genes masked", len(genes) -
                  len(rejected), len(genes), min(g["score"] for g in genes if g["kept"] == "yes"), n, len(rejected))

@@ -6,16 +6,23 @@ each group with two or more members sends ~val_fraction of them to validation. B
 of a sequence go to the same side, so validation measures unseen sequence. A genome of fewer
 than `min_units` sequences (a few scaffolds, or one chromosome piece) is cut into regions of
 consecutive chunks first, each region one unit with both of its strands: validation then holds
-whole unseen regions instead of one short scaffold or nothing.
+whole unseen regions instead of one short scaffold or nothing. Near-identical paralogs of training
+genes are masked in the validation file (CDS k-mers), so validation scores only unseen genes.
 """
+
+import logging
+import zlib
+from collections import Counter, defaultdict
 
 import numpy as np
 
 from . import layout
-from .chunks import read_keys
+from .chunks import read_keys, seq_lengths
 from .errors import InputError
-from .fileio import open_h5, require
-from .subset import write_subset
+from .fileio import atomic_path, open_h5, require
+from .subset import mask_genes, write_subset
+
+log = logging.getLogger("genetune.split")
 
 MIN_UNITS = 10  # fewer sequences than this: split by region
 
@@ -59,9 +66,62 @@ def split_units(seqids, start_ends, length, min_units=MIN_UNITS):
     return np.array([f"{s}:{r}" for s, r in zip(seqids, region)]), region_chunks
 
 
+K = 15  # k-mer length for near-identical paralogs
+SAMPLE = 4  # a k-mer is indexed when its crc32 is divisible by this (deterministic subsampling)
+PARALOG_SHARE = 0.5  # shared sampled 15-mers (of the smaller gene) that make two genes paralogs: ~95% identity
+
+
+def _kmers(seq):
+    return {h for h in (zlib.crc32(seq[i: i + K]) for i in range(len(seq) - K + 1)) if h % SAMPLE == 0}
+
+
+def cds_sequences(h5_path, transcripts):
+    """{index: CDS bases 5'->3' as bytes of one-hot codes} of each transcript, read per strand from the
+    file's chunks (a window per gene)."""
+    from .chunks import StrandReader, strand_runs
+    from .fasta import codes_from_onehot
+
+    by_strand = {}
+    for k, t in enumerate(transcripts):
+        by_strand.setdefault((t.seqid, t.strand), []).append(k)
+    out = {}
+    with open_h5(h5_path) as h5:
+        for run in strand_runs(*read_keys(h5_path)):
+            for k in by_strand.get((run.seqid, run.strand), ()):
+                t = transcripts[k]
+                segs = t.cds if t.strand == "+" else [(run.seq_len - e, run.seq_len - s) for s, e in reversed(t.cds)]
+                reader = StrandReader(run, h5[layout.X])
+                a, b = segs[0][0], segs[-1][1]
+                codes = codes_from_onehot(reader.read(a, b)[0].astype(np.float32))
+                out[k] = b"".join(codes[s - a: e - a].astype(np.uint8).tobytes() for s, e in segs)
+    return out
+
+
+def paralogs_across(transcripts, sides, seqs):
+    """Indices of validation genes (sides[i] == 'val') that share >= PARALOG_SHARE of their sampled
+    CDS k-mers with a training gene: near-identical paralogs the model would have seen in training."""
+    index = defaultdict(list)
+    kmers = {k: _kmers(s) for k, s in seqs.items()}
+    for k, km in kmers.items():
+        if sides[k] == "train":
+            for h in km:
+                index[h].append(k)
+    out = []
+    for k, km in kmers.items():
+        if sides[k] != "val" or not km:
+            continue
+        shared = Counter(j for h in km for j in index.get(h, ()))
+        if any(n >= PARALOG_SHARE * min(len(km), len(kmers[j])) for j, n in shared.items() if kmers[j]):
+            out.append(k)
+    return out
+
+
 def split_train_val(labels_h5, out_train, out_val, coverage_h5=None, val_fraction=0.2, seed=1,
-                    min_units=MIN_UNITS):
-    """Write the two files; returns (training units, validation units)."""
+                    min_units=MIN_UNITS, genes=None, genome_h5=None):
+    """Write the two files; returns (training units, validation units). genes: the kept pseudolabel
+    genes (gff.Transcript), with genome_h5 for their sequence; a validation gene near-identical to a
+    training gene (a paralog) is masked in the validation file, so validation does not score what
+    training has seen."""
     seqids, start_ends = read_keys(labels_h5)
     with open_h5(labels_h5) as h5:
         require(h5, labels_h5, layout.X, layout.Y, layout.SAMPLE_WEIGHTS, what="a labels.h5 with pseudolabels")
@@ -71,7 +131,25 @@ def split_train_val(labels_h5, out_train, out_val, coverage_h5=None, val_fractio
     if out_train == out_val:
         raise InputError(f"{out_train}: the training and validation outputs are the same file")
     attrs = {"val_fraction": val_fraction, "seed": seed, "region_chunks": region_chunks}
+    masked = []
+    if genes:
+        if genome_h5 is None:
+            raise InputError("paralog masking needs the genome.h5 the genes lie on")
+        unit_of = {}
+        for u, s_id, (a, b) in zip(units, seqids, start_ends):
+            unit_of[(str(s_id), int(min(a, b)) // length)] = str(u)
+        val_set = set(val_ids)
+        sides = ["val" if unit_of.get((t.seqid, t.start // length)) in val_set else "train" for t in genes]
+        masked = [genes[k] for k in paralogs_across(genes, sides, cds_sequences(genome_h5, genes))]
     for out, chosen in ((out_train, train_ids), (out_val, val_ids)):
         rows = np.flatnonzero(np.isin(units, chosen))
-        write_subset(labels_h5, rows, out, coverage_h5, attrs={**attrs, "units": ",".join(chosen)})
+        with atomic_path(out) as tmp:
+            write_subset(labels_h5, rows, tmp, coverage_h5,
+                         attrs={**attrs, "units": ",".join(chosen), "masked_paralogs": len(masked)})
+            if out == out_val and masked:
+                rows_masked = [{"seqid": t.seqid, "strand": t.strand, "start": t.start, "end": t.end} for t in masked]
+                mask_genes(tmp, rows_masked, 0, seq_lengths(seqids, start_ends))
+    if masked:
+        log.info("%d validation genes are near-identical paralogs of training genes: masked in %s", len(masked),
+                 out_val)
     return train_ids, val_ids

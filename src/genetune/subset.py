@@ -91,3 +91,27 @@ def concatenate(paths, out_path, block=64):
             for s in srcs:
                 s.close()
     return total
+
+
+def mask_genes(path, genes, margin, lengths):
+    """sample_weights 0 over each gene (+ margin) on its strand, in the chunks of file `path`."""
+    seqids, start_ends = read_keys(path)
+    by_seq = {}
+    for r, (s, (a, b)) in enumerate(zip(seqids, start_ends)):
+        by_seq.setdefault((s, "+" if a < b else "-"), []).append((r, int(a), int(b)))
+    masked = 0
+    with h5py.File(path, "r+") as h5:
+        sw = h5[layout.SAMPLE_WEIGHTS]
+        for g in genes:
+            lo, hi = max(0, g["start"] - margin), min(lengths[g["seqid"]], g["end"] + margin)
+            for r, a, b in by_seq.get((g["seqid"], g["strand"]), ()):
+                c_lo, c_hi = min(a, b), max(a, b)
+                s, e = max(lo, c_lo), min(hi, c_hi)
+                if s >= e:
+                    continue
+                i0, i1 = (s - a, e - a) if a < b else (a - e, a - s)
+                row = sw[r]
+                masked += int((row[i0:i1] > 0).sum())
+                row[i0:i1] = 0
+                sw[r] = row
+    return masked

@@ -135,9 +135,65 @@ def get_keras_model(wildcards):
     return path
 
 
+def bam_entries(species):
+    """The rnaseq entries that are BAMs (the others are hints files), in configured order."""
+    return [e for e in SPECIES_CONFIGS[species].get("rnaseq", []) if "bam" in e]
+
+
 def get_bams(wildcards):
     """The RNA-seq BAMs in configured order (the order is part of a coverage model's input)."""
-    return [entry["bam"] for entry in cfg(wildcards).get("rnaseq", [])]
+    return [entry["bam"] for entry in bam_entries(wildcards.species)]
+
+
+def get_hints(wildcards):
+    """AUGUSTUS/BRAKER hints files of the species (rnaseq entries with `hints`)."""
+    return [e["hints"] for e in cfg(wildcards).get("rnaseq", []) if "hints" in e]
+
+
+def hints_args(wildcards, input):
+    return " ".join(f"--hints {shlex.quote(h)}" for h in input.hints)
+
+
+def has_evidence(species):
+    """Whether the species has read evidence (BAMs or hints) for junctions."""
+    return bool(SPECIES_CONFIGS[species].get("rnaseq"))
+
+
+def get_junctions(wildcards):
+    """junctions.tsv when the species has read evidence, else nothing."""
+    if has_evidence(wildcards.species):
+        return [f"results/{wildcards.species}/evidence/junctions.tsv"]
+    return []
+
+
+def junctions_arg(wildcards, input):
+    """--junctions PATH, quoted, when the rule's input has junctions.tsv."""
+    paths = list(input.get("junctions") or [])
+    return f"--junctions {shlex.quote(paths[0])}" if paths else ""
+
+
+def stage_profile(wildcards):
+    """The species profile the stage decodes with (first pass: from the base model's card)."""
+    return f"results/{wildcards.species}/{wildcards.stage}/profile.yaml"
+
+
+def previous_profile(wildcards):
+    return f"results/{wildcards.species}/{previous_stage(wildcards)}/profile.yaml"
+
+
+def min_intron_param(wildcards):
+    return cfg(wildcards)["decode"].get("min_intron", 30)
+
+
+def start_profile_arg(wildcards):
+    """make_profile.py's --profile FILE when decode: profile: is configured."""
+    path = cfg(wildcards)["decode"].get("profile")
+    return f"--profile {shlex.quote(path)}" if path else ""
+
+
+def get_start_profile(wildcards):
+    path = cfg(wildcards)["decode"].get("profile")
+    return [path] if path else []
 
 
 def bam_args(wildcards, input):
@@ -146,11 +202,12 @@ def bam_args(wildcards, input):
 
 
 def strandedness_args(wildcards):
-    return " ".join(e["strandedness"] for e in cfg(wildcards).get("rnaseq", []))
+    return " ".join(e["strandedness"] for e in bam_entries(wildcards.species))
 
 
 def has_rnaseq(species):
-    return bool(SPECIES_CONFIGS[species].get("rnaseq"))
+    """Whether the species has RNA-seq BAMs (coverage); hints files alone give junctions only."""
+    return bool(bam_entries(species))
 
 
 def get_coverage(wildcards):
@@ -248,6 +305,16 @@ def round_files(pattern):
             pattern.format(species=wildcards.species, r=r)
             for r in rounds(wildcards.species)
         ]
+
+    return get
+
+
+def stage_files(name):
+    """Input function: `name` of every stage of the species, the first pass first."""
+
+    def get(wildcards):
+        stages = ["first_pass"] + [f"round{r}" for r in rounds(wildcards.species)]
+        return [f"results/{wildcards.species}/{stage}/{name}" for stage in stages]
 
     return get
 

@@ -1,5 +1,6 @@
 # Fine-tuning each round's model on its confident pseudolabels (GPU when present, resumable),
-# and the choice of the final annotation among the rounds.
+# and the final annotation: a round replaces the first pass only when an independent check says
+# it is better.
 
 
 rule finetune:
@@ -52,8 +53,14 @@ rule finetune:
 rule choose_final_round:
     input:
         val="results/{species}/round1/finetune/validation_data.h5",
+        first_pass="results/{species}/first_pass/annotation.gff3",
+        genes="results/{species}/round1/pseudolabels/genes.tsv",
         models=round_files("results/{species}/round{r}/finetune/best.pt"),
         annotations=round_files("results/{species}/round{r}/annotation.gff3"),
+        junctions=get_junctions,
+        genome=rules.ingest_genome.output.h5,
+        predictions=stage_files("predictions.h5"),
+        profiles=stage_files("profile.yaml"),
     output:
         gff3="results/{species}/final/annotation.gff3",
         rounds=report(
@@ -72,7 +79,12 @@ rule choose_final_round:
         runtime=60,
     params:
         script=script_path("choose_round.py"),
+        junctions=junctions_arg,
+        settings=settings("decode"),
     shell:
-        "python {params.script:q} --val-h5 {input.val:q} --models {input.models:q} "
-        "--annotations {input.annotations:q} --out-gff3 {output.gff3:q} --out-tsv {output.rounds:q} "
-        "> {log:q} 2>&1"
+        "python {params.script:q} --val-h5 {input.val:q} --first-pass {input.first_pass:q} "
+        "--pseudolabels {input.first_pass:q} --genes-tsv {input.genes:q} {params.junctions} "
+        "--genome-h5 {input.genome:q} --predictions {input.predictions:q} --profiles {input.profiles:q} "
+        "--settings {params.settings:q} "
+        "--models {input.models:q} --annotations {input.annotations:q} --out-gff3 {output.gff3:q} "
+        "--out-tsv {output.rounds:q} > {log:q} 2>&1"

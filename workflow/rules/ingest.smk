@@ -55,3 +55,28 @@ rule add_coverage:
         "python {params.script:q} --genome-h5 {input.genome:q} {params.bams} "
         "--strandedness {params.strandedness} --threads {threads} "
         "--strandedness-report {output.strandedness:q} --out {output.h5:q} > {log:q} 2>&1"
+
+
+rule collect_junctions:
+    input:
+        genome=rules.ingest_genome.output.h5,
+        bams=get_bams,
+        hints=get_hints,
+    output:
+        tsv="results/{species}/evidence/junctions.tsv",
+    log:
+        "logs/collect_junctions/{species}.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=by_genome(20, 1),
+    params:
+        script=script_path("collect_junctions.py"),
+        bams=bam_args,
+        strandedness=strandedness_args,
+        hints=hints_args,
+    shell:
+        "python {params.script:q} --genome-h5 {input.genome:q} {params.bams} "
+        "--strandedness {params.strandedness} {params.hints} --out {output.tsv:q} > {log:q} 2>&1"

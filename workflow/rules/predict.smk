@@ -74,12 +74,42 @@ rule gather_predictions:
         "--out {output.h5:q} > {log:q} 2>&1"
 
 
+rule first_pass_profile:
+    input:
+        base=get_base_model,
+        start=get_start_profile,
+    output:
+        yaml="results/{species}/first_pass/profile.yaml",
+        tsv=report(
+            "results/{species}/first_pass/profile.tsv",
+            caption="../report/profile.rst",
+            category="Species profile",
+            labels={"species": "{species}", "stage": "first_pass"},
+        ),
+    log:
+        "logs/make_profile/{species}.first_pass.log",
+    conda:
+        "../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        script=script_path("make_profile.py"),
+        start=start_profile_arg,
+    shell:
+        "python {params.script:q} --base-model {input.base:q} {params.start} --out {output.yaml:q} "
+        "--out-tsv {output.tsv:q} > {log:q} 2>&1"
+
+
 rule decode:
     input:
         genome=rules.ingest_genome.output.h5,
         predictions=rules.gather_predictions.output.h5,
         coverage=get_coverage,
         base=get_base_model,
+        profile=stage_profile,
+        junctions=get_junctions,
     output:
         gff3=temp("results/{species}/{stage}/pieces/{piece}.annotation.gff3"),
     log:
@@ -95,12 +125,14 @@ rule decode:
     params:
         script=script_path("decode.py"),
         coverage=coverage_arg,
+        junctions=junctions_arg,
         settings=settings("decode"),
         comments=gff3_comments,
         pieces=n_pieces_param,
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --predictions {input.predictions:q} "
-        "{params.coverage} --settings {params.settings:q} {params.comments} --base-model {input.base:q} "
+        "{params.coverage} {params.junctions} --profile {input.profile:q} --settings {params.settings:q} "
+        "{params.comments} --base-model {input.base:q} "
         "--piece {wildcards.piece} --pieces {params.pieces} --out {output.gff3:q} > {log:q} 2>&1"
 
 

@@ -32,6 +32,7 @@ rule select_confident:
         gff3=previous_annotation,
         genome=rules.ingest_genome.output.h5,
         coverage=get_coverage,
+        junctions=get_junctions,
     output:
         h5="results/{species}/round{round}/pseudolabels/confident.h5",
         genes=report(
@@ -55,10 +56,11 @@ rule select_confident:
     params:
         script=script_path("select_confident.py"),
         coverage=coverage_arg,
+        junctions=junctions_arg,
         settings=settings("select"),
     shell:
         "python {params.script:q} --labels-h5 {input.labels:q} --predictions {input.predictions:q} "
-        "--gff3 {input.gff3:q} {params.coverage} --settings {params.settings:q} "
+        "--gff3 {input.gff3:q} {params.coverage} {params.junctions} --settings {params.settings:q} "
         "--genes-tsv {output.genes:q} --out {output.h5:q} > {log:q} 2>&1"
 
 
@@ -66,6 +68,9 @@ rule split_train_val:
     input:
         labels=rules.select_confident.output.h5,
         coverage=get_coverage,
+        gff3=previous_annotation,
+        genes=rules.select_confident.output.genes,
+        genome=rules.ingest_genome.output.h5,
     output:
         train="results/{species}/round{round}/finetune/training_data.h5",
         val="results/{species}/round{round}/finetune/validation_data.h5",
@@ -84,5 +89,39 @@ rule split_train_val:
         seed=species_setting("split", "seed"),
     shell:
         "python {params.script:q} --labels-h5 {input.labels:q} {params.coverage} "
-        "--val-fraction {params.val_fraction} --seed {params.seed} "
+        "--val-fraction {params.val_fraction} --seed {params.seed} --gff3 {input.gff3:q} --genes-tsv {input.genes:q} "
+        "--genome-h5 {input.genome:q} "
         "--out-train {output.train:q} --out-val {output.val:q} > {log:q} 2>&1"
+
+
+rule estimate_profile:
+    input:
+        prior=previous_profile,
+        gff3=previous_annotation,
+        genes=rules.select_confident.output.genes,
+        genome=rules.ingest_genome.output.h5,
+        junctions=get_junctions,
+    output:
+        yaml="results/{species}/round{round}/profile.yaml",
+        tsv=report(
+            "results/{species}/round{round}/profile.tsv",
+            caption="../report/profile.rst",
+            category="Species profile",
+            labels={"species": "{species}", "stage": "round{round}"},
+        ),
+    log:
+        "logs/make_profile/{species}.round{round}.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=by_genome(2000, 1),
+        runtime=by_genome(10, 0.5),
+    params:
+        script=script_path("make_profile.py"),
+        junctions=junctions_arg,
+        min_intron=min_intron_param,
+    shell:
+        "python {params.script:q} --prior {input.prior:q} --gff3 {input.gff3:q} --genes-tsv {input.genes:q} "
+        "--genome-h5 {input.genome:q} {params.junctions} --min-intron {params.min_intron} "
+        "--out {output.yaml:q} --out-tsv {output.tsv:q} > {log:q} 2>&1"

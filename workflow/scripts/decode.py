@@ -3,7 +3,7 @@
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
+from genetune import cli, evidence, profile
 from genetune.decode import DecodeConfig, decode_h5
 from genetune.fileio import sha256
 
@@ -14,6 +14,9 @@ def main():
     p.add_argument("--predictions", required=True)
     p.add_argument("--coverage-h5", help="coverage.h5: RNA-seq hints, used when settings give rnaseq_hint_weight > 0")
     p.add_argument("--settings", help="decoder settings (DecodeConfig): a YAML/JSON file or inline JSON")
+    p.add_argument("--profile", help="the species profile (make_profile.py); default: the settings' profile file, "
+                                     "else genetune's defaults")
+    p.add_argument("--junctions", help="junctions.tsv (collect_junctions.py): read-supported introns as evidence")
     p.add_argument("--comment", action="append", default=[], help="a header line for the GFF3 (repeat)")
     p.add_argument("--base-model", help="the base model the annotation descends from: its sha256 goes in the header")
     cli.piece_options(p)
@@ -22,7 +25,10 @@ def main():
     cfg = DecodeConfig.from_dict(cli.load_settings(a.settings, "decode"))
     if a.base_model:
         a.comment.append(f"base model {a.base_model} sha256 {sha256(a.base_model)}")
-    n = decode_h5(a.genome_h5, a.predictions, a.out, cfg, a.coverage_h5, piece=cli.piece(a), comments=a.comment)
+    prof = profile.load(a.profile) if a.profile else None
+    junctions = evidence.read_tsv(a.junctions) if a.junctions else ()
+    n = decode_h5(a.genome_h5, a.predictions, a.out, cfg, a.coverage_h5, piece=cli.piece(a), comments=a.comment,
+                  prof=prof, junctions=junctions)
     print(f"wrote {n} genes to {a.out}")
 
 

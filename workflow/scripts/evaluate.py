@@ -3,7 +3,7 @@
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
+from genetune import cli, taxonomy
 from genetune.errors import InputError
 from genetune.evaluate import evaluate_stages, plot, plot_confusion, reference_spread, write_tsv
 from genetune.qc import QC
@@ -20,6 +20,8 @@ def main():
     p.add_argument("--plot", help="SVG with F1 per stage")
     p.add_argument("--confusion", help="SVG with each stage's base-level confusion matrix")
     p.add_argument("--qc-tsv", help="QC table: how much of the genome the reference covers")
+    p.add_argument("--errors-tsv", help="error taxonomy: what became of each reference gene, per stage")
+    p.add_argument("--errors-plot", help="SVG of the error taxonomy")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     qc = QC()
@@ -31,15 +33,19 @@ def main():
         if name in paths:
             raise InputError(f"--prediction {spec}: stage name '{name}' is given twice; name each stage once")
         paths[name] = path
-    tables, confusions = evaluate_stages(a.reference, paths, a.genome_h5, a.reference_loci_only)
-    write_tsv(tables, a.out)
+    result = evaluate_stages(a.reference, paths, a.genome_h5, a.reference_loci_only)
+    write_tsv(result.tables, a.out)
     if a.qc_tsv:
         qc.write(a.qc_tsv)
     if a.plot:
-        plot(tables, a.plot)
+        plot(result.tables, a.plot)
     if a.confusion:
-        plot_confusion(confusions, a.confusion)
-    for name, rows in tables.items():
+        plot_confusion(result.confusions, a.confusion)
+    if a.errors_tsv:
+        taxonomy.write_tsv(result.taxonomies, a.errors_tsv)
+    if a.errors_plot:
+        taxonomy.plot(result.taxonomies, a.errors_plot)
+    for name, rows in result.tables.items():
         f1 = {(r[0], r[1]): r[4] for r in rows}
         print(f"{name}: base genic F1 {f1[('base', 'genic')]:.3f}, gene F1 {f1[('gene', 'gene')]:.3f}")
 

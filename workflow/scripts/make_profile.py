@@ -1,0 +1,59 @@
+#!/usr/bin/env python
+"""The species profile the decoder scores with -> profile.yaml. First pass: the base model card's
+defaults, or a given profile (a related species'). Each round: re-estimated from the previous
+stage's kept pseudolabel genes and the read-supported junctions, each parameter a bounded step
+from the previous stage's profile."""
+
+import _bootstrap  # noqa: F401
+
+from genetune import cli, evidence, profile
+from genetune.chunks import read_keys, seq_lengths
+from genetune.errors import InputError
+from genetune.gff import read_gff3
+from genetune.select import read_genes_tsv
+
+
+def main():
+    p = cli.parser(__doc__)
+    p.add_argument("--base-model", help="first pass: the base checkpoint, whose model card gives the defaults")
+    p.add_argument("--profile", help="first pass: a profile YAML to start from instead (e.g. a related species')")
+    p.add_argument("--prior", help="a round: the previous stage's profile.yaml")
+    p.add_argument("--gff3", help="a round: the previous stage's annotation (the pseudolabel genes)")
+    p.add_argument("--genes-tsv", help="a round: the pseudolabel selection (genes.tsv); only kept genes teach")
+    p.add_argument("--genome-h5", help="a round: genome.h5 (sequence lengths, bases around start codons)")
+    p.add_argument("--junctions", help="a round: junctions.tsv from collect_junctions.py")
+    p.add_argument("--min-intron", type=cli.positive_int, default=30)
+    p.add_argument("--label", default="", help="where the profile came from, for its made_from line")
+    p.add_argument("--out", required=True)
+    p.add_argument("--out-tsv", help="the profile as a parameter/value table (for the report)")
+    a = p.parse_args()
+    if a.prior:
+        if not (a.gff3 and a.genome_h5):
+            raise InputError("--prior needs --gff3 and --genome-h5 (the genes and genome to learn from)")
+        prior = profile.load(a.prior)
+        genes = [t for t in read_gff3(a.gff3) if t.cds]
+        if a.genes_tsv:
+            kept = read_genes_tsv(a.genes_tsv)
+            genes = [t for t in genes if (t.seqid, t.gene_id) in kept]
+        junctions = evidence.read_tsv(a.junctions) if a.junctions else []
+        lengths = seq_lengths(*read_keys(a.genome_h5))
+        starts = profile.start_context_counts(a.genome_h5, genes)
+        out = profile.estimate(prior, genes, lengths, junctions, starts, a.min_intron,
+                               made_from=a.label or f"estimated from {len(genes)} genes of {a.gff3}, "
+                               f"{len(junctions)} junctions; prior {a.prior}")
+    elif a.profile:
+        out = profile.load(a.profile)
+    elif a.base_model:
+        from genetune.checkpoint import load_checkpoint
+        out = profile.for_model(load_checkpoint(a.base_model).get("model_card"))
+    else:
+        out = profile.Profile()
+    profile.save(out, a.out)
+    if a.out_tsv:
+        profile.write_tsv(out, a.out_tsv)
+    print(f"profile: introns {out.intron_lengths}, exon mean {out.exon_mean:.0f}, intergenic mean "
+          f"{out.intergenic_mean:.0f} ({out.made_from})")
+
+
+if __name__ == "__main__":
+    cli.run(main)
