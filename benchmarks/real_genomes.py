@@ -1,21 +1,28 @@
-"""Real genomes, side by side: geneML's own CLI, genetune's first pass on geneML's weights, and
-genetune's fine-tuned model, all scored by genetune's evaluator against the reference (issue 13).
+"""Real genomes, side by side: the peers' own tools and genetune (first pass and final), all scored
+by genetune's evaluator against the reference, with the error taxonomy (issues 13, 19).
 
     python workflow/scripts/fetch_real_data.py && make compat     # data, model, the oracle venvs
-    python benchmarks/real_genomes.py [--genomes micromonas human_chr16] [--cores 2] [--repeats 3]
+    apt-get install augustus augustus-data                         # AUGUSTUS, the peer for the human piece
+    python benchmarks/real_genomes.py [--genomes micromonas human_chr16 human_chr16_hints] [--repeats 3]
 
-Per genome (config/species/<genome>.yaml gives genetune's settings):
+Per genome (config/species/<genome>.yaml gives genetune's settings; human_chr16_hints is the human
+piece with the AUGUSTUS tutorial's real RNA-seq hints as evidence; human_chr16_mouse_profile the
+human piece without reads, decoded with the profile of the tutorial's mouse piece, learned from its
+RNA-seq hints by the workflow on config/species/mouse_chr17.yaml, run first):
   - geneML 1.3.1's CLI (.oracle-geneml-venv) with its defaults (up to 5 transcripts per gene) and
-    with --max-transcripts 1, on the FASTA with --cores N;
-  - the genetune workflow (snakemake --configfile config/species/<genome>.yaml) end to end:
-    the first pass (geneML's weights imported) and the fine-tuned final annotation;
-  - gene, transcript, CDS-exon and base genic F1 of each (genetune's evaluator; GTF references are
-    read as GTF, their stop codons added to the CDS; reference genes whose ids are their
-    transcripts' (refGene) are grouped into loci by CDS overlap, as gffcompare does);
+    with --max-transcripts 1 (skipped when the oracle venv is missing);
+  - AUGUSTUS (Debian) with its human parameters on the human piece, with the same hints file
+    (extrinsic.M.RM.E.W.cfg, as the tutorial) for human_chr16_hints;
+  - the genetune workflow (snakemake --configfile config/species/<genome>.yaml) end to end: the
+    first pass (geneML's weights imported, the base model card's profile) and the final annotation
+    (a round only when the final check keeps it);
+  - gene, transcript, CDS-exon and base genic F1 of each, and the error taxonomy of each: what
+    became of every reference gene (exact, split, merged, missed, one-to-one with start, stop,
+    splice shift, missed or extra intron) and found against missed genes by longest intron and exon
+    count (GTF references are read as GTF, their stop codons added to the CDS; reference genes whose
+    ids are their transcripts' (refGene) are grouped into loci by CDS overlap, as gffcompare does);
   - speed: geneML's CLI against ingest + import + predict + decode of the first pass on the same
-    FASTA and cores (medians of --repeats), and the model alone: geneML's TensorFlow prediction
-    code against genetune's torch model on both strands of every sequence (max abs difference of
-    the 7 outputs).
+    FASTA and cores (medians of --repeats), and the model alone (max abs difference of the 7 outputs).
 Then Helixer's own Keras inference (.oracle-venv: HybridModel.py --overlap) of a released-size
 HybridModel (4 x Conv1D 96, 3 x BiLSTM 128; random weights, as no released weights are reachable
 here) against genetune's predict.py on the imported weights, same genome.h5 and cores.
@@ -24,6 +31,7 @@ here) against genetune's predict.py on the imported weights, same genome.h5 and 
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,12 +40,20 @@ from pathlib import Path
 
 from common import ROOT, SCRIPTS, measure, work_dir
 
-from genetune.evaluate import evaluate
+from genetune.evaluate import evaluate_stages
 
 GENEML = ROOT / ".oracle-geneml-venv"
 HELIXER = ROOT / ".oracle-venv"
 REFERENCE = {"micromonas": "resources/real/micromonas/annotation.gff3",
-             "human_chr16": "resources/real/human_chr16/annotation.gtf"}
+             "human_chr16": "resources/real/human_chr16/annotation.gtf",
+             "human_chr16_hints": "resources/real/human_chr16/annotation.gtf",
+             "human_chr16_mouse_profile": "resources/real/human_chr16/annotation.gtf"}
+DATA = {"micromonas": "micromonas", "human_chr16": "human_chr16", "human_chr16_hints": "human_chr16",
+        "human_chr16_mouse_profile": "human_chr16"}
+BEFORE = {"human_chr16_mouse_profile": "mouse_chr17"}  # the related species whose profile it reuses
+AUGUSTUS_SPECIES = {"human_chr16": "human", "human_chr16_hints": "human"}  # Micromonas: AUGUSTUS has no parameters
+HINTS = {"human_chr16_hints": "resources/real/human_chr16/hints.gff"}
+AUGUSTUS_EXTRINSIC = Path("/usr/share/augustus/config/extrinsic/extrinsic.M.RM.E.W.cfg")
 LEVELS = [("gene", "gene"), ("transcript", "transcript"), ("cds_exon", "cds_exon"), ("base", "genic")]
 
 
@@ -96,7 +112,7 @@ def model_alone(work, genome, cores):
     from genetune.chunks import StrandReader, read_keys, strand_runs
 
     d = work / "speed"
-    fasta = ROOT / "resources" / "real" / genome / "genome.fa"
+    fasta = ROOT / "resources" / "real" / DATA[genome] / "genome.fa"
     env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(cores), "TF_NUM_INTEROP_THREADS": "1"}
     proc = subprocess.run([GENEML / "bin" / "python", ROOT / "tests" / "geneml_oracle.py", fasta, d / "geneml.npz",
                            ROOT / "resources" / "models" / "geneML_default.keras"], capture_output=True, text=True,
@@ -147,52 +163,100 @@ def helixer_keras_timing(work, cores, repeats):
     return theirs, ours
 
 
-def scores(reference, gff3, genome_h5):
-    rows = {(r[0], r[1]): r for r in evaluate(reference, gff3, genome_h5)}
-    return {lvl: rows[lvl][4] for lvl in LEVELS}, rows[("gene", "gene")][6]
+def scores(reference, annotations, genome_h5):
+    """{tool: ({level: F1}, genes predicted, taxonomy rows)} of each annotation against the reference."""
+    result = evaluate_stages(reference, annotations, genome_h5)
+    out = {}
+    for tool in annotations:
+        rows = {(r[0], r[1]): r for r in result.tables[tool]}
+        out[tool] = ({lvl: rows[lvl][4] for lvl in LEVELS}, rows[("gene", "gene")][6], result.taxonomies[tool])
+    return out
+
+
+def augustus(fasta, out, species, hints=None):
+    """AUGUSTUS's own gene models (GFF3) of the FASTA, with the hints file when given."""
+    cmd = ["augustus", f"--species={species}", "--gff3=on", "--genemodel=complete", str(fasta)]
+    if hints:
+        cmd[1:1] = [f"--hintsfile={hints}", f"--extrinsicCfgFile={AUGUSTUS_EXTRINSIC}"]
+    t0 = time.perf_counter()
+    with open(out, "w") as fh:
+        subprocess.run(cmd, stdout=fh, check=True)
+    return time.perf_counter() - t0
+
+
+def print_taxonomy(genome, table):
+    """The error taxonomy of every tool: one column per tool."""
+    tools = list(table)
+    rows = [r[:2] for r in table[tools[0]][2]]
+    print(f"\n{genome}: error taxonomy (reference genes; structure rows: total found/missed)")
+    print(f"{'':<34}" + "".join(f"{t[:22]:>24}" for t in tools))
+    for k, (group, name) in enumerate(rows):
+        cells = []
+        for t in tools:
+            _, _, n, found, missed = table[t][2][k]
+            cells.append(f"{n} ({found}/{missed})" if found != "" else str(n))
+        print(f"{group[:18] + ' ' + name:<34}" + "".join(f"{c:>24}" for c in cells))
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--genomes", nargs="+", default=["micromonas", "human_chr16"], choices=sorted(REFERENCE))
+    p.add_argument("--genomes", nargs="+", default=sorted(REFERENCE), choices=sorted(REFERENCE))
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--skip-helixer", action="store_true", help="leave out Helixer's Keras timing")
+    p.add_argument("--skip-speed", action="store_true", help="accuracy only (no timing runs)")
     p.add_argument("--keep", type=Path)
     a = p.parse_args()
-    missing = [str(x) for x in (GENEML / "bin" / "geneml", ROOT / "resources" / "models" / "geneML_default.keras",
+    missing = [str(x) for x in (ROOT / "resources" / "models" / "geneML_default.keras",
                                 *(ROOT / REFERENCE[g] for g in a.genomes)) if not Path(x).exists()]
     if missing:
-        raise SystemExit(f"missing: {', '.join(missing)}\n"
-                         "run `python workflow/scripts/fetch_real_data.py` and `make compat`")
+        raise SystemExit(f"missing: {', '.join(missing)}\nrun `python workflow/scripts/fetch_real_data.py`")
+    with_geneml = (GENEML / "bin" / "geneml").exists()
+    if not with_geneml:
+        print("geneML's CLI is not installed (`make compat` builds .oracle-geneml-venv): its rows are left out")
+    with_augustus = shutil.which("augustus") is not None
     with work_dir(a.keep, "genetune-real-") as work:
         _link_checkout(work)
         for genome in a.genomes:
-            fasta = ROOT / "resources" / "real" / genome / "genome.fa"
+            fasta = ROOT / "resources" / "real" / DATA[genome] / "genome.fa"
             reference = ROOT / REFERENCE[genome]
             res = work / "results" / genome
+            if genome in BEFORE:
+                run_workflow(work, BEFORE[genome], a.cores)
             wall = run_workflow(work, genome, a.cores)
-            gml = {"geneML CLI (defaults)": work / f"{genome}_geneml.gff3",
-                   "geneML CLI (--max-transcripts 1)": work / f"{genome}_geneml_mt1.gff3"}
-            cli_walls = {  # the defaults timed --repeats times; one transcript per gene run once, for accuracy
-                "geneML CLI (defaults)": [measure(geneml_cli(fasta, gml["geneML CLI (defaults)"], a.cores))
-                                          for _ in range(a.repeats)],
-                "geneML CLI (--max-transcripts 1)": [measure(geneml_cli(
-                    fasta, gml["geneML CLI (--max-transcripts 1)"], a.cores, "--max-transcripts", 1))]}
+            annotations, cli_walls = {}, {}
+            if with_geneml:
+                gml = {"geneML CLI (defaults)": work / f"{genome}_geneml.gff3",
+                       "geneML CLI (--max-transcripts 1)": work / f"{genome}_geneml_mt1.gff3"}
+                annotations.update(gml)
+                repeats = 1 if a.skip_speed else a.repeats
+                cli_walls = {  # the defaults timed --repeats times; one transcript per gene run once, for accuracy
+                    "geneML CLI (defaults)": [measure(geneml_cli(fasta, gml["geneML CLI (defaults)"], a.cores))
+                                              for _ in range(repeats)],
+                    "geneML CLI (--max-transcripts 1)": [measure(geneml_cli(
+                        fasta, gml["geneML CLI (--max-transcripts 1)"], a.cores, "--max-transcripts", 1))]}
+            if with_augustus and genome in AUGUSTUS_SPECIES:
+                hints = ROOT / HINTS[genome] if genome in HINTS else None
+                name = f"AUGUSTUS {AUGUSTUS_SPECIES[genome]}" + (" + hints" if hints else "")
+                annotations[name] = work / f"{genome}_augustus.gff3"
+                cli_walls[name] = [(augustus(fasta, annotations[name], AUGUSTUS_SPECIES[genome], hints), 0)]
+            annotations["genetune first pass"] = res / "first_pass/annotation.gff3"
+            annotations["genetune final"] = res / "final/annotation.gff3"
+            table = scores(reference, annotations, res / "genome.h5")
+            print(f"\n{genome}: accuracy against {REFERENCE[genome]} (genetune's evaluator)")
+            print(f"{'':<40}{'gene F1':>9}{'transcr.':>9}{'CDS-exon':>9}{'base':>7}{'genes':>7}")
+            for label, (f1, n, _) in table.items():
+                print(f"{label:<40}" + "".join(f"{f1[lvl]:>9.3f}" for lvl in LEVELS[:3])
+                      + f"{f1[LEVELS[3]]:>7.3f}{n:>7}")
+            print_taxonomy(genome, table)
+            rounds_tsv = (res / "final" / "rounds.tsv").read_text()
+            print(f"\n{genome}: the final check (results/{genome}/final/rounds.tsv)\n{rounds_tsv}")
+            if a.skip_speed or not with_geneml:
+                continue
             steps = first_pass_steps(work, genome, a.cores)
             ours = []
             for _ in range(a.repeats):
                 ours.append([measure(cmd) for cmd in steps])
-            genome_h5 = res / "genome.h5"
-            table = {**{k: scores(reference, v, genome_h5) for k, v in gml.items()},
-                     "genetune first pass (geneML weights)": scores(reference, res / "first_pass/annotation.gff3",
-                                                                    genome_h5),
-                     "genetune fine-tuned": scores(reference, res / "final/annotation.gff3", genome_h5)}
-            print(f"\n{genome}: accuracy against {REFERENCE[genome]} (genetune's evaluator)")
-            print(f"{'':<40}{'gene F1':>9}{'transcr.':>9}{'CDS-exon':>9}{'base':>7}{'genes':>7}")
-            for label, (f1, n) in table.items():
-                print(f"{label:<40}" + "".join(f"{f1[lvl]:>9.3f}" for lvl in LEVELS[:3])
-                      + f"{f1[LEVELS[3]]:>7.3f}{n:>7}")
             stages = ["ingest", "import", "predict", "decode"]
             med = [statistics.median(run[i][0] for run in ours) for i in range(len(stages))]
             rss = max(m for run in ours for _, m in run)
@@ -209,7 +273,7 @@ def main():
             tf_s, torch_s, diff = model_alone(work, genome, a.cores)
             print(f"model alone, both strands: geneML/TensorFlow {tf_s:.1f} s, genetune/torch {torch_s:.1f} s: "
                   f"{tf_s / torch_s:.1f}x; max abs diff of the 7 outputs {diff:.1e}")
-        if not a.skip_helixer:
+        if not a.skip_helixer and not a.skip_speed:
             theirs, ours = helixer_keras_timing(work, a.cores, a.repeats)
             print(f"\nreleased-size HybridModel on {a.genomes[-1]} (both strands, overlap, {a.cores} cores): Helixer "
                   f"HybridModel.py {theirs:.1f} s, genetune predict.py {ours:.1f} s: {theirs / ours:.1f}x")

@@ -46,7 +46,7 @@ class Profile:
     boundary_weight: float = 150.0  # weight of the boundary log-odds (models that predict boundaries)
     start_context: list = None  # per START_OFFSETS: log-odds of C, A, T, G (layout's one-hot order)
     start_context_weight: float = 1.0
-    junction_weight: float = 4.0  # x log(1 + reads) for an intron the reads show, as a whole
+    junction_weight: float = 10.0  # x log(1 + reads) for an intron the reads show, as a whole (best of 4, 10, 20 on the human piece)
     made_from: str = "defaults"
 
     def __post_init__(self):
@@ -218,14 +218,31 @@ def start_context_counts(genome_h5, transcripts):
     return counts, background
 
 
+def junction_lengths(junctions, min_intron, min_reads=2):
+    return [j[3] - j[2] for j in junctions if j[4] >= min_reads and j[3] - j[2] >= min_intron]
+
+
+def from_junctions(prior, junctions, min_intron=30, made_from=""):
+    """The prior with intron lengths fitted to the read junctions alone (>= 2 reads, >= 20 of them).
+    Unbounded: reads observe this species' introns directly, where the rounds' genes are the model's
+    own calls; this is how a species with RNA-seq starts its first pass."""
+    lengths = junction_lengths(junctions, min_intron)
+    if len(lengths) < 20:
+        return prior
+    fitted = fit_geometric_mixture(lengths, prior.intron_lengths)
+    fitted[-1][0] = max(fitted[-1][0], MIN_TAIL_WEIGHT)
+    total = sum(w for w, _ in fitted)
+    return dataclasses.replace(prior, intron_lengths=[[w / total, max(m, 1.0)] for w, m in fitted],
+                               made_from=made_from or f"{prior.made_from}; intron lengths of {len(lengths)} junctions")
+
+
 def estimate(prior, transcripts, seq_lengths, junctions=(), start_counts=None, min_intron=30, made_from=""):
     """A new profile from `prior` and the pseudolabel genes (gff.Transcript) and junctions
     [(seqid, strand, start, end, reads)]: intron lengths (genes' CDS introns and junctions with >= 2
     reads), exon and intergenic means, start context; each bounded to a step from the prior."""
     coding = [t for t in transcripts if t.cds]
     introns = [e - s for t in coding for (_, s), (e, _) in zip(t.cds[:-1], t.cds[1:])]
-    introns += [j[3] - j[2] for j in junctions if j[4] >= 2]
-    introns = [x for x in introns if x >= min_intron]
+    introns = [x for x in introns if x >= min_intron] + junction_lengths(junctions, min_intron)
     comps = prior.intron_lengths
     if len(introns) >= 20:
         fitted = fit_geometric_mixture(introns, comps)

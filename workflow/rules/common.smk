@@ -181,6 +181,14 @@ def previous_profile(wildcards):
     return f"results/{wildcards.species}/{previous_stage(wildcards)}/profile.yaml"
 
 
+def paralog_args(wildcards, input):
+    """split_train_val.py's options for masking validation paralogs of training genes."""
+    return (
+        f"--gff3 {shlex.quote(input.gff3)} --genes-tsv {shlex.quote(input.genes)} "
+        f"--genome-h5 {shlex.quote(input.genome)}"
+    )
+
+
 def min_intron_param(wildcards):
     return cfg(wildcards)["decode"].get("min_intron", 30)
 
@@ -434,6 +442,7 @@ def species_outputs(species):
             f"results/{species}/evaluation/metrics.tsv",
             f"results/{species}/evaluation/f1.svg",
             f"results/{species}/evaluation/confusion.svg",
+            f"results/{species}/evaluation/errors.tsv",
         ]
     if has_rnaseq(species):
         out.append(f"results/{species}/qc/strandedness.tsv")

@@ -28,6 +28,18 @@ rule evaluate:
             category="Evaluation",
             labels={"species": "{species}", "figure": "base-level confusion"},
         ),
+        errors=report(
+            "results/{species}/evaluation/errors.tsv",
+            caption="../report/errors.rst",
+            category="Evaluation",
+            labels={"species": "{species}", "table": "error taxonomy"},
+        ),
+        errors_plot=report(
+            "results/{species}/evaluation/errors.svg",
+            caption="../report/errors.rst",
+            category="Evaluation",
+            labels={"species": "{species}", "figure": "error taxonomy"},
+        ),
         qc=report(
             "results/{species}/qc/evaluation.tsv",
             caption="../report/qc.rst",
@@ -50,6 +62,7 @@ rule evaluate:
         "python {params.script:q} --reference {input.reference:q} --genome-h5 {input.genome:q} "
         "--prediction first_pass={input.first_pass:q} {params.rounds} --prediction final={input.final:q} "
         "{params.loci_only} --plot {output.plot:q} --confusion {output.confusion:q} "
+        "--errors-tsv {output.errors:q} --errors-plot {output.errors_plot:q} "
         "--qc-tsv {output.qc:q} --out {output.metrics:q} > {log:q} 2>&1"
 
 

