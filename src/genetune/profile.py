@@ -46,7 +46,8 @@ class Profile:
     boundary_weight: float = 150.0  # weight of the boundary log-odds (models that predict boundaries)
     start_context: list = None  # per START_OFFSETS: log-odds of C, A, T, G (layout's one-hot order)
     start_context_weight: float = 1.0
-    junction_weight: float = 10.0  # x log(1 + reads) for an intron the reads show, as a whole (best of 4, 10, 20 on the human piece)
+    # x log(1 + reads) for an intron the reads show, as a whole (10: best of 4, 10, 20 on the human piece)
+    junction_weight: float = 10.0
     made_from: str = "defaults"
 
     def __post_init__(self):
