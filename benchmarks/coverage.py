@@ -1,4 +1,4 @@
-"""genetune vs Helixer's add_ngs_coverage.py vs `samtools depth -a -s` on one RNA-seq BAM (issue 4).
+"""genetune vs Helixer's add_ngs_coverage.py vs `samtools depth -a -s` on one RNA-seq BAM.
 
     python benchmarks/coverage.py [--pairs 2000000] [--mb 20] [--repeats 3] [--oracle .oracle-venv] [--keep DIR]
 

@@ -1,4 +1,4 @@
-"""genetune vs Helixer on data preparation (issue 3): FASTA -> genome.h5 and GFF3 -> labels.h5.
+"""genetune vs Helixer on data preparation: FASTA -> genome.h5 and GFF3 -> labels.h5.
 
     python benchmarks/data_prep.py [--mb 5] [--repeats 3] [--oracle .oracle-venv]
     python benchmarks/data_prep.py --streaming-mb 100      # genetune ingest of a 100 Mb genome

@@ -1,4 +1,4 @@
-"""Decoding: genetune's exact decoder and its HelixerPost mode vs HelixerPost itself (issue 6).
+"""Decoding: genetune's exact decoder and its HelixerPost mode vs HelixerPost itself.
 
     make demo && make compat && .venv/bin/python benchmarks/decode.py [--mb 10] [--repeats 3] [--oracle DIR]
 

@@ -1,5 +1,5 @@
 """Does fine-tuning help, and which way most? The workflow run once per configuration on one
-species, every run from the same first pass (issue 14).
+species, every run from the same first pass.
 
     python benchmarks/finetune_modes.py                      # the demo species (make demo first)
     python benchmarks/finetune_modes.py --config config/species/micromonas.yaml --variants full head rounds2

@@ -1,4 +1,4 @@
-"""Prediction throughput: genetune's demo model vs AUGUSTUS on the same FASTA (issue 5).
+"""Prediction throughput: genetune's demo model vs AUGUSTUS on the same FASTA.
 
     python benchmarks/predict.py [--mb 1] [--repeats 3] [--keep DIR]
     python benchmarks/predict.py --memory-mb 100        # peak RSS predicting a 100 Mb genome

@@ -1,5 +1,5 @@
 """Real genomes, side by side: the peers' own tools and genetune (first pass and final), all scored
-by genetune's evaluator against the reference, with the error taxonomy (issues 13, 19).
+by genetune's evaluator against the reference, with the error taxonomy.
 
     python workflow/scripts/fetch_real_data.py && make compat     # data, model, the oracle venvs
     apt-get install augustus augustus-data                         # AUGUSTUS, the peer for the human piece

@@ -165,7 +165,7 @@ def _single_end(paired_bam, out):
 @pytest.mark.parametrize("strandedness", sorted(PROTOCOL_FLAGS))
 def test_coverage_equals_add_ngs_coverage(tmp_path, strandedness):
     """A paired-end and a single-end BAM, in that order, genes on both strands, for each protocol
-    flag (HELIXER_NOTES §2): every array, dtype, chunk shape and fill value equal."""
+    flag: every array, dtype, chunk shape and fill value equal."""
     simulate_species("target", 6, tmp_path, [60000, 25000], 8000)
     bams = [tmp_path / "rnaseq.bam", _single_end(tmp_path / "rnaseq.bam", tmp_path / "single.bam")]
     hx_genome, _ = _helixer(tmp_path / "genome.fa", None, "sim", tmp_path)

@@ -58,24 +58,27 @@ def test_config_readme_describes_every_key_of_the_schema():
         "regenerate it: python -m genetune.settings > config/README.md"
 
 
-def test_every_setting_of_the_scripts_is_a_schema_key():
-    from genetune.decode import DecodeConfig
-    from genetune.select import SelectConfig
-    from genetune.settings import schema
-    from genetune.train import TrainConfig
-    props = schema()["properties"]
-    for section, cls in (("finetune", TrainConfig), ("decode", DecodeConfig), ("select", SelectConfig)):
-        assert set(cls.__dataclass_fields__) == set(props[section]["properties"]) - {"preset"}, section
-
-
-def test_schema_defaults_are_the_defaults_the_scripts_use():
+def test_the_schema_is_the_one_source_of_every_scripts_setting():
+    """Each settings dataclass has exactly its schema section's keys, with the schema's defaults and
+    types; its from_dict validates through the schema (once), so a new key is one schema entry plus
+    the dataclass field this test checks."""
     from dataclasses import fields
 
+    from genetune.decode import DecodeConfig
     from genetune.select import SelectConfig
-    from genetune.settings import schema
+    from genetune.settings import schema, section_defaults
     from genetune.train import TrainConfig
     props = schema()["properties"]
-    for section, cls in (("finetune", TrainConfig), ("select", SelectConfig)):
+    json_types = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+    for section, cls in (("finetune", TrainConfig), ("decode", DecodeConfig), ("select", SelectConfig)):
+        keys = props[section]["properties"]
+        assert {f.name for f in fields(cls)} == set(keys) - {"preset"}, section
+        defaults = section_defaults(section)
         for f in fields(cls):
             default = f.default_factory() if callable(f.default_factory) else f.default
-            assert props[section]["properties"][f.name].get("default") == default, (section, f.name)
+            assert f.name in defaults and defaults[f.name] == default, (section, f.name)
+            allowed = keys[f.name].get("type")
+            allowed = allowed if isinstance(allowed, list) else [allowed]
+            kind = "null" if default is None else json_types[type(default)]
+            assert kind in allowed or (kind == "integer" and "number" in allowed), (section, f.name, kind, allowed)
+        assert cls.from_dict({}) == cls()  # the schema's defaults are the dataclass's

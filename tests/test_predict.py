@@ -7,7 +7,7 @@ from genetune import layout
 from genetune.checkpoint import input_channels, save_checkpoint
 from genetune.fasta import ingest_genome
 from genetune.models.hybrid import HybridArchitecture, HybridModel
-from genetune.predict import fast_softmax, predict_h5, window_cores, window_features, window_starts
+from genetune.predict import fast_softmax, predict_h5, window_cores, window_starts
 
 
 @pytest.mark.parametrize("n", [100, 4608, 4609, 10000, 23040])
@@ -67,9 +67,9 @@ def test_overlapping_windows_agree_with_single_pass_inside_cores_and_are_determi
 
 
 @pytest.mark.parametrize("kernel_size", [9, 10])
-def test_window_features_equal_each_window_convolved_alone(kernel_size):
-    """Sharing the conv pass between overlapping windows must not change any window's features,
-    also within `reach` of its edges, where the window's own zero padding shows."""
+def test_shared_convolutions_give_each_window_what_it_gives_alone(kernel_size):
+    """Sharing the conv pass between overlapping windows (HybridModel.window_logits) must not change
+    any window's logits, also within `reach` of its edges, where the window's own zero padding shows."""
     torch.manual_seed(3)
     model = HybridModel(HybridArchitecture(cnn_layers=3, filter_depth=8, kernel_size=kernel_size, units=8)).eval()
     for norm in model.norms:  # non-trivial batch norm, so padding zeros differ from convolved zeros
@@ -79,12 +79,13 @@ def test_window_features_equal_each_window_convolved_alone(kernel_size):
     x_span = torch.nn.functional.one_hot(torch.randint(0, 4, (1500,)), 4).float()
     offsets = [0, 288, 500, 924]  # overlapping, adjacent and irregular, the last flush with the span
     with torch.no_grad():
-        alone = model.conv_features(torch.stack([x_span[o: o + length] for o in offsets]))
-        shared = window_features(model, x_span, offsets, length)
+        windows = torch.stack([x_span[o: o + length] for o in offsets])
+        alone, shared = model(windows), model.window_logits(x_span, offsets, length)
+        assert all(torch.allclose(shared[k], alone[k], atol=1e-5) for k in alone)
+        short = model.window_logits(x_span, offsets, 18)  # shorter than the edge passes need
+        assert torch.allclose(short["genic"], model(torch.stack([x_span[o: o + 18] for o in offsets]))["genic"])
+        alone = model.conv_features(windows)
         whole = model.conv_features(x_span[None])[0]
-    assert torch.allclose(shared, alone, atol=1e-5)
-    short = window_features(model, x_span, offsets, 18)  # shorter than the edge passes need
-    assert torch.allclose(short, model.conv_features(torch.stack([x_span[o: o + 18] for o in offsets])))
     # and the edge fix is needed: the span's features differ from a window's near its edges
     assert not torch.allclose(whole[offsets[1]: offsets[1] + length], alone[1], atol=1e-3)
 

@@ -198,9 +198,9 @@ def test_a_validation_gene_near_identical_to_a_training_gene_is_a_paralog():
 
 
 def test_selection_settings_are_checked():
-    with pytest.raises(InputError, match="unknown selection settings: keep"):
+    with pytest.raises(InputError, match="select: unknown key keep"):
         SelectConfig.from_dict({"keep": 0.5})
-    with pytest.raises(InputError, match="keep_fraction: 0 must be in"):
+    with pytest.raises(InputError, match="select.keep_fraction: 0 must be > 0"):
         SelectConfig.from_dict({"keep_fraction": 0})
-    with pytest.raises(InputError, match="unit: 'exon'"):
+    with pytest.raises(InputError, match="select.unit: \"exon\" is not one of"):
         SelectConfig.from_dict({"unit": "exon"})

@@ -81,7 +81,7 @@ def split(tiny_species, tmp_path_factory):
 
 
 def _rows(path):
-    from genetune.train import read_metrics
+    from genetune.metrics_table import read_metrics
     return read_metrics(path)
 
 
@@ -191,9 +191,9 @@ def test_finetune_baseline_is_evaluated_first_and_best_only_replaced_on_improvem
 
 
 def test_unknown_training_setting_and_bad_mode_are_errors():
-    with pytest.raises(InputError, match="unknown fine-tuning settings: epoch"):
+    with pytest.raises(InputError, match="finetune: unknown key epoch"):
         TrainConfig.from_dict({"epoch": 3})
-    with pytest.raises(InputError, match="mode 'everything'"):
+    with pytest.raises(InputError, match="finetune.mode: \"everything\" is not one of"):
         TrainConfig.from_dict({"mode": "everything"})
 
 

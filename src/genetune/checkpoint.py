@@ -1,6 +1,6 @@
 """Checkpoints: one torch.save dict with weights, training state and the model card.
 
-Keys: family (models.FAMILIES; checkpoints from before the residual family are "hybrid"),
+Keys: family (models.FAMILIES; a checkpoint without one is of models.DEFAULT_FAMILY),
 model_state, architecture, input_channels (DNA columns; coverage BAM names, strandedness,
 prefix and normalisation), class_names (the genic classes of its predictions), phase_names,
 outputs, context, train_config, optimizer_state, step, epoch, best_metric, parent_sha256,
@@ -10,7 +10,6 @@ channels against the data and fails with a message saying what is missing (Helix
 """
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,19 +18,7 @@ import torch
 from . import __version__, layout
 from .errors import InputError
 from .fileio import atomic_path, sha256  # noqa: F401  (sha256: checkpoint.sha256 for callers)
-from .models import build
-
-
-def input_channels(coverage_bams=None, strandedness=None, prefix=layout.DEFAULT_COVERAGE_PREFIX, norm="log"):
-    return {
-        "dna": list(layout.BASES),
-        "coverage": None if not coverage_bams else {
-            "bams": [os.path.basename(str(b)) for b in coverage_bams],
-            "strandedness": list(strandedness or []),
-            "prefix": prefix,
-            "norm": norm,
-        },
-    }
+from .models import build, family_of, input_channels  # noqa: F401  (input_channels: for callers)
 
 
 def _plain(value):
@@ -77,17 +64,13 @@ def load_checkpoint(path, map_location="cpu"):
     return ckpt
 
 
-def family(ckpt):
-    return ckpt.get("family", "hybrid")
-
-
 def build_model(ckpt, path="checkpoint"):
     """The checkpoint's model with its weights (family and architecture from the record)."""
-    model = build(family(ckpt), ckpt["architecture"], str(path))
+    model = build(family_of(ckpt), ckpt["architecture"], str(path))
     try:
         model.load_state_dict(ckpt["model_state"])
     except RuntimeError as exc:
-        raise InputError(f"{path}: weights do not fit the stored {family(ckpt)} architecture ({exc})") from None
+        raise InputError(f"{path}: weights do not fit the stored {family_of(ckpt)} architecture ({exc})") from None
     return model
 
 

@@ -1,5 +1,5 @@
 """Chunk geometry (Helixer's order: per sequence, plus chunks ascending then minus chunks) and
-pairing of files by (seqid, start, end) keys, never by row index alone (HELIXER_NOTES §9.1)."""
+pairing of files by (seqid, start, end) keys, never by row index alone."""
 
 from dataclasses import dataclass
 

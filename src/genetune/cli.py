@@ -2,10 +2,13 @@
 
 import argparse
 import ctypes
+import json
 import logging
 import os
 import sys
 import time
+
+import yaml
 
 from .errors import InputError
 
@@ -104,12 +107,14 @@ def keep_freed_memory():
     mallopt(m_trim_threshold, 2**31 - 1)
 
 
-def load_settings(value, section=None):
-    """Settings from a YAML/JSON file path, or inline JSON (as Snakemake rules pass them), validated
-    against the config schema's `section` (genetune.settings) when one is named."""
-    import json
+def settings_source(value):
+    """How errors name settings given as `value`: the file, or --settings for inline JSON."""
+    return value if value and not value.lstrip().startswith("{") else "--settings"
 
-    import yaml
+
+def load_settings(value):
+    """Settings from a YAML/JSON file path, or inline JSON (as Snakemake rules pass them); each
+    settings dataclass's from_dict validates them against the config schema (genetune.settings)."""
     if value is None:
         data = {}
     elif value.lstrip().startswith("{"):
@@ -129,21 +134,4 @@ def load_settings(value, section=None):
             raise InputError(f"{value}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(data, dict):
         raise InputError(f"{value}: settings must be a mapping of keys to values, not {type(data).__name__}")
-    if section:
-        from .settings import validate_section
-        validate_section(section, data, value if value and not value.lstrip().startswith("{") else "--settings")
     return data
-
-
-def progress(iterable=None, **kwargs):
-    """A tqdm progress bar on stderr (the rule's log), refreshed at most every 10 s and shown only
-    once a step has run 2 s, so that bad input that fails at once prints its one error line and
-    nothing else. Use it as a context manager (or iterate it to the end)."""
-    from tqdm import tqdm
-    return tqdm(iterable, file=sys.stderr, mininterval=10, delay=2, **kwargs)
-
-
-def tracked(iterable, **kwargs):
-    """Iterate with a progress bar that is closed however the loop ends."""
-    with progress(iterable, **kwargs) as bar:
-        yield from bar

@@ -1,6 +1,6 @@
 """RNA-seq BAM(s) -> per-base coverage and spliced coverage per chunk, Helixer's semantics.
 
-Rules (HELIXER_NOTES §2, `add_ngs_coverage.py`): per alignment, M/=/X operations add 1 to
+Rules (`add_ngs_coverage.py`): per alignment, M/=/X operations add 1 to
 coverage over their reference interval and N/D operations add 1 to spliced coverage; soft
 clips and insertions add nothing. Unmapped, secondary and QC-fail alignments are skipped;
 supplementary, duplicate and any-MAPQ alignments count, as in Helixer (`min_mapq` and
@@ -34,9 +34,9 @@ import pysam
 
 from . import bam, fasta, h5chunks, layout
 from .chunks import read_keys, seq_lengths
-from .cli import tracked
 from .errors import InputError
 from .fileio import atomic_path, open_h5
+from .progress import tracked
 
 log = logging.getLogger("genetune.coverage")
 

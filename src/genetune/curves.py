@@ -3,7 +3,7 @@ training and validation loss, the learning rate, and validation genic and per-cl
 against the optimiser step; the baseline (step 0) is the starting model."""
 
 from .fileio import atomic_path
-from .train import read_metrics
+from .metrics_table import read_metrics
 
 
 def plot_learning_curves(metrics_tsv, out_svg, title=""):

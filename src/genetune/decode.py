@@ -39,13 +39,14 @@ import numpy as np
 
 from . import layout, profile, regions
 from .chunks import StrandReader, check_same_chunks, piece_of, read_keys, strand_runs
-from .cli import tracked
-from .errors import InputError
 from .fasta import A, C, G, T, codes_from_onehot
 from .fileio import open_h5, require
 from .gff import Transcript, cds_phases, sorted_by_position, write_gff3
 from .h5chunks import ChunkIO
+from .intervals import runs
 from .profile import Profile
+from .progress import tracked
+from .settings import validate_section
 
 log = logging.getLogger("genetune.decode")
 
@@ -92,13 +93,6 @@ class DecodeConfig:
     edge_threshold: float = 0.1
     peak_threshold: float = 0.8
 
-    def __post_init__(self):
-        if self.regions not in ("genetune", "helixerpost"):
-            raise InputError(f"decoder setting regions: {self.regions!r} is neither 'genetune' nor 'helixerpost'")
-        if self.opposite_strand_overlaps not in ("best", "keep"):
-            raise InputError(f"decoder setting opposite_strand_overlaps: {self.opposite_strand_overlaps!r} is "
-                             "neither 'best' nor 'keep'")
-
     @classmethod
     def helixerpost(cls, **overrides):
         """HelixerPost's settings (window 100, edge 0.1, peak 0.8, min coding length 60) on
@@ -119,15 +113,11 @@ class DecodeConfig:
         return dataclasses.replace(prof, **overrides) if overrides else prof
 
     @classmethod
-    def from_dict(cls, d):
-        """Settings from the config; `preset: helixerpost` starts from HelixerPost's settings."""
-        d = dict(d or {})
+    def from_dict(cls, d, source="--settings"):
+        """Settings validated once, by the config schema's decode section (settings.py);
+        `preset: helixerpost` starts from HelixerPost's settings, the other keys override them."""
+        d = dict(validate_section("decode", dict(d or {}), source))
         preset = d.pop("preset", None)
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InputError(f"unknown decoder settings: {', '.join(sorted(unknown))}")
-        if preset not in (None, "helixerpost"):
-            raise InputError(f"decoder setting preset: {preset!r} is not 'helixerpost'")
         return cls.helixerpost(**d) if preset else cls(**d)
 
 
@@ -530,12 +520,6 @@ def decode_strand(codes, probs, phase_probs, cfg: DecodeConfig, coverage=None, s
                     cfg.allow_gc_donor, cfg.require_utr, open_start, open_end, short, lw, lp, lq, flank, jd, ja, js)
 
 
-def _runs(mask):
-    """[start, end) runs of True."""
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
-
-
 def genes_from_path(path, cfg: DecodeConfig, at_start=True, at_end=True):
     """Gene dicts in strand coordinates: exons, cds, partial flags, first codon position.
     at_start/at_end: whether the path begins/ends at a sequence end (where genes may be cut)."""
@@ -543,13 +527,13 @@ def genes_from_path(path, cfg: DecodeConfig, at_start=True, at_end=True):
     genes = []
     is_coding = ((path >= C_BASE) & (path < C_BASE + 6)) | ((path >= S_BASE) & (path < S_BASE + 3))
     is_intron = (path == U5I) | (path == U3I) | ((path >= CI_BASE) & (path < CI_BASE + 6)) | (path >= DEEP)
-    for a, b in _runs(path != IG_S):
+    for a, b in runs(path != IG_S):
         seg = path[a:b]
         coding = is_coding[a:b]
         if not coding.any():
             continue
-        exons = [(a + s, a + e) for s, e in _runs(~is_intron[a:b])]
-        cds = [(a + s, a + e) for s, e in _runs(coding)]
+        exons = [(a + s, a + e) for s, e in runs(~is_intron[a:b])]
+        cds = [(a + s, a + e) for s, e in runs(coding)]
         cds_len = int(coding.sum())
         if cds_len < cfg.min_cds_length:
             continue
@@ -702,8 +686,7 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
         with_boundary = layout.PREDICTIONS_BOUNDARY in p and prof.boundary_weight > 0
         if with_boundary:
             log.info("boundary probabilities from %s, weight %.2f", predictions_h5, prof.boundary_weight)
-        runs = strand_runs(seqids, start_ends)
-        for run in tracked(runs, desc="decode", unit="strand"):
+        for run in tracked(strand_runs(seqids, start_ends), desc="decode", unit="strand"):
             lengths[run.seqid] = run.seq_len
             if wanted is not None and run.seqid not in wanted:
                 continue

@@ -22,11 +22,11 @@ import numpy as np
 
 from . import layout, metrics, taxonomy
 from .chunks import read_keys, seq_lengths
-from .cli import tracked
 from .errors import InputError
 from .fileio import atomic_path
 from .gff import read_gff3, select_transcripts
-from .labels import Overlaps, by_seq_strand, encode_chunk
+from .labels import Overlaps, by_seq_strand, label_chunk
+from .progress import tracked
 
 
 def _overlaps_reference(t, ref_spans):
@@ -45,8 +45,8 @@ def base_confusion(ref, pred, lengths, length=100_000):
             for a in range(0, n, length):
                 b = min(n, a + length)
                 se = (a, b) if strand == "+" else (b, a)
-                yr, pr, *_ = encode_chunk(by_ref.get((sid, strand), nothing)(a - 1, b + 1), *se, b - a)
-                yp, pp, *_ = encode_chunk(by_pred.get((sid, strand), nothing)(a - 1, b + 1), *se, b - a)
+                yr, pr, *_ = label_chunk(by_ref.get((sid, strand), nothing)(a - 1, b + 1), *se, b - a)
+                yp, pp, *_ = label_chunk(by_pred.get((sid, strand), nothing)(a - 1, b + 1), *se, b - a)
                 cm += metrics.confusion(yr.argmax(1), yp.argmax(1))
                 cds = yr[:, layout.CDS] == 1
                 pcm += metrics.confusion(pr[cds].argmax(1), pp[cds].argmax(1))

@@ -21,8 +21,8 @@ from . import bam
 from .chunks import read_keys, seq_lengths
 from .coverage import MOTIFS, PROTOCOLS
 from .errors import InputError
-from .fasta import open_text, plus_windows
-from .fileio import atomic_path, open_h5
+from .fasta import plus_windows
+from .fileio import atomic_path, open_h5, open_text
 from .h5chunks import ChunkIO
 
 log = logging.getLogger("genetune.evidence")

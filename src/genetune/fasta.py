@@ -2,7 +2,7 @@
 
 Plain, gzip and bgzip input. Sequences are upper-cased (soft-masking is lost, as in Helixer),
 IUPAC codes become fractions (N = 0.25 each), and each sequence is cut into chunks of L bases
-from position 0, plus strand then the reverse complement (HELIXER_NOTES §1.2).
+from position 0, plus strand then the reverse complement.
 """
 
 import gzip
@@ -15,10 +15,10 @@ import h5py
 import numpy as np
 
 from . import layout
-from .cli import progress
 from .errors import InputError
-from .fileio import atomic_path
+from .fileio import atomic_path, open_binary
 from .h5chunks import ChunkIO
+from .progress import progress
 
 # IUPAC code -> the bases it stands for.
 IUPAC = {
@@ -38,21 +38,6 @@ for _i, (_letter, _bases) in enumerate(IUPAC.items()):
         ONE_HOT[_i, layout.BASES.index(_b)] = _FRACTION[len(_bases)]
 # the plain bases' codes, for sequence rules (decoder, simulator)
 A, C, G, T = (int(CODE[ord(b)]) for b in "ACGT")
-
-
-def _is_gzip(path):
-    """gzip and bgzip both start with the gzip magic bytes."""
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
-def open_text(path):
-    """Open plain or gzip/bgzip text."""
-    return gzip.open(path, "rt") if _is_gzip(path) else open(path)
-
-
-def _open_binary(path):
-    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb", buffering=1 << 20)
 
 
 def _lines(fh, path):
@@ -93,7 +78,7 @@ def fasta_pieces(path, piece_bases=1 << 20):
 
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a FASTA file")
-    with _open_binary(path) as fh:
+    with open_binary(path) as fh:
         for lineno, line in _lines(fh, path):
             line = line.strip()
             if lineno == 1 and line.startswith(b"@"):
@@ -144,7 +129,7 @@ def read_fasta(path):
     yield current, np.concatenate(parts)
 
 
-def encode_chunk(codes: np.ndarray, length: int) -> np.ndarray:
+def onehot_chunk(codes: np.ndarray, length: int) -> np.ndarray:
     """(length, 4) float16 one-hot of codes, zero-padded at the end."""
     out = np.zeros((length, 4), dtype=np.float16)
     out[: len(codes)] = ONE_HOT[codes]
@@ -202,7 +187,7 @@ class _GenomeWriter:
             self.buffer = self.buffer[L:]
 
     def _plus_chunk(self, codes):
-        self.block.append(encode_chunk(codes, self.length))
+        self.block.append(onehot_chunk(codes, self.length))
         self.coords.append((self.pos, self.pos + codes.size))
         self.pos += codes.size
         if len(self.block) == self.block_chunks:
@@ -229,7 +214,7 @@ class _GenomeWriter:
                 e = min(s + L, seq_len)
                 self.spool.seek(s)
                 codes = np.frombuffer(self.spool.read(e - s), dtype=np.uint8)
-                block.append(_reverse_complement_rows(encode_chunk(codes, L), e - s))
+                block.append(_reverse_complement_rows(onehot_chunk(codes, L), e - s))
                 coords.append((e, s))
             self._flush(block, coords)
         self.seqid = None
@@ -255,11 +240,6 @@ def ingest_genome(fasta, species, out, length=layout.DEFAULT_SUBSEQUENCE_LENGTH,
         h5.attrs["source"] = str(fasta)
         h5.attrs["genetune_version"] = __import__("genetune").__version__
         return writer.n
-
-
-def fasta_lengths(path):
-    """seqid -> length, validating the file (used by GFF/BAM checks)."""
-    return {sid: len(codes) for sid, codes in read_fasta(path)}
 
 
 _BASE_CODES = np.array([CODE[ord(b)] for b in layout.BASES], dtype=np.uint8)

@@ -8,6 +8,7 @@ disk is one InputError naming the path.
 
 import contextlib
 import errno
+import gzip
 import hashlib
 import os
 from pathlib import Path
@@ -127,3 +128,19 @@ def require(h5, path, *names, what=""):
     if missing:
         kind = f" (is it {what}?)" if what else ""
         raise InputError(f"{path}: has no {', '.join(missing)}{kind}")
+
+
+def _is_gzip(path):
+    """gzip and bgzip both start with the gzip magic bytes."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def open_text(path):
+    """Open plain or gzip/bgzip text."""
+    return gzip.open(path, "rt") if _is_gzip(path) else open(path)
+
+
+def open_binary(path):
+    """Open plain or gzip/bgzip bytes (buffered for streaming)."""
+    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb", buffering=1 << 20)

@@ -21,8 +21,8 @@ import gffutils.constants
 import gffutils.parser
 
 from .errors import InputError
-from .fasta import open_text
-from .fileio import atomic_path
+from .fileio import atomic_path, open_text
+from .intervals import merge
 
 EXON_TYPES = {"exon"}
 CDS_TYPES = {"CDS"}
@@ -120,16 +120,6 @@ class Gene:
 class Annotation:
     transcripts: list  # every transcript with exon/CDS/UTR children, in file order
     genes: list  # every gene-level feature, in file order
-
-
-def _merge(segments):
-    out = []
-    for s, e in sorted(segments):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
 
 
 @dataclass
@@ -246,9 +236,9 @@ def read_gtf(path, seq_lengths=None):
         seqid, strand = meta[tid]
         cds_rows = sorted(r["CDS"])
         stops = [(s, e) for s, e, kind, _ in r["codon"] if kind == "stop_codon"]
-        cds = _merge([(s, e) for s, e, *_ in cds_rows] + (stops if cds_rows else []))
-        exons = _merge([(s, e) for s, e, *_ in r["exon"]]) if r["exon"] else \
-            _merge([(s, e) for g in ("CDS", "codon", "UTR") for s, e, *_ in r[g]])
+        cds = merge([(s, e) for s, e, *_ in cds_rows] + (stops if cds_rows else []))
+        exons = merge([(s, e) for s, e, *_ in r["exon"]]) if r["exon"] else \
+            merge([(s, e) for g in ("CDS", "codon", "UTR") for s, e, *_ in r[g]])
         outside = [c for c in cds if not any(s <= c[0] and c[1] <= e for s, e in exons)]
         if outside:
             raise InputError(f"{path} line {first_line[tid]}: CDS of '{tid}' lies outside its exons")
@@ -339,9 +329,9 @@ def read_annotation(path, seq_lengths=None):
                 raise InputError(f"{path} line {lineno_of[tid]}: exons of '{tid}' overlap ({a[0]+1}-{a[1]} and "
                                  f"{b[0]+1}-{b[1]})")
         cds_rows = sorted(ch["CDS"])
-        cds = _merge([(s, e) for s, e, *_ in cds_rows])
+        cds = merge([(s, e) for s, e, *_ in cds_rows])
         if not exons:  # CDS-only (or CDS + UTR) annotation: the exons are their union
-            exons = _merge([(s, e) for s, e, *_ in ch["CDS"] + ch["UTR"]])
+            exons = merge([(s, e) for s, e, *_ in ch["CDS"] + ch["UTR"]])
         outside = [c for c in cds_rows if not any(s <= c[0] and c[1] <= e for s, e in exons)]
         if outside:
             raise InputError(f"{path} line {outside[0][3]}: CDS of '{tid}' lies outside its exons")

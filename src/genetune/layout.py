@@ -1,7 +1,7 @@
 """The Helixer-compatible HDF5 layout: every dataset name, dtype and class order lives here.
 
 Nothing else in genetune spells a dataset name. Shapes follow Helixer's exporter
-(ARCHITECTURE §3, HELIXER_NOTES §1): N chunks of L bases, both strands, padding at the end.
+(its geenuff2h5.py and fasta2h5.py): N chunks of L bases, both strands, padding at the end.
 """
 
 import numpy as np
@@ -24,7 +24,7 @@ PHASE_CLASS_BY_CODON_POSITION = (1, 3, 2)
 TRANSITION_NAMES = ("transcript_start", "cds_start", "intron_start",
                     "transcript_end", "cds_end", "intron_end")
 # Helixer computes transitions in ascending genomic order before flipping the minus strand, so on
-# a minus chunk the start and end columns are swapped (HELIXER_NOTES §1.2). This permutation,
+# a minus chunk the start and end columns are swapped. This permutation,
 # applied to a minus chunk's columns, gives them their meaning in the chunk's own 5'->3' order.
 MINUS_TRANSITION_COLUMNS = [3, 4, 5, 0, 1, 2]
 
@@ -34,6 +34,8 @@ MINUS_TRANSITION_COLUMNS = [3, 4, 5, 0, 1, 2]
 #   donor: last exon base before an intron (the base before GT)
 #   start_codon: the A of the ATG (first CDS base)
 #   stop_codon: the last base of the stop codon (last CDS base)
+# the 7 per-base classes of geneML's residual CNN (one output; targets.py derives them from y + transitions)
+GENEML_CLASSES = ("none", "exon_start", "exon_end", "cds_start", "cds_end", "is_exon", "is_intron")
 BOUNDARY_CLASSES = ("acceptor", "donor", "start_codon", "stop_codon")
 ACCEPTOR, DONOR, START_CODON, STOP_CODON = range(4)
 

@@ -1,4 +1,4 @@
-"""Base-level confusion matrices and Helixer's F1 definitions (HELIXER_NOTES §5.4).
+"""Base-level confusion matrices and Helixer's F1 definitions.
 
 genic = TP/FP/FN summed over UTR, CDS and intron; sub_genic = over CDS and intron.
 """

@@ -26,12 +26,13 @@ import torch
 from tqdm import tqdm
 
 from . import layout
-from .checkpoint import check_channels, family, load_model, sha256
+from .checkpoint import check_channels, load_model, sha256
 from .chunks import StrandReader, check_same_chunks, piece_of, read_keys, strand_runs
+from .device import autocast, pick_device
 from .errors import InputError
 from .fileio import atomic_path, open_h5, require
 from .h5chunks import ChunkIO
-from .train import autocast, pick_device
+from .models import family_of
 
 log = logging.getLogger("genetune.predict")
 
@@ -56,24 +57,6 @@ def window_cores(starts, n, length, overlap=True):
         b = min(n, s + length if i == len(starts) - 1 else s + length - trim)
         cores.append((a, b))
     return cores
-
-
-def window_features(model, x_span, offsets, length):
-    """Conv features (B, L, C) of the windows starting at `offsets` in x_span (S, 4), each exactly
-    as if convolved alone. The conv stack runs once over the span, so bases that two overlapping
-    windows share are convolved once; only the `reach` bases at each window edge, where the
-    window's own zero padding shows, come from a separate pass over 2 x reach bases."""
-    r = model.conv_reach
-    if 2 * r > length:  # windows too short for the edge passes: convolve each alone
-        return model.conv_features(torch.stack([x_span[o: o + length] for o in offsets]))
-    full = model.conv_features(x_span[None])[0]
-    feats = torch.stack([full[o: o + length] for o in offsets])
-    if r:
-        ends = [x_span[o: o + 2 * r] for o in offsets] + [x_span[o + length - 2 * r: o + length] for o in offsets]
-        edge = model.conv_features(torch.stack(ends))
-        feats[:, :r] = edge[: len(offsets), :r]
-        feats[:, -r:] = edge[len(offsets):, r:]
-    return feats
 
 
 def fast_softmax(logits):
@@ -109,7 +92,7 @@ def _predict_windows(model, x_span, offsets, covs, length, device):
     x = torch.from_numpy(x_span).to(device=device, dtype=torch.float32)
     cov = torch.from_numpy(np.stack(covs)).to(device=device, dtype=torch.float32) if covs else None
     with torch.no_grad(), autocast(device):
-        logits = model.classify(window_features(model, x, offsets, length), cov)
+        logits = model.window_logits(x, offsets, length, cov)
         return _as_columns(model, model.probabilities(logits, softmax=fast_softmax))
 
 
@@ -282,7 +265,7 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
         o.attrs["genome_h5"] = str(genome_h5)
         o.attrs["overlap"] = overlap if model.context is None else False
         o.attrs["device"] = str(device)
-        o.attrs["model_family"] = family(ckpt)
+        o.attrs["model_family"] = family_of(ckpt)
         o.attrs["phase_head"] = "phase" in model.outputs
         if piece is not None:
             o.attrs["piece"] = f"{piece[0]}/{piece[1]}"

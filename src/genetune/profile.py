@@ -21,8 +21,9 @@ import numpy as np
 import yaml
 
 from . import layout
+from .chunks import StrandReader, read_keys, strand_runs
 from .errors import InputError
-from .fileio import atomic_path
+from .fileio import atomic_path, open_h5
 
 START_OFFSETS = (-6, -5, -4, -3, -2, -1, 3, 4)  # bases around the A (0) of the ATG scored by the context
 MAX_LOG_STEP = math.log(2.0)  # a length mean moves at most 2x per round
@@ -192,9 +193,6 @@ def _bounded_log(old, new):
 def start_context_counts(genome_h5, transcripts):
     """(counts (len(START_OFFSETS), 4), background (4,)) of the one-hot bases around the ATG of every
     gene with a complete 5' end, read from genome.h5 per strand (a window per gene, never a strand)."""
-    from .chunks import StrandReader, read_keys, strand_runs
-    from .fileio import open_h5
-
     lo, hi = min(START_OFFSETS), max(START_OFFSETS) + 1
     wanted = {}
     for t in transcripts:

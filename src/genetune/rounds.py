@@ -23,11 +23,19 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from . import metrics
+import torch
+
+from . import layout, metrics
+from .checkpoint import load_model
 from .chunks import read_keys
+from .data import ChunkDataset
+from .decode import decode_h5
+from .device import pick_device
 from .errors import InputError
 from .fileio import atomic_path
 from .gff import read_gff3
+from .intervals import merge
+from .train import evaluate_model
 
 log = logging.getLogger("genetune.rounds")
 ROUND_COLUMNS = ("stage", "annotation", "check", "precision", "recall", "f1", "val_genic_f1", "chosen")
@@ -39,16 +47,7 @@ def validation_intervals(val_h5):
     spans = defaultdict(list)
     for s, (a, b) in zip(seqids, start_ends):
         spans[s].append((int(min(a, b)), int(max(a, b))))
-    out = {}
-    for s, iv in spans.items():
-        merged = []
-        for lo, hi in sorted(iv):
-            if merged and lo <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
-            else:
-                merged.append((lo, hi))
-        out[s] = merged
-    return out
+    return {s: merge(iv) for s, iv in spans.items()}
 
 
 def _inside(intervals, seqid, lo, hi):
@@ -79,13 +78,6 @@ def gene_agreement(transcripts, reference, intervals):
 
 def model_scores(val_h5, models, batch_size=4):
     """Validation genic F1 of each round's model on val_h5 (pseudolabels; for information)."""
-    import torch
-
-    from . import layout
-    from .checkpoint import load_model
-    from .data import ChunkDataset
-    from .train import evaluate, pick_device
-
     device = pick_device()
     out = []
     for path in models:
@@ -93,14 +85,12 @@ def model_scores(val_h5, models, batch_size=4):
         model.to(device)
         prefix = layout.DEFAULT_COVERAGE_PREFIX if model.input_channels > 4 else None
         loader = torch.utils.data.DataLoader(ChunkDataset(val_h5, None, None, prefix), batch_size=batch_size)
-        out.append(evaluate(model, loader, device)["genic_f1"])
+        out.append(evaluate_model(model, loader, device)["genic_f1"])
     return out
 
 
 def decoded_without_evidence(genome_h5, predictions_h5, prof, cfg, seqids, out):
     """The stage's own annotation of `seqids`: its predictions decoded with its profile, no reads."""
-    from .decode import decode_h5
-
     cfg = dataclasses.replace(cfg, rnaseq_hint_weight=0.0)
     decode_h5(genome_h5, predictions_h5, out, cfg, prof=prof, seqids_only=seqids)
     return [t for t in read_gff3(out) if t.cds]

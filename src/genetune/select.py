@@ -13,7 +13,7 @@ the best `keep_fraction` of the genes are kept; every other gene is masked (samp
 bases either side) on its strand, so training sees the kept genes and the intergenic sequence
 around them but not the doubtful ones. The genes and their scores go to a TSV and the h5 attrs.
 
-unit: chunk. Helixer's stratified rule (HELIXER_NOTES §3, filter-to-most-certain.py), with its
+unit: chunk. Helixer's stratified rule (filter-to-most-certain.py), with its
 bugs fixed: confidence of a chunk = mean over valid bases (sample_weights > 0, not just
 non-padding) of the predicted probability of the pseudolabel's class. Chunks are stratified
 into `strata` quantile bins of their intergenic fraction, so gene-rich and gene-poor chunks are
@@ -21,6 +21,7 @@ both kept; each stratum contributes its most confident chunks, without replaceme
 spilling into other strata. Predictions and labels are paired by (seqid, start, end).
 """
 
+import contextlib
 import logging
 from dataclasses import asdict, dataclass
 
@@ -28,10 +29,12 @@ import numpy as np
 
 from . import layout
 from .chunks import StrandReader, check_same_chunks, read_keys, seq_lengths, strand_runs
-from .cli import tracked
 from .errors import InputError
 from .fileio import atomic_path, open_h5, require
 from .gff import read_gff3, select_transcripts
+from .intervals import runs
+from .progress import tracked
+from .settings import validate_section
 from .subset import mask_genes, write_subset
 
 log = logging.getLogger("genetune.select")
@@ -50,25 +53,9 @@ class SelectConfig:
     single_exon_weight: float = 0.5  # unit gene: single-exon genes' score x this (most false genes have one exon)
 
     @classmethod
-    def from_dict(cls, d):
-        d = dict(d or {})
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InputError(f"unknown selection settings: {', '.join(sorted(unknown))}")
-        cfg = cls(**d)
-        if cfg.unit not in ("gene", "chunk"):
-            raise InputError(f"selection setting unit: {cfg.unit!r} is neither gene nor chunk")
-        if not isinstance(cfg.keep_fraction, (int, float)) or not 0 < cfg.keep_fraction <= 1:
-            raise InputError(f"selection setting keep_fraction: {cfg.keep_fraction!r} must be in (0, 1]")
-        if not isinstance(cfg.strata, int) or cfg.strata < 1:
-            raise InputError(f"selection setting strata: {cfg.strata!r} must be a whole number >= 1")
-        if not 0 <= cfg.evidence_weight <= 1:
-            raise InputError(f"selection setting evidence_weight: {cfg.evidence_weight!r} must be in [0, 1]")
-        if not 0 <= cfg.single_exon_weight <= 1:
-            raise InputError(f"selection setting single_exon_weight: {cfg.single_exon_weight!r} must be in [0, 1]")
-        if not isinstance(cfg.min_depth, int) or cfg.min_depth < 1 or cfg.mask_margin < 0:
-            raise InputError("selection settings min_depth (>= 1) and mask_margin (>= 0) must be whole numbers")
-        return cfg
+    def from_dict(cls, d, source="--settings"):
+        """Settings validated once, by the config schema's select section (settings.py)."""
+        return cls(**validate_section("select", dict(d or {}), source))
 
 
 def chunk_confidence(labels_h5, predictions_h5, block=64):
@@ -135,11 +122,11 @@ def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: S
     cfg = cfg or SelectConfig()
     seqids, start_ends = read_keys(genome_h5)
     lengths = seq_lengths(seqids, start_ends)
-    runs = {(r.seqid, r.strand): r for r in strand_runs(seqids, start_ends)}
+    strands = {(r.seqid, r.strand): r for r in strand_runs(seqids, start_ends)}
     out = []
-    with open_h5(predictions_h5) as p, (open_h5(coverage_h5) if coverage_h5 else _Null()) as c:
+    with open_h5(predictions_h5) as p, (open_h5(coverage_h5) if coverage_h5 else contextlib.nullcontext()) as c:
         for t in tracked(transcripts, desc="gene scores", unit="gene"):
-            run = runs.get((t.seqid, t.strand))
+            run = strands.get((t.seqid, t.strand))
             if run is None:
                 raise InputError(f"{predictions_h5}: no predictions for sequence {t.seqid} strand {t.strand}")
             L = lengths[t.seqid]
@@ -155,7 +142,7 @@ def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: S
                 cov, spl = (v.sum(1).astype(np.float64) for v in reader.read(a, b))  # all BAMs pooled
                 exonic = cls != layout.INTRON
                 row["exon_coverage"] = float(((cov + spl)[exonic] >= cfg.min_depth).mean())
-                introns = _runs(~exonic)
+                introns = runs(~exonic)
                 if introns:
                     ok = [((cov[i:j] + spl[i:j]).mean() >= cfg.min_depth
                            and spl[i:j].sum() / max(1.0, (cov[i:j] + spl[i:j]).sum()) >= 0.5) for i, j in introns]
@@ -175,19 +162,6 @@ def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: S
             row["all_introns_supported"] = bool(introns) and row["intron_support"] == 1.0
             out.append(row)
     return out
-
-
-class _Null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _runs(mask):
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
 
 
 def write_genes_tsv(rows, path):

@@ -66,13 +66,21 @@ def _first_error(instance, sub_schema):
 
 
 def _fill_defaults(instance, sub_schema):
-    """Schema defaults for missing keys, recursively into objects that are given."""
+    """Schema defaults for missing keys, recursively into objects that are given; not inside an
+    object whose preset replaces defaults (x-defaults-after-preset: its dataclass fills them)."""
     for key, prop in sub_schema.get("properties", {}).items():
         if key not in instance and "default" in prop:
             instance[key] = copy.deepcopy(prop["default"])
-        if isinstance(instance.get(key), dict) and prop.get("type") == "object":
+        if (isinstance(instance.get(key), dict) and prop.get("type") == "object"
+                and not prop.get("x-defaults-after-preset")):
             _fill_defaults(instance[key], prop)
     return instance
+
+
+def section_defaults(section):
+    """{key: default} of a section of the schema (the defaults of its script's settings dataclass)."""
+    return {k: copy.deepcopy(p["default"]) for k, p in schema()["properties"][section]["properties"].items()
+            if "default" in p}
 
 
 def validate_config(config, source="config"):
@@ -123,11 +131,6 @@ def markdown():
              "memory, GPUs and partitions belong to the profiles in `workflow/profiles/`.", "",
              "| key | type | default | meaning |", "|---|---|---|---|"]
 
-    from dataclasses import fields
-
-    from .decode import DecodeConfig
-    decode_defaults = {f.name: f.default for f in fields(DecodeConfig)}  # decode: defaults live in DecodeConfig
-
     def required(key, parent):
         """'required', 'required (or `x`)' where the parent's anyOf offers another way, or ''."""
         if key in parent.get("required", []):
@@ -142,8 +145,6 @@ def markdown():
         out = []
         for key, prop in parent["properties"].items():
             default = f"`{json.dumps(prop['default'])}`" if "default" in prop else required(key, parent)
-            if prefix == "decode." and key in decode_defaults:
-                default = f"`{json.dumps(decode_defaults[key])}`"
             desc = " ".join(str(prop.get("description", "")).split())
             out.append(f"| `{prefix}{key}` | {_type_text(prop)} | {default} | {desc} |")
             if prop.get("properties"):

@@ -17,8 +17,9 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from . import layout
-from .chunks import read_keys, seq_lengths
+from .chunks import StrandReader, read_keys, seq_lengths, strand_runs
 from .errors import InputError
+from .fasta import codes_from_onehot
 from .fileio import atomic_path, open_h5, require
 from .subset import mask_genes, write_subset
 
@@ -78,9 +79,6 @@ def _kmers(seq):
 def cds_sequences(h5_path, transcripts):
     """{index: CDS bases 5'->3' as bytes of one-hot codes} of each transcript, read per strand from the
     file's chunks (a window per gene)."""
-    from .chunks import StrandReader, strand_runs
-    from .fasta import codes_from_onehot
-
     by_strand = {}
     for k, t in enumerate(transcripts):
         by_strand.setdefault((t.seqid, t.strand), []).append(k)

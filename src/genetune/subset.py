@@ -1,7 +1,7 @@
 """Write a subset of a Helixer-format file's chunks, optionally merging coverage by key.
 
 Every dataset whose first axis is N is copied for the chosen rows; other ("short") arrays
-are copied whole, so metadata survives (Helixer's filter dropped it, HELIXER_NOTES §3).
+are copied whole, so metadata survives (Helixer's filter dropped it).
 """
 
 import h5py

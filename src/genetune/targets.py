@@ -14,9 +14,8 @@ Masked bases (padding, sample weight 0) are -1 everywhere.
 import numpy as np
 
 from . import layout
-from .models.residual import GENEML_CLASSES
 
-_GENEML = {c: i for i, c in enumerate(GENEML_CLASSES)}
+_GENEML = {c: i for i, c in enumerate(layout.GENEML_CLASSES)}
 GENEML_OF_BOUNDARY = [_GENEML[c] for c in ("exon_start", "exon_end", "cds_start", "cds_end")]  # BOUNDARY order
 
 
@@ -46,7 +45,7 @@ def boundary_targets(genic, transitions, minus):
 
 
 def geneml_targets(genic, boundary):
-    """(L,) int64 index into GENEML_CLASSES from the genic and boundary targets."""
+    """(L,) int64 index into layout.GENEML_CLASSES from the genic and boundary targets."""
     out = np.full(len(genic), _GENEML["none"], np.int64)
     out[genic == layout.CDS] = _GENEML["is_exon"]
     intron = genic == layout.INTRON

@@ -41,19 +41,19 @@ from tqdm import tqdm
 from . import layout, metrics
 from .checkpoint import build_model, input_channels, load_checkpoint, save_checkpoint, sha256
 from .data import ChunkDataset
+from .device import autocast, pick_device
 from .errors import InputError
 from .fileio import atomic_path, open_h5
 from .losses import weighted_loss
-from .models import build, with_coverage_adapter
-from .models.hybrid import with_boundary_head
-from .schedule import SCHEDULES, lr_at, plateau_reductions
+from .metrics_table import write_metrics
+from .models import DEFAULT_FAMILY, build, with_coverage_adapter
+from .schedule import lr_at, plateau_reductions
+from .settings import validate_section
 
 log = logging.getLogger("genetune.train")
-MODES = ("scratch", "full", "head", "unfreeze_last", "coverage")
 # the batch key each model output is trained on (targets.py, data.ChunkDataset)
 TARGET_OF_OUTPUT = {"genic": "y", "classes": "classes", "phase": "phase", "boundary": "boundary"}
-METRICS_HEADER = ("epoch", "step", "split", "metric", "value", "lr")
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 @dataclass
@@ -101,70 +101,22 @@ class TrainConfig:
     # "frozen": batch norms keep the base model's statistics (inference mode) while their scale and
     # shift may train; "train": batch statistics as in pretraining; "auto": frozen unless mode scratch
     batch_norm: str = "auto"
-    family: str = "hybrid"  # scratch mode only
+    family: str = DEFAULT_FAMILY  # scratch mode only
     architecture: dict = field(default_factory=dict)  # scratch mode only
     # bookkeeping
     log_every: int = 20
     save_every: int = 50  # steps between resume states (and at every check)
 
     @classmethod
-    def from_dict(cls, d):
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        unknown = set(d) - set(known)
-        if unknown:
-            raise InputError(f"unknown fine-tuning settings: {', '.join(sorted(unknown))}")
-        cfg = cls(**known)
-        cfg.validate()
-        return cfg
-
-    def validate(self):
-        def bad(key, why):
-            raise InputError(f"fine-tuning setting {key}: {getattr(self, key)!r} {why}")
-        if self.mode not in MODES:
-            raise InputError(f"fine-tuning mode '{self.mode}' is not one of {', '.join(MODES)}")
-        if self.schedule not in SCHEDULES:
-            bad("schedule", f"is not one of {', '.join(SCHEDULES)}")
-        if self.loss not in ("cross_entropy", "focal"):
-            bad("loss", "is neither cross_entropy nor focal")
-        if self.batch_norm not in ("auto", "frozen", "train"):
-            bad("batch_norm", "is not auto, frozen or train")
-        for key in ("epochs", "batch_size", "patience", "log_every", "save_every", "plateau_patience",
-                    "restart_steps", "restart_mult"):
-            v = getattr(self, key)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                bad(key, "must be a whole number >= 1")
-        for key in ("lr",):
-            if not isinstance(self.lr, (int, float)) or not self.lr > 0:
-                bad(key, "must be a number > 0")
-        for key in ("min_lr_ratio", "trunk_lr_ratio", "plateau_factor", "gamma", "phase_loss_weight"):
-            v = getattr(self, key)
-            if not isinstance(v, (int, float)) or not 0 <= v <= 1:
-                bad(key, "must be a number from 0 to 1")
-        for key in ("weight_decay", "grad_clip", "min_delta", "focal_gamma", "boundary_loss_weight",
-                    "warmup_steps", "check_every", "max_train_chunks", "max_val_chunks", "unfreeze_last"):
-            v = getattr(self, key)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
-                bad(key, "must be a number >= 0")
-        if self.class_weights is not None and (len(self.class_weights) != 4 or min(self.class_weights) < 0):
-            bad("class_weights", f"needs 4 non-negative numbers ({', '.join(layout.CLASSES)})")
-        if self.transition_weights is not None and (len(self.transition_weights) != 6
-                                                    or min(self.transition_weights) < 0):
-            bad("transition_weights", f"needs 6 non-negative numbers ({', '.join(layout.TRANSITION_NAMES)})")
-        if (self.mode == "unfreeze_last") != (self.unfreeze_last > 0):
+    def from_dict(cls, d, source="--settings"):
+        """Settings validated once, by the config schema's finetune section (settings.py), plus the
+        one rule between two keys the schema does not state."""
+        cfg = cls(**validate_section("finetune", dict(d or {}), source))
+        if (cfg.mode == "unfreeze_last") != (cfg.unfreeze_last > 0):
             raise InputError("fine-tuning: mode 'unfreeze_last' needs unfreeze_last >= 1 (the trunk layer groups "
-                             f"that train), and only that mode takes it (mode {self.mode}, unfreeze_last "
-                             f"{self.unfreeze_last})")
-
-
-def pick_device():
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def autocast(device):
-    """bf16 autocast on CUDA (where it helps), nothing on CPU."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+                             f"that train), and only that mode takes it (mode {cfg.mode}, unfreeze_last "
+                             f"{cfg.unfreeze_last})")
+        return cfg
 
 
 def _with_flanks(model, x, fill=0.0):
@@ -202,7 +154,7 @@ def batch_loss(model, batch, device, cfg: TrainConfig):
 
 
 @torch.no_grad()
-def evaluate(model, loader, device) -> dict:
+def evaluate_model(model, loader, device) -> dict:
     """Validation: loss of the main output (per-base weights, no class weights), genic F1 and the
     F1 of each class over valid bases."""
     was_training = model.training
@@ -275,9 +227,7 @@ def build_for_mode(cfg: TrainConfig, base_path, n_bams):
     parent = load_checkpoint(base_path)
     model = build_model(parent, base_path)
     if cfg.add_boundary_head and "boundary" not in model.outputs:
-        if model.family != "hybrid":
-            raise InputError(f"{base_path}: add_boundary_head is for HybridModels, not {model.family} models")
-        model = with_boundary_head(model)
+        model = model.with_boundary_head()
     if cfg.mode == "coverage":
         if not n_bams:
             raise InputError("fine-tuning mode 'coverage' needs RNA-seq coverage in the training data")
@@ -312,39 +262,156 @@ def fingerprint(cfg, paths):
     return h.hexdigest()
 
 
-def write_metrics(rows, path):
-    with atomic_path(path) as tmp, open(tmp, "w") as fh:
-        fh.write("\t".join(METRICS_HEADER) + "\n")
-        for r in rows:
-            fh.write(f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4]:.6g}\t{r[5]:.6g}\n")
+@dataclass
+class TrainState:
+    """Everything a resumed run needs, saved whole to the state file at every check and every
+    `save_every` steps: position (epoch, batch of the epoch, step), metric rows, the best weights
+    so far and the patience count, and the model, optimiser and RNG states."""
+
+    fingerprint: str
+    version: int = STATE_VERSION
+    step: int = 0
+    epoch: int = 0  # epochs completed
+    batch: int = 0  # batches of the current epoch done
+    rows: list = field(default_factory=list)  # metrics.tsv rows
+    history: list = field(default_factory=list)  # val genic F1 of every check after the baseline (plateau)
+    best_metric: float = -1.0
+    best_state: dict = None
+    best_step: int = 0
+    best_epoch: int = 0
+    best_val: dict = None
+    val: dict = None  # the last check's metrics
+    bad: int = 0  # checks without improvement
+    loss_sum: float = 0.0  # training loss since the last check
+    loss_n: int = 0
+    done: bool = False
+    model_state: dict = None
+    optimizer_state: dict = None
+    rng: dict = None
 
 
-def read_metrics(path):
-    """Rows of a metrics.tsv as dicts (value and lr as floats)."""
-    lines = Path(path).read_text().splitlines()
-    header = lines[0].split("\t")
-    out = []
-    for ln in lines[1:]:
-        r = dict(zip(header, ln.split("\t")))
-        r["epoch"], r["step"] = int(r["epoch"]), int(r["step"])
-        r["value"], r["lr"] = float(r["value"]), float(r["lr"])
-        out.append(r)
-    return out
+@dataclass
+class Run:
+    """What a run holds fixed: settings, model, optimiser and its parameter groups, data, files."""
+
+    cfg: TrainConfig
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    groups: list  # [{"params", "lr_ratio"}] of freeze_for_mode
+    train_ds: ChunkDataset
+    val_loader: torch.utils.data.DataLoader
+    device: torch.device
+    total_steps: int
+    channels: dict  # the checkpoint's input channels record
+    meta: dict  # train_config, parent_sha256, model_card of every checkpoint
+    out_dir: Path
+    state_path: Path
 
 
-def train(cfg: TrainConfig, train_h5, val_h5, out_dir, base_model=None, resume=True, model_card=None,
-          threads=None, state_path=None, progress=True):
-    """Train; writes out_dir/{best,last}.pt and metrics.tsv. Returns the best validation metrics."""
-    # --- setup: seeds, device, data, model, optimiser ---
-    out_dir = Path(out_dir)  # made by the first write (fileio.atomic_path), so a failed start leaves nothing
-    state_path = Path(state_path) if state_path else out_dir / "resume_state.pt"
-    if threads:
-        torch.set_num_threads(threads)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    device = pick_device()
+def load_state(path, key):
+    """The TrainState in `path` if it is from these settings and inputs (`key`), else None."""
+    if not path.exists():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a state torn by a crash while it was renamed cannot happen; any other
+        log.warning("%s: unreadable resume state (%s); starting afresh", path, exc)
+        return None
+    if not isinstance(saved, dict) or saved.get("version") != STATE_VERSION or saved.get("fingerprint") != key:
+        log.info("%s: from other settings or inputs; starting afresh", path)
+        return None
+    return TrainState(**saved)
+
+
+def save_state(run: Run, st: TrainState):
+    st.model_state, st.optimizer_state = run.model.state_dict(), run.optimizer.state_dict()
+    st.rng = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    with atomic_path(run.state_path) as tmp:
+        torch.save(asdict(st), tmp)
+
+
+def restore(run: Run, st: TrainState):
+    run.model.load_state_dict(st.model_state)
+    run.optimizer.load_state_dict(st.optimizer_state)
+    torch.set_rng_state(st.rng["torch"])
+    np.random.set_state(st.rng["numpy"])
+    random.setstate(st.rng["python"])
+
+
+def current_lr(run: Run, st: TrainState):
+    cfg = run.cfg
+    return lr_at(st.step, run.total_steps, cfg, plateau_reductions(st.history, cfg.plateau_patience, cfg.min_delta))
+
+
+def write_outputs(run: Run, st: TrainState):
+    """best.pt, last.pt and metrics.tsv, all from the state."""
+    def extra(val, best):
+        card = {**run.meta["model_card"], "validation_metrics": {k: round(float(v), 4) for k, v in val.items()}}
+        return {**run.meta, "model_card": card, "step": st.best_step if best else st.step,
+                "epoch": st.best_epoch if best else st.epoch, "best_metric": st.best_metric, "val_metrics": val}
+
+    best_model = copy.deepcopy(run.model)
+    best_model.load_state_dict(st.best_state)
+    save_checkpoint(run.out_dir / "best.pt", best_model, run.channels, **extra(st.best_val, True))
+    save_checkpoint(run.out_dir / "last.pt", run.model, run.channels, **extra(st.val, False))
+    write_metrics(st.rows, run.out_dir / "metrics.tsv")
+
+
+def check(run: Run, st: TrainState, epoch_label):
+    """Validate, record, keep the best, save the state and the outputs; True to stop."""
+    val = evaluate_model(run.model, run.val_loader, run.device)
+    lr = current_lr(run, st)
+    if st.loss_n:
+        st.rows.append((epoch_label, st.step, "train", "loss", st.loss_sum / st.loss_n, lr))
+    st.rows.extend((epoch_label, st.step, "val", name, float(v), lr) for name, v in val.items())
+    st.loss_sum, st.loss_n = 0.0, 0
+    metric = val["genic_f1"]
+    baseline = st.best_state is None
+    improved = baseline or metric > st.best_metric + run.cfg.min_delta
+    if not baseline:
+        st.history.append(metric)
+    if improved:
+        st.best_metric, st.best_state = metric, copy.deepcopy(run.model.state_dict())
+        st.best_step, st.best_epoch, st.best_val, st.bad = st.step, epoch_label, val, 0
+    else:
+        st.bad += 1
+    st.val = val
+    save_state(run, st)
+    write_outputs(run, st)
+    what = "starting model" if baseline else (
+        "-> best.pt" if improved else f"{st.bad}/{run.cfg.patience} checks without improvement")
+    log.info("epoch %d step %d: val genic F1 %.4f, val loss %.4f, lr %.2e (best %.4f) %s", epoch_label, st.step,
+             metric, val["loss"], lr, st.best_metric, what)
+    return st.bad >= run.cfg.patience
+
+
+def train_step(run: Run, st: TrainState, rows, epoch):
+    """One optimiser step on the batch of dataset rows; returns (loss, lr)."""
+    cfg = run.cfg
+    batch = torch.utils.data.default_collate([run.train_ds[i] for i in rows])
+    lr = current_lr(run, st)
+    for g, spec in zip(run.optimizer.param_groups, run.groups):
+        g["lr"] = lr * spec["lr_ratio"]
+    with autocast(run.device):
+        loss = batch_loss(run.model, batch, run.device, cfg)
+    if not torch.isfinite(loss):
+        raise InputError(f"training diverged: the loss is {loss.item()} at step {st.step + 1} (epoch {epoch}); "
+                         f"best.pt and last.pt hold the last good weights. Lower lr ({cfg.lr:g}) or raise "
+                         "warmup_steps")
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_([p for g in run.groups for p in g["params"]], cfg.grad_clip)
+    run.optimizer.step()
+    st.step += 1
+    st.batch += 1
+    st.loss_sum += loss.item()
+    st.loss_n += 1
+    return loss.item(), lr
+
+
+def setup(cfg: TrainConfig, train_h5, val_h5, out_dir, base_model, model_card, state_path):
+    """The Run of these settings and files: data, the mode's model, its optimiser, checkpoint metadata."""
     with open_h5(train_h5) as h5:
         prefix = layout.DEFAULT_COVERAGE_PREFIX
         has_cov = layout.coverage_name(prefix) in h5
@@ -359,150 +426,79 @@ def train(cfg: TrainConfig, train_h5, val_h5, out_dir, base_model=None, resume=T
     val_ds = ChunkDataset(val_h5, None, None, cov_prefix, cfg.max_val_chunks, cfg.seed)
     if not len(train_ds) or not len(val_ds):
         raise InputError(f"no usable chunks: {len(train_ds)} in {train_h5}, {len(val_ds)} in {val_h5}")
-    val_loader = torch.utils.data.DataLoader(val_ds, batch_size=cfg.batch_size)
+    device = pick_device()
     model.to(device)
     groups = freeze_for_mode(model, cfg)
     optimizer = torch.optim.AdamW([{"params": g["params"]} for g in groups], lr=cfg.lr,
                                   weight_decay=cfg.weight_decay)
-    params = [p for g in groups for p in g["params"]]
-    steps_per_epoch = math.ceil(len(train_ds) / cfg.batch_size)
-    total_steps = cfg.epochs * steps_per_epoch
-    channels = input_channels(bams, strands, prefix) if uses_cov else input_channels()
     meta = {"train_config": asdict(cfg), "parent_sha256": sha256(base_model) if parent else None,
             "model_card": model_card or (parent or {}).get("model_card", {})}
+    return Run(cfg, model, optimizer, groups, train_ds, torch.utils.data.DataLoader(val_ds, batch_size=cfg.batch_size),
+               device, cfg.epochs * math.ceil(len(train_ds) / cfg.batch_size),
+               input_channels(bams, strands, prefix) if uses_cov else input_channels(), meta, Path(out_dir),
+               Path(state_path) if state_path else Path(out_dir) / "resume_state.pt")
+
+
+def train(cfg: TrainConfig, train_h5, val_h5, out_dir, base_model=None, resume=True, model_card=None,
+          threads=None, state_path=None, progress=True):
+    """Train; writes out_dir/{best,last}.pt and metrics.tsv (out_dir is made by the first write, so a
+    failed start leaves nothing). Returns the best validation metrics."""
+    if threads:
+        torch.set_num_threads(threads)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    run = setup(cfg, train_h5, val_h5, out_dir, base_model, model_card, state_path)
     key = fingerprint(cfg, [train_h5, val_h5, base_model])
-
-    # --- the training state: fresh, or resumed from the state file ---
-    S = None
-    if resume and state_path.exists():
-        try:
-            S = torch.load(state_path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # a state torn by a crash while it was renamed cannot happen; any other
-            log.warning("%s: unreadable resume state (%s); starting afresh", state_path, exc)
-        if S is not None and (S.get("version") != STATE_VERSION or S.get("fingerprint") != key):
-            log.info("%s: from other settings or inputs; starting afresh", state_path)
-            S = None
-    if S is not None:
-        model.load_state_dict(S["model_state"])
-        optimizer.load_state_dict(S["optimizer_state"])
-        torch.set_rng_state(S["rng"]["torch"])
-        np.random.set_state(S["rng"]["numpy"])
-        random.setstate(S["rng"]["python"])
-        log.info("resumed from %s at epoch %d, step %d (best val genic F1 %.4f)", state_path, S["epoch"] + 1,
-                 S["step"], S["best_metric"])
+    st = load_state(run.state_path, key) if resume else None
+    if st is not None:
+        restore(run, st)
+        log.info("resumed from %s at epoch %d, step %d (best val genic F1 %.4f)", run.state_path, st.epoch + 1,
+                 st.step, st.best_metric)
     else:
-        S = {"version": STATE_VERSION, "fingerprint": key, "step": 0, "epoch": 0, "batch": 0, "rows": [],
-             "history": [], "best_metric": -1.0, "best_state": None, "best_step": 0, "best_epoch": 0, "bad": 0,
-             "loss_sum": 0.0, "loss_n": 0, "done": False, "val": None, "best_val": None}
-
-    def current_lr():
-        return lr_at(S["step"], total_steps, cfg, plateau_reductions(S["history"], cfg.plateau_patience,
-                                                                      cfg.min_delta))
-
-    def checkpoint_extra(val, best):
-        card = {**meta["model_card"], "validation_metrics": {k: round(float(v), 4) for k, v in val.items()}}
-        return {**meta, "model_card": card, "step": S["best_step"] if best else S["step"],
-                "epoch": S["best_epoch"] if best else S["epoch"], "best_metric": S["best_metric"],
-                "val_metrics": val}
-
-    def save_state():
-        S.update(model_state=model.state_dict(), optimizer_state=optimizer.state_dict(),
-                 rng={"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()})
-        with atomic_path(state_path) as tmp:
-            torch.save(S, tmp)
-
-    def write_outputs():
-        """best.pt, last.pt, metrics.tsv and the learning curves, all from the state."""
-        best_model = copy.deepcopy(model)
-        best_model.load_state_dict(S["best_state"])
-        save_checkpoint(out_dir / "best.pt", best_model, channels, **checkpoint_extra(S["best_val"], True))
-        save_checkpoint(out_dir / "last.pt", model, channels, **checkpoint_extra(S["val"], False))
-        write_metrics(S["rows"], out_dir / "metrics.tsv")
-
-    def check(epoch_label):
-        """Validate, record, keep the best, save the state and the outputs; True to stop."""
-        val = evaluate(model, val_loader, device)
-        lr = current_lr()
-        if S["loss_n"]:
-            S["rows"].append((epoch_label, S["step"], "train", "loss", S["loss_sum"] / S["loss_n"], lr))
-        S["rows"].extend((epoch_label, S["step"], "val", name, float(v), lr) for name, v in val.items())
-        S["loss_sum"], S["loss_n"] = 0.0, 0
-        metric = val["genic_f1"]
-        baseline = S["best_state"] is None
-        improved = baseline or metric > S["best_metric"] + cfg.min_delta
-        if not baseline:
-            S["history"].append(metric)
-        if improved:
-            S.update(best_metric=metric, best_state=copy.deepcopy(model.state_dict()), best_step=S["step"],
-                     best_epoch=epoch_label, best_val=val, bad=0)
-        else:
-            S["bad"] += 1
-        S["val"] = val
-        save_state()
-        write_outputs()
-        what = "starting model" if baseline else (
-            "-> best.pt" if improved else f"{S['bad']}/{cfg.patience} checks without improvement")
-        log.info("epoch %d step %d: val genic F1 %.4f, val loss %.4f, lr %.2e (best %.4f) %s", epoch_label,
-                 S["step"], metric, val["loss"], lr, S["best_metric"], what)
-        return S["bad"] >= cfg.patience
-
+        st = TrainState(fingerprint=key)
+    steps_per_epoch = math.ceil(len(run.train_ds) / cfg.batch_size)
     log.info("config: %s", json.dumps(asdict(cfg)))
-    log.info("device %s, %d train / %d val chunks, %d trainable parameters, %d steps per epoch", device,
-             len(train_ds), len(val_ds), sum(p.numel() for p in params), steps_per_epoch)
+    log.info("device %s, %d train / %d val chunks, %d trainable parameters, %d steps per epoch", run.device,
+             len(run.train_ds), len(run.val_loader.dataset), sum(p.numel() for g in run.groups for p in g["params"]),
+             steps_per_epoch)
 
-    # --- the loop: the baseline check, then epochs of seeded batches, a check every epoch or N steps ---
-    if S["best_state"] is None:
-        S["done"] = check(0)
-    while not S["done"] and S["epoch"] < cfg.epochs:
-        epoch = S["epoch"] + 1
-        train_mode(model, cfg)
-        batches = epoch_batches(len(train_ds), cfg.batch_size, cfg.seed, epoch)
+    # the baseline check, then epochs of seeded batches with a check every epoch (or every check_every steps)
+    if st.best_state is None:
+        st.done = check(run, st, 0)
+    while not st.done and st.epoch < cfg.epochs:
+        epoch = st.epoch + 1
+        train_mode(run.model, cfg)
+        batches = epoch_batches(len(run.train_ds), cfg.batch_size, cfg.seed, epoch)
         t0 = time.time()
-        bar = tqdm(batches[S["batch"]:], desc=f"epoch {epoch}", unit="step", file=sys.stderr, mininterval=10,
+        bar = tqdm(batches[st.batch:], desc=f"epoch {epoch}", unit="step", file=sys.stderr, mininterval=10,
                    disable=not progress)
         stop = False
         for rows in bar:
-            batch = torch.utils.data.default_collate([train_ds[i] for i in rows])
-            lr = current_lr()
-            for g, spec in zip(optimizer.param_groups, groups):
-                g["lr"] = lr * spec["lr_ratio"]
-            with autocast(device):
-                loss = batch_loss(model, batch, device, cfg)
-            if not torch.isfinite(loss):
-                raise InputError(f"training diverged: the loss is {loss.item()} at step {S['step'] + 1} (epoch "
-                                 f"{epoch}); best.pt and last.pt hold the last good weights. Lower lr "
-                                 f"({cfg.lr:g}) or raise warmup_steps")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            optimizer.step()
-            S["step"] += 1
-            S["batch"] += 1
-            S["loss_sum"] += loss.item()
-            S["loss_n"] += 1
-            bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.2e}", refresh=False)
-            if S["step"] % cfg.log_every == 0:
-                log.info("epoch %d step %d loss %.4f lr %.2e %.2fs/step", epoch, S["step"], loss.item(), lr,
-                         (time.time() - t0) / max(1, S["batch"]))
-            if cfg.check_every and S["step"] % cfg.check_every == 0:
-                if check(epoch):
+            loss, lr = train_step(run, st, rows, epoch)
+            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", refresh=False)
+            if st.step % cfg.log_every == 0:
+                log.info("epoch %d step %d loss %.4f lr %.2e %.2fs/step", epoch, st.step, loss, lr,
+                         (time.time() - t0) / max(1, st.batch))
+            if cfg.check_every and st.step % cfg.check_every == 0:
+                if check(run, st, epoch):
                     stop = True
                     break
-            elif S["step"] % cfg.save_every == 0:
-                save_state()
+            elif st.step % cfg.save_every == 0:
+                save_state(run, st)
         bar.close()
         if not stop:
-            S["epoch"], S["batch"] = epoch, 0
+            st.epoch, st.batch = epoch, 0
             if not cfg.check_every:
-                stop = check(epoch)
+                stop = check(run, st, epoch)
             else:
-                save_state()
+                save_state(run, st)
         log.info("epoch %d done in %.1f s", epoch, time.time() - t0)
-        S["done"] = stop
-    if S["loss_n"] or S["val"] is None:  # steps since the last check (check_every not dividing the run)
-        check(S["epoch"])
-    S["done"] = True
-    save_state()
-    write_outputs()
-    return S["best_val"]
+        st.done = stop
+    if st.loss_n or st.val is None:  # steps since the last check (check_every not dividing the run)
+        check(run, st, st.epoch)
+    st.done = True
+    save_state(run, st)
+    write_outputs(run, st)
+    return st.best_val

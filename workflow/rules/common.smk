@@ -15,8 +15,8 @@ from genetune.errors import InputError
 from genetune.settings import validate_config
 
 # A species config given with --configfile is complete by itself: the demo's keys in
-# config/config.yaml (the Snakefile's configfile) do not leak into it (issue: a species without
-# `rnaseq:` silently used the demo's BAM). Missing keys take the schema's defaults. A config file
+# config/config.yaml (the Snakefile's configfile) do not leak into it, so a species without
+# `rnaseq:` never reads the demo's BAM. Missing keys take the schema's defaults. A config file
 # without `species` (config/pretrain.yaml) adds to the demo config instead.
 overwrite = workflow.config_settings.overwrite_config
 if workflow.overwrite_configfiles and (

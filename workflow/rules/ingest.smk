@@ -1,4 +1,5 @@
-# Genome and RNA-seq ingestion: FASTA -> genome.h5, BAM(s) -> coverage.h5 (same chunks).
+# Genome and RNA-seq ingestion: FASTA -> genome.h5, BAM(s) -> coverage.h5 (same chunks), BAMs and
+# hints files -> the read junctions (evidence/junctions.tsv).
 
 
 rule ingest_genome:

@@ -46,7 +46,7 @@ def main():
                              "(one per stage, the first pass first)")
         decoding = (a.genome_h5, {name: (pred, profile.load(prof)) for name, pred, prof
                                   in zip(stages, a.predictions, a.profiles)},
-                    DecodeConfig.from_dict(cli.load_settings(a.settings, "decode")))
+                    DecodeConfig.from_dict(cli.load_settings(a.settings), cli.settings_source(a.settings)))
     chosen = choose_final(a.val_h5, stages, a.out_gff3, a.out_tsv, junctions, held_out, a.models, decoding)
     print(f"final annotation: {chosen} ({stages[chosen]})")
 

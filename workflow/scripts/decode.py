@@ -22,7 +22,7 @@ def main():
     cli.piece_options(p)
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    cfg = DecodeConfig.from_dict(cli.load_settings(a.settings, "decode"))
+    cfg = DecodeConfig.from_dict(cli.load_settings(a.settings), cli.settings_source(a.settings))
     if a.base_model:
         a.comment.append(f"base model {a.base_model} sha256 {sha256(a.base_model)}")
     prof = profile.load(a.profile) if a.profile else None

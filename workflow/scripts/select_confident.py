@@ -19,7 +19,7 @@ def main():
     p.add_argument("--genes-tsv", help="every gene with its scores and whether it was kept")
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    cfg = SelectConfig.from_dict(cli.load_settings(a.settings, "select"))
+    cfg = SelectConfig.from_dict(cli.load_settings(a.settings), cli.settings_source(a.settings))
     junctions = evidence.read_tsv(a.junctions) if a.junctions else None
     rows, conf = select_confident(a.labels_h5, a.predictions, a.out, cfg, a.gff3, a.coverage_h5, a.genes_tsv,
                                   junctions)

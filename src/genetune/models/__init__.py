@@ -1,18 +1,14 @@
-"""Model families behind one interface, and the one place that builds a model from its record.
-
-Every family is an nn.Module with `family`, `arch` (a dataclass with to_dict()), `input_channels`,
-`context` (bases either side each output depends on; None: the whole window, for recurrent
-models), `flank` (input bases either side that forward() consumes), `length_multiple` (window
-lengths must be a multiple of it), `outputs` (the probability
-outputs it gives: "genic" always, "phase", "boundary"), `flops_per_bp()`, `forward(x, coverage)`
--> logits by head, `probabilities(logits)` -> (B, L, 4) arrays by output, `layer_groups()`
-([(name, parameters)] from input to output, the head last) and `trunk_parameters()`.
-Prediction, training and decoding ask this interface, not the class.
+"""Model families behind one interface (family.ModelFamily), and the one place that builds a model
+from its record. Prediction, training and decoding ask the interface, not the class; no family
+name is spelled outside this package.
 """
 
 import dataclasses
+import os
 
+from .. import layout
 from ..errors import InputError
+from .family import FamilyModel, ModelFamily  # noqa: F401  (the interface, re-exported)
 from .hybrid import HybridArchitecture, HybridModel
 from .residual import ResidualArchitecture, ResidualCNN
 
@@ -20,6 +16,17 @@ FAMILIES = {
     "hybrid": (HybridModel, HybridArchitecture),
     "residual": (ResidualCNN, ResidualArchitecture),
 }
+DEFAULT_FAMILY = "hybrid"  # scratch training's default; checkpoints from before families were recorded
+
+
+def register(model_cls, arch_cls):
+    """Add a family (a FamilyModel subclass with its `family` name and architecture dataclass)."""
+    FAMILIES[model_cls.family] = (model_cls, arch_cls)
+
+
+def family_of(ckpt):
+    """The family a checkpoint records."""
+    return ckpt.get("family", DEFAULT_FAMILY)
 
 
 def architecture(family, record, source="checkpoint"):
@@ -62,3 +69,17 @@ def with_coverage_adapter(base, n_bams, width=16, kernel=9, hidden=False):
     missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("adapter.") for k in missing), (missing, unexpected)
     return model
+
+
+def input_channels(coverage_bams=None, strandedness=None, prefix=layout.DEFAULT_COVERAGE_PREFIX, norm="log"):
+    """The checkpoint's record of what the model reads: DNA columns, and RNA-seq coverage of which
+    BAMs (their order is part of the input), strandedness, dataset prefix and normalisation."""
+    return {
+        "dna": list(layout.BASES),
+        "coverage": None if not coverage_bams else {
+            "bams": [os.path.basename(str(b)) for b in coverage_bams],
+            "strandedness": list(strandedness or []),
+            "prefix": prefix,
+            "norm": norm,
+        },
+    }

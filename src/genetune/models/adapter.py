@@ -7,7 +7,7 @@ exon boundaries, are visible where the base model's features are). The result en
 model's head features as a residual branch, h + P(a) (P linear), and, with `hidden`, a second,
 non-linear branch h + Q(relu(R([h, a]))). P and Q start at zero, so before any training the
 model predicts exactly what the base model predicts; the trunk stays frozen (Helixer's
-"coverage hat" is linear and sees one timestep only, HELIXER_NOTES §9.6).
+"coverage hat" is linear and sees one timestep only).
 """
 
 from dataclasses import asdict, dataclass

@@ -1,4 +1,4 @@
-"""Helixer's HybridModel in PyTorch (HELIXER_NOTES §5.1), plus the coverage and boundary heads.
+"""Helixer's HybridModel in PyTorch, plus the coverage and boundary heads.
 
 Conv1D stack (batch norm before each extra conv) -> reshape that concatenates pool_size bases
 into one timestep -> BiLSTM stack -> dense head with pool_size x 4 genic (+ phase) logits.
@@ -18,6 +18,7 @@ from torch import nn
 
 from .. import layout
 from .adapter import AdapterSettings, CoverageAdapter, adapter_flops_per_bp
+from .family import FamilyModel
 
 N_BOUNDARY_LOGITS = 1 + len(layout.BOUNDARY_CLASSES)  # "none" first
 
@@ -46,9 +47,8 @@ class HybridArchitecture:
         return asdict(self)
 
 
-class HybridModel(nn.Module):
+class HybridModel(FamilyModel):
     family = "hybrid"
-    flank = 0  # input bases either side that forward() consumes without an output
     context = None  # outputs depend on the whole window (BiLSTM), hence Helixer's overlapping windows
 
     def __init__(self, arch: HybridArchitecture):
@@ -132,8 +132,32 @@ class HybridModel(nn.Module):
         boundary only with those heads); L divisible by pool_size."""
         return self.classify(self.conv_features(x), coverage)
 
+    def window_logits(self, x_span, offsets, length, coverage=None):
+        """Logits of the windows starting at `offsets` in x_span (S, 4), each exactly as if predicted
+        alone, with the conv stack run once over the span: bases that two overlapping windows share
+        are convolved once; only the `conv_reach` bases at each window edge, where the window's own
+        zero padding shows, come from a separate pass over 2 x reach bases."""
+        r = self.conv_reach
+        if 2 * r > length:  # windows too short for the edge passes: convolve each alone
+            return self.classify(self.conv_features(torch.stack([x_span[o: o + length] for o in offsets])), coverage)
+        full = self.conv_features(x_span[None])[0]
+        feats = torch.stack([full[o: o + length] for o in offsets])
+        if r:
+            ends = [x_span[o: o + 2 * r] for o in offsets] + [x_span[o + length - 2 * r: o + length] for o in offsets]
+            edge = self.conv_features(torch.stack(ends))
+            feats[:, :r] = edge[: len(offsets), :r]
+            feats[:, -r:] = edge[len(offsets):, r:]
+        return self.classify(feats, coverage)
+
+    def with_boundary_head(self):
+        """This model with a new, randomly initialised boundary head (everything else unchanged)."""
+        model = HybridModel(HybridArchitecture(**{**self.arch.to_dict(), "predict_boundaries": True}))
+        missing, _ = model.load_state_dict(self.state_dict(), strict=False)
+        assert all(k.startswith("boundary_head.") for k in missing), missing
+        return model
+
     def classify(self, features, coverage=None):
-        """forward() from conv features on: predict.py computes those once for overlapping windows."""
+        """forward() from conv features on (window_logits computes those once for overlapping windows)."""
         B, L, _ = features.shape
         h = self.trunk(features)
         if self.arch.input_coverage:
@@ -180,9 +204,6 @@ class HybridModel(nn.Module):
                                 if n.startswith(("head.", "hidden.", "boundary_head.", "adapter."))]))
         return groups
 
-    def trunk_parameters(self):
-        return [p for _, params in self.layer_groups()[:-1] for p in params]
-
 
 def _conv_same(conv: nn.Conv1d, h):
     """conv's 'same' Conv1d as a (1 x k) Conv2d on channels-last (B, C, 1, L): the same numbers
@@ -220,11 +241,3 @@ def flops_per_bp(arch: HybridArchitecture) -> float:
         dense += 2 * head_in * a.pool_size * N_BOUNDARY_LOGITS
     adapter = adapter_flops_per_bp(a.coverage_adapter, head_in, a.pool_size) if a.coverage_adapter else 0
     return conv + (lstm + dense) / a.pool_size + adapter
-
-
-def with_boundary_head(base: HybridModel):
-    """`base` with a new, randomly initialised boundary head (everything else unchanged)."""
-    model = HybridModel(HybridArchitecture(**{**base.arch.to_dict(), "predict_boundaries": True}))
-    missing, _ = model.load_state_dict(base.state_dict(), strict=False)
-    assert all(k.startswith("boundary_head.") for k in missing), missing
-    return model

@@ -3,12 +3,12 @@
 The architecture is read from the file's `model_config` JSON (Conv1D / BatchNormalization /
 Reshape / Dropout / Bidirectional(LSTM) / Dense layers in graph order, as
 `helixer.prediction.HybridModel.model` builds them) and the weights from `model_weights`, in
-each layer's `weight_names` order. Mapping (HELIXER_NOTES §5.1): Conv1D kernel (k, in, out) ->
+each layer's `weight_names` order. Mapping: Conv1D kernel (k, in, out) ->
 (out, in, k); BatchNormalization gamma/beta/moving mean/variance (Keras eps 1e-3, as
 genetune's); LSTM kernel (in, 4u) and recurrent kernel (u, 4u) transposed, gate order i, f, c, o
 is torch's i, f, g, o, Keras's single bias goes to b_ih with b_hh = 0; Dense kernel transposed.
 Input columns are C, A, T, G in both. Models fine-tuned with `--fine-tune --input-coverage`
-(a nested "excerpt" model whose tap is the second-to-last LSTM, HELIXER_NOTES §5.2) are refused
+(a nested "excerpt" model whose tap is the second-to-last LSTM) are refused
 with a clear message.
 """
 

@@ -23,8 +23,10 @@ from torch import nn
 
 from .. import layout
 from .adapter import AdapterSettings, CoverageAdapter, adapter_flops_per_bp
+from .family import FamilyModel
 
-GENEML_CLASSES = ("none", "exon_start", "exon_end", "cds_start", "cds_end", "is_exon", "is_intron")
+GENEML_CLASSES = layout.GENEML_CLASSES
+
 # genetune's genic class of each geneML class, and the boundary column of the boundary classes
 GENIC_OF_CLASS = {"none": layout.IG, "exon_start": layout.CDS, "exon_end": layout.CDS, "cds_start": layout.CDS,
                   "cds_end": layout.CDS, "is_exon": layout.CDS, "is_intron": layout.INTRON}
@@ -81,7 +83,7 @@ class ResidualUnit(nn.Module):
         return h + _conv(self.conv2, F.relu(_norm(self.norm2, _conv(self.conv1, F.relu(_norm(self.norm1, h))))))
 
 
-class ResidualCNN(nn.Module):
+class ResidualCNN(FamilyModel):
     family = "residual"
 
     def __init__(self, arch: ResidualArchitecture):
@@ -190,6 +192,3 @@ class ResidualCNN(nn.Module):
         head = list(self.head.parameters()) + (list(self.adapter.parameters()) if self.arch.coverage_adapter else [])
         groups.append(("head", head))
         return groups
-
-    def trunk_parameters(self):
-        return [p for _, params in self.layer_groups()[:-1] for p in params]

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from .. import layout
 from ..errors import InputError
+from ..fileio import sha256
+from . import input_channels
 from .import_geneml import import_geneml_model
 from .import_helixer import import_keras_model
 from .residual import GENEML_CLASSES
@@ -80,8 +82,6 @@ def geneml_card(path, sha, keras_meta, package, context):
 
 def import_model(path, coverage_norm="none", coverage_bams=None, strandedness=None, name=None):
     """(model, input channels record, model card) of a Helixer .h5 or geneML .keras file."""
-    from ..checkpoint import input_channels, sha256
-
     fmt = source_format(path)
     sha = sha256(path)
     if fmt == "keras3":
