@@ -69,3 +69,13 @@ def test_the_taxonomy_table_and_figure_are_written(tmp_path):
     assert "first_pass\toutcome\tmissed\t1\t\t" in lines and "final\toutcome\texact\t1\t\t" in lines
     taxonomy.plot(tables, tmp_path / "errors.svg")
     assert (tmp_path / "errors.svg").read_text().count("<svg") == 1
+
+
+def test_figures_of_equal_inputs_are_equal_bytes(tmp_path):
+    """Reports and reruns compare: no date and no random element ids in the SVGs."""
+    ref = [_t("a", [(0, 100), (200, 300)])]
+    tables = {"first_pass": taxonomy.summarise(taxonomy.classify(ref, []))}
+    taxonomy.plot(tables, tmp_path / "one.svg")
+    taxonomy.plot(tables, tmp_path / "two.svg")
+    assert (tmp_path / "one.svg").read_bytes() == (tmp_path / "two.svg").read_bytes()
+    assert b"<dc:date>" not in (tmp_path / "one.svg").read_bytes()

@@ -2,14 +2,11 @@
 training and validation loss, the learning rate, and validation genic and per-class F1, each
 against the optimiser step; the baseline (step 0) is the starting model."""
 
-from .fileio import atomic_path
 from .metrics_table import read_metrics
 
 
 def plot_learning_curves(metrics_tsv, out_svg, title=""):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figures import plt, save_svg
 
     rows = read_metrics(metrics_tsv)
 
@@ -33,7 +30,4 @@ def plot_learning_curves(metrics_tsv, out_svg, title=""):
     f1_ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_path(out_svg) as tmp:
-        fig.savefig(tmp, format="svg")
-    plt.close(fig)
+    save_svg(fig, out_svg)

@@ -186,9 +186,7 @@ def write_tsv(tables, path):
 def plot(tables, path):
     """Before/after figure (SVG): F1 per stage for the headline metrics, and precision against
     recall per level with an arrow from each stage to the next."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figures import plt, save_svg
 
     wanted = [("base", "genic"), ("base", "CDS"), ("base", "intron"), ("base", "UTR"), ("base", "phase"),
               ("cds_exon", "cds_exon"), ("transcript", "transcript"), ("gene", "gene")]
@@ -214,18 +212,13 @@ def plot(tables, path):
     pr.set(xlim=(0, 1), ylim=(0, 1), xlabel="precision", ylabel="recall (sensitivity)",
            title=" -> ".join(stages), aspect="equal")
     pr.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="svg")
-    plt.close(fig)
+    save_svg(fig, path)
 
 
 def plot_confusion(confusions, path):
     """Row-normalised base-level confusion (truth rows, predicted columns) over the 4 classes, one
     panel per stage of {stage: confusion matrix} (evaluate_stages; SVG)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figures import plt, save_svg
 
     fig, axes = plt.subplots(1, len(confusions), figsize=(3.6 * len(confusions), 3.4), squeeze=False)
     for ax, (name, cm) in zip(axes[0], confusions.items()):
@@ -238,7 +231,4 @@ def plot_confusion(confusions, path):
         ax.set_xticks(range(4), layout.CLASSES, fontsize=7)
         ax.set_yticks(range(4), layout.CLASSES, fontsize=7)
         ax.set(title=name, xlabel="predicted", ylabel="reference")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="svg")
-    plt.close(fig)
+    save_svg(fig, path)

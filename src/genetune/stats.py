@@ -56,9 +56,7 @@ def write_stats(rows, path):
 def plot_lengths(lengths, out_svg):
     """Histograms of gene, CDS and intron lengths (log scale) and of exons per transcript, for
     {name: lengths_of(...)}."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figures import plt, save_svg
 
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
     for name, (gene_len, cds_len, introns, exons, _) in lengths.items():
@@ -73,7 +71,4 @@ def plot_lengths(lengths, out_svg):
         axes[3].set(title="exons per transcript", ylabel="count")
     for ax in axes:
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(out_svg) as tmp:
-        fig.savefig(tmp, format="svg")
-    plt.close(fig)
+    save_svg(fig, out_svg)

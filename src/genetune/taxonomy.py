@@ -153,9 +153,7 @@ def write_tsv(tables, path):
 
 def plot(tables, path):
     """Stacked bars of the outcomes per stage, and bars of the one-to-one errors (SVG)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figures import plt, save_svg
 
     stages = list(tables)
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
@@ -175,7 +173,4 @@ def plot(tables, path):
                   [e.replace("_", " ") for e in ERRORS], fontsize=8)
     bx.set(ylabel="one-to-one genes with the error", title="errors of one-to-one genes")
     bx.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="svg")
-    plt.close(fig)
+    save_svg(fig, path)
