@@ -2,6 +2,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -84,8 +85,10 @@ SPECIES = list(SPECIES_CONFIGS)
 SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
 
 
+# only the configured species: another species' results (a related species' profile.yaml given
+# as decode: profile) are inputs to read, not outputs to make with this config
 wildcard_constraints:
-    species=r"[A-Za-z0-9_.\-]+",
+    species="|".join(re.escape(s) for s in SPECIES),
     round=r"[1-9][0-9]*",
     stage=r"first_pass|round[1-9][0-9]*",
     piece=r"[0-9]+",
