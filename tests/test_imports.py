@@ -63,3 +63,16 @@ def test_prediction_and_the_bottom_helpers_never_import_training():
         assert "genetune.train" not in _reach(graph, module), module
     for bottom in ("genetune.device", "genetune.progress", "genetune.metrics_table"):
         assert _reach(graph, bottom) <= {"genetune.fileio", "genetune.errors"}, bottom
+
+
+def test_no_family_name_is_spelled_outside_the_models_package():
+    """Prediction, training and decoding ask the family interface; only models/ knows the families."""
+    from genetune.models import FAMILIES
+    spelled = []
+    for path in SRC.rglob("*.py"):
+        if "models" in path.relative_to(SRC).parts:
+            continue
+        text = path.read_text()
+        spelled += [f"{path.name}: {name}" for name in FAMILIES if f'"{name}"' in text or f"'{name}'" in text
+                    or f"models.{name}" in text]
+    assert not spelled, spelled

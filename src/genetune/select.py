@@ -185,6 +185,15 @@ def read_genes_tsv(path, kept_only=True):
     return {(r["seqid"], r["gene_id"]) for r in rows if r["kept"] == "yes" or not kept_only}
 
 
+def kept_genes(gff3, genes_tsv=None):
+    """The coding gene models of gff3, only those the selection kept when its genes.tsv is given."""
+    genes = [t for t in read_gff3(gff3) if t.cds]
+    if genes_tsv is None:
+        return genes
+    kept = read_genes_tsv(genes_tsv)
+    return [t for t in genes if (t.seqid, t.gene_id) in kept]
+
+
 def select_confident(labels_h5, predictions_h5, out, cfg: SelectConfig = None, gff3=None, coverage_h5=None,
                      genes_tsv=None, junctions=None):
     """Write the selected pseudolabels to `out`; returns (kept chunk rows, chunk confidence).

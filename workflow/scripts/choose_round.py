@@ -9,9 +9,8 @@ import _bootstrap  # noqa: F401
 from genetune import cli, evidence, profile
 from genetune.decode import DecodeConfig
 from genetune.errors import InputError
-from genetune.gff import read_gff3
 from genetune.rounds import choose_final
-from genetune.select import read_genes_tsv
+from genetune.select import kept_genes
 
 
 def main():
@@ -33,12 +32,7 @@ def main():
     a = p.parse_args()
     stages = {"first_pass": a.first_pass, **{f"round{r}": path for r, path in enumerate(a.annotations, 1)}}
     junctions = evidence.read_tsv(a.junctions) if a.junctions else None
-    held_out = None
-    if a.pseudolabels:
-        held_out = [t for t in read_gff3(a.pseudolabels) if t.cds]
-        if a.genes_tsv:
-            kept = read_genes_tsv(a.genes_tsv)
-            held_out = [t for t in held_out if (t.seqid, t.gene_id) in kept]
+    held_out = kept_genes(a.pseudolabels, a.genes_tsv) if a.pseudolabels else None
     decoding = None
     if junctions:
         if not a.genome_h5 or len(a.predictions) != len(stages) or len(a.profiles) != len(stages):

@@ -10,8 +10,7 @@ import _bootstrap  # noqa: F401
 from genetune import cli, evidence, profile
 from genetune.chunks import read_keys, seq_lengths
 from genetune.errors import InputError
-from genetune.gff import read_gff3
-from genetune.select import read_genes_tsv
+from genetune.select import kept_genes
 
 
 def main():
@@ -32,10 +31,7 @@ def main():
         if not (a.gff3 and a.genome_h5):
             raise InputError("--prior needs --gff3 and --genome-h5 (the genes and genome to learn from)")
         prior = profile.load(a.prior)
-        genes = [t for t in read_gff3(a.gff3) if t.cds]
-        if a.genes_tsv:
-            kept = read_genes_tsv(a.genes_tsv)
-            genes = [t for t in genes if (t.seqid, t.gene_id) in kept]
+        genes = kept_genes(a.gff3, a.genes_tsv)
         junctions = evidence.read_tsv(a.junctions) if a.junctions else []
         lengths = seq_lengths(*read_keys(a.genome_h5))
         starts = profile.start_context_counts(a.genome_h5, genes)

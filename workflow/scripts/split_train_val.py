@@ -4,8 +4,7 @@
 import _bootstrap  # noqa: F401
 
 from genetune import cli
-from genetune.gff import read_gff3
-from genetune.select import read_genes_tsv
+from genetune.select import kept_genes
 from genetune.split import split_train_val
 
 
@@ -21,12 +20,7 @@ def main():
     p.add_argument("--out-train", required=True)
     p.add_argument("--out-val", required=True)
     a = p.parse_args()
-    genes = None
-    if a.gff3:
-        genes = [t for t in read_gff3(a.gff3) if t.cds]
-        if a.genes_tsv:
-            kept = read_genes_tsv(a.genes_tsv)
-            genes = [t for t in genes if (t.seqid, t.gene_id) in kept]
+    genes = kept_genes(a.gff3, a.genes_tsv) if a.gff3 else None
     train, val = split_train_val(a.labels_h5, a.out_train, a.out_val, a.coverage_h5, a.val_fraction, a.seed,
                                  genes=genes, genome_h5=a.genome_h5)
     print(f"training: {', '.join(train)}\nvalidation: {', '.join(val)}")
