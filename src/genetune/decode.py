@@ -20,6 +20,12 @@ With RNA-seq coverage and `rnaseq_hint_weight` > 0, bases with enough reads add 
 spliced fraction s/(c+s) of reads over a base favours intron states, its complement exon
 states, and covered bases disfavour intergenic; evidence from outside the network is what lets
 pseudolabels be better than the network's own calls.
+Gene structure comes from the species profile (profile.py). Introns have a short component, whose
+every base emits the intron class, and long components whose `intron_flank` bases at either end
+emit the intron class and whose inner bases emit max(P(intron), P(intergenic)): a network with
+400 bp of context calls the middle of a 5 kb intron intergenic, and the intron length distribution,
+not the network, then decides between one gene and two. Read-supported junctions are taken as
+whole introns (no emission inside). Exon and intergenic bases pay their geometric length.
 Unlike HelixerPost, UTRs may be empty and the intron minimum is a setting (Helixer issues
 #179, #213). Every gene gets a score in [0, 1] (GFF3 column 6), as geneML scores its calls: the
 mean of how well its bases agree with their predicted class and, where boundary probabilities
