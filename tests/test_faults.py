@@ -23,8 +23,7 @@ def _kill_when_temp_appears(cmd, out, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         temps = list(out.parent.glob(f".{out.name}.tmp*"))
-        if temps and temps[0].stat().st_size > 0:
-            time.sleep(0.3)
+        if temps and temps[0].stat().st_size > 0:  # mid-write: kill at once (a short job may end in 0.3 s)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             return temps[0]
