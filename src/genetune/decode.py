@@ -35,6 +35,7 @@ on both strands of a real gene), only the better-scored one is kept
 (`opposite_strand_overlaps: best`).
 """
 
+import bisect
 import contextlib
 import dataclasses
 import logging
@@ -444,17 +445,16 @@ def add_rnaseq_hints(e, coverage, spliced, cfg: DecodeConfig):
     idx = np.flatnonzero(depth >= cfg.rnaseq_min_depth)
     f = spliced[idx] / depth[idx]
     w = cfg.rnaseq_hint_weight
-    intron = INTRON_STATES + [N_STATES] if e.shape[1] > N_STATES else INTRON_STATES
-    e[np.ix_(idx, intron)] += w * np.log(np.maximum(f, HINT_FLOOR))[:, None]
+    e[np.ix_(idx, INTRON_STATES + [N_STATES])] += w * np.log(np.maximum(f, HINT_FLOOR))[:, None]
     e[np.ix_(idx, EXON_STATES)] += w * np.log(np.maximum(1 - f, HINT_FLOOR))[:, None]
     e[idx, IG_S] += w * np.log(HINT_FLOOR)
     return e
 
 
-def boundary_scores(boundary, cfg: DecodeConfig, weight=None):
-    """(n, 4) boundary weight x log-odds of each boundary probability (floored at prob_floor)."""
-    p = np.clip(np.asarray(boundary, np.float64), cfg.prob_floor, 1 - cfg.prob_floor)
-    return (cfg.boundary_weight if weight is None else weight) * (np.log(p) - np.log1p(-p))
+def boundary_scores(boundary, weight, floor):
+    """(n, 4) weight x log-odds of each boundary probability (floored at `floor`)."""
+    p = np.clip(np.asarray(boundary, np.float64), floor, 1 - floor)
+    return weight * (np.log(p) - np.log1p(-p))
 
 
 def start_context_scores(onehot, prof: Profile):
@@ -517,7 +517,7 @@ def decode_strand(codes, probs, phase_probs, cfg: DecodeConfig, coverage=None, s
     if boundary is None or prof.boundary_weight == 0:
         bnd = np.zeros((len(codes), len(layout.BOUNDARY_CLASSES)))
     else:
-        bnd = boundary_scores(boundary, cfg, prof.boundary_weight)
+        bnd = boundary_scores(boundary, prof.boundary_weight, cfg.prob_floor)
     if onehot is not None:
         bnd[:, START_CODON] += start_context_scores(onehot, prof)
     short, lw, lp, lq, flank = _length_terms(prof, cfg)
@@ -647,8 +647,14 @@ def _strand_junctions(junctions, run):
 
 
 def _in_piece(strand_junctions, a, b):
-    lo = np.searchsorted([j[0] for j in strand_junctions], a)
-    return [(d - a, x - a, r) for d, x, r in strand_junctions[lo:] if d < b and x < b]
+    """The junctions (sorted by last exon base) wholly inside piece [a, b), in piece coordinates."""
+    out = []
+    for d, x, r in strand_junctions[bisect.bisect_left(strand_junctions, (a,)):]:
+        if d >= b:
+            break
+        if x < b:
+            out.append((d - a, x - a, r))
+    return out
 
 
 def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage_h5=None, piece=None,

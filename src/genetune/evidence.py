@@ -57,6 +57,11 @@ def junctions_from_bam(path, strandedness, lengths):
     return counts
 
 
+def intron_keys(t):
+    """The (seqid, strand, start, end) junction keys of a transcript's introns (between its exons)."""
+    return [(t.seqid, t.strand, t.exons[k][1], t.exons[k + 1][0]) for k in range(len(t.exons) - 1)]
+
+
 def _mult(attributes):
     for field in attributes.split(";"):
         key, _, value = field.strip().partition("=")
@@ -96,13 +101,12 @@ def junctions_from_hints(path, lengths, genome_h5):
             if end > lengths[cols[0]]:  # hints made on a longer assembly of the sequence
                 outside += 1
                 continue
-            if cols[6] not in "+-.":
+            if cols[6] not in ("+", "-", "."):
                 raise InputError(f"{path} line {k}: strand {cols[6]!r} is none of +, -, .")
             raw[(cols[0], cols[6], start, end)] += _mult(cols[8])
     if outside:
         log.info("%s: %d intron hints reach past the end of their sequence and were left out", path, outside)
-    unknown = {(s, a) for (s, strand, a, e) in raw if strand == "."} | {
-        (s, e - 2) for (s, strand, a, e) in raw if strand == "."}
+    unknown = {(s, p) for (s, strand, a, e) in raw if strand == "." for p in (a, e - 2)}  # motif starts
     motifs = {}
     if unknown:
         seqids, start_ends = read_keys(genome_h5)
@@ -114,7 +118,7 @@ def junctions_from_hints(path, lengths, genome_h5):
         if strand == ".":
             minus = MOTIFS.get((motifs.get((seqid, start), ""), motifs.get((seqid, end - 2), "")))
             if minus is None:
-                dropped += n > 0
+                dropped += 1
                 continue
             strand = "-" if minus else "+"
         out[(seqid, strand, start, end)] += n

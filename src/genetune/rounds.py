@@ -32,6 +32,7 @@ from .data import ChunkDataset
 from .decode import decode_h5
 from .device import pick_device
 from .errors import InputError
+from .evidence import intron_keys
 from .fileio import atomic_path
 from .gff import read_gff3
 from .intervals import merge
@@ -54,14 +55,10 @@ def _inside(intervals, seqid, lo, hi):
     return any(a <= lo and hi <= b for a, b in intervals.get(seqid, ()))
 
 
-def _introns(t):
-    return [(t.seqid, t.strand, t.exons[k][1], t.exons[k + 1][0]) for k in range(len(t.exons) - 1)]
-
-
 def intron_agreement(transcripts, junctions, intervals, min_reads=2):
     """(precision, recall, f1) of the transcripts' introns against junctions with >= min_reads reads,
     both counted inside the intervals only."""
-    pred = {i for t in transcripts for i in _introns(t) if _inside(intervals, i[0], i[2], i[3])}
+    pred = {i for t in transcripts for i in intron_keys(t) if _inside(intervals, i[0], i[2], i[3])}
     truth = {tuple(j[:4]) for j in junctions if j[4] >= min_reads and _inside(intervals, j[0], j[2], j[3])}
     hit = len(pred & truth)
     return metrics.prf(hit, len(pred), hit, len(truth))
@@ -130,10 +127,8 @@ def choose_final(val_h5, stages, out_gff3, out_tsv, junctions=None, held_out=Non
         if scores[name][2] > scores[chosen][2]:
             chosen = name
     for name in names[1:]:
-        verdict = "kept" if name == chosen else "not kept"
         log.info("%s: %s %.4f against %.4f of %s: %s", name, check, scores[name][2], scores[names[0]][2], names[0],
-                 verdict if name == chosen or scores[name][2] > scores[names[0]][2]
-                 else f"{verdict}: not better than the {names[0].replace('_', ' ')}")
+                 "kept" if name == chosen else "not kept: not better than an earlier stage")
     log.info("final annotation: %s (%s %.4f)", chosen, check, scores[chosen][2])
     with atomic_path(out_tsv) as tmp, open(tmp, "w") as fh:
         fh.write("\t".join(ROUND_COLUMNS) + "\n")

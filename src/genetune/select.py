@@ -30,6 +30,7 @@ import numpy as np
 from . import layout
 from .chunks import StrandReader, check_same_chunks, read_keys, seq_lengths, strand_runs
 from .errors import InputError
+from .evidence import intron_keys
 from .fileio import atomic_path, open_h5, require
 from .gff import read_gff3, select_transcripts
 from .intervals import runs
@@ -142,15 +143,15 @@ def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: S
                 cov, spl = (v.sum(1).astype(np.float64) for v in reader.read(a, b))  # all BAMs pooled
                 exonic = cls != layout.INTRON
                 row["exon_coverage"] = float(((cov + spl)[exonic] >= cfg.min_depth).mean())
-                introns = runs(~exonic)
-                if introns:
+                gaps = runs(~exonic)
+                if gaps:
                     ok = [((cov[i:j] + spl[i:j]).mean() >= cfg.min_depth
-                           and spl[i:j].sum() / max(1.0, (cov[i:j] + spl[i:j]).sum()) >= 0.5) for i, j in introns]
+                           and spl[i:j].sum() / max(1.0, (cov[i:j] + spl[i:j]).sum()) >= 0.5) for i, j in gaps]
                     row["intron_support"] = float(np.mean(ok))
                     evidence = (row["intron_support"] + row["exon_coverage"]) / 2
                 else:
                     evidence = row["exon_coverage"]
-            introns = [(t.seqid, t.strand, t.exons[k][1], t.exons[k + 1][0]) for k in range(len(t.exons) - 1)]
+            introns = intron_keys(t)
             if junctions is not None and introns:
                 row["intron_support"] = float(np.mean([i in junctions for i in introns]))
                 cover = row["exon_coverage"]
@@ -173,8 +174,8 @@ def write_genes_tsv(rows, path):
                                for v in vals) + "\n")
 
 
-def read_genes_tsv(path, kept_only=True):
-    """{(seqid, gene_id)} of the genes a genes.tsv (write_genes_tsv) kept (all genes: kept_only False)."""
+def read_genes_tsv(path):
+    """{(seqid, gene_id)} of the genes a genes.tsv (write_genes_tsv) kept."""
     try:
         lines = open(path).read().splitlines()
     except OSError as exc:
@@ -182,7 +183,7 @@ def read_genes_tsv(path, kept_only=True):
     if not lines or tuple(lines[0].split("\t")) != GENE_COLUMNS:
         raise InputError(f"{path}: not a genes.tsv of select_confident.py (columns {', '.join(GENE_COLUMNS)})")
     rows = [dict(zip(GENE_COLUMNS, ln.split("\t"))) for ln in lines[1:] if ln]
-    return {(r["seqid"], r["gene_id"]) for r in rows if r["kept"] == "yes" or not kept_only}
+    return {(r["seqid"], r["gene_id"]) for r in rows if r["kept"] == "yes"}
 
 
 def kept_genes(gff3, genes_tsv=None):

@@ -85,17 +85,17 @@ def cds_sequences(h5_path, transcripts):
     out = {}
     with open_h5(h5_path) as h5:
         for run in strand_runs(*read_keys(h5_path)):
+            reader = StrandReader(run, h5[layout.X])
             for k in by_strand.get((run.seqid, run.strand), ()):
                 t = transcripts[k]
                 segs = t.cds if t.strand == "+" else [(run.seq_len - e, run.seq_len - s) for s, e in reversed(t.cds)]
-                reader = StrandReader(run, h5[layout.X])
                 a, b = segs[0][0], segs[-1][1]
                 codes = codes_from_onehot(reader.read(a, b)[0].astype(np.float32))
                 out[k] = b"".join(codes[s - a: e - a].astype(np.uint8).tobytes() for s, e in segs)
     return out
 
 
-def paralogs_across(transcripts, sides, seqs):
+def paralogs_across(sides, seqs):
     """Indices of validation genes (sides[i] == 'val') that share >= PARALOG_SHARE of their sampled
     CDS k-mers with a training gene: near-identical paralogs the model would have seen in training."""
     index = defaultdict(list)
@@ -138,7 +138,7 @@ def split_train_val(labels_h5, out_train, out_val, coverage_h5=None, val_fractio
             unit_of[(str(s_id), int(min(a, b)) // length)] = str(u)
         val_set = set(val_ids)
         sides = ["val" if unit_of.get((t.seqid, t.start // length)) in val_set else "train" for t in genes]
-        masked = [genes[k] for k in paralogs_across(genes, sides, cds_sequences(genome_h5, genes))]
+        masked = [genes[k] for k in paralogs_across(sides, cds_sequences(genome_h5, genes))]
     for out, chosen in ((out_train, train_ids), (out_val, val_ids)):
         rows = np.flatnonzero(np.isin(units, chosen))
         with atomic_path(out) as tmp:
