@@ -49,7 +49,7 @@ import numpy as np
 
 from . import layout, profile, regions
 from .chunks import StrandReader, check_same_chunks, piece_of, read_keys, strand_runs
-from .fasta import A, C, G, T, codes_from_onehot
+from .fasta import LETTERS, START_CODON_SEQ, STOP_CODON_SEQS, A, C, G, T, codes_from_onehot
 from .fileio import open_h5, require
 from .gff import Transcript, cds_phases, sorted_by_position, write_gff3
 from .h5chunks import ChunkIO
@@ -560,12 +560,7 @@ def genes_from_path(path, cfg: DecodeConfig, at_start=True, at_end=True):
 
 
 def _codon(codes, p):
-    return int(codes[p]) * 16 + int(codes[p + 1]) * 4 + int(codes[p + 2])
-
-
-_ATG = A * 16 + T * 4 + G
-_STOPS = frozenset((T * 16 + A * 4 + A, T * 16 + A * 4 + G, T * 16 + G * 4 + A))
-_ACGT = frozenset((A, C, G, T))
+    return "".join(LETTERS[codes[p:p + 3]])
 
 
 def first_atg(gene, codes, floor=0):
@@ -580,17 +575,17 @@ def first_atg(gene, codes, floor=0):
     this strand). Strand coordinates; genes cut at a sequence end are left as they are.
     """
     s = gene["cds"][0][0]
-    if gene["partial5"] or gene["first_codon_pos"] != 0 or s + 3 > len(codes) or _codon(codes, s) != _ATG:
+    if gene["partial5"] or gene["first_codon_pos"] != 0 or _codon(codes, s) != START_CODON_SEQ:
         return gene
     exons = gene["exons"]
     i = next(k for k, (a, b) in enumerate(exons) if a <= s < b)
     lo = floor if i == 0 and exons[0][0] == s else exons[i][0]
     best, p = s, s - 3
-    while p >= lo and all(int(codes[q]) in _ACGT for q in range(p, p + 3)):
+    while p >= lo:
         codon = _codon(codes, p)
-        if codon in _STOPS:
+        if codon in STOP_CODON_SEQS or not set(codon) <= set(layout.BASES):  # a stop, or unknown sequence
             break
-        if codon == _ATG:
+        if codon == START_CODON_SEQ:
             best = p
         p -= 3
     if best == s:

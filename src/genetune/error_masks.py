@@ -26,8 +26,9 @@ with start > end ("backwards", from overlapping genes) is dropped at the end.
 import math
 from dataclasses import dataclass, field
 
+from .fasta import START_CODON_SEQ, STOP_CODON_SEQS
+
 MIN_INTRON = 20  # GeenuFF's default min_intron_length
-START, STOPS = "ATG", ("TAA", "TAG", "TGA")
 _RC = str.maketrans("ACGT", "TGCA")
 
 NO_UTR_5P, NO_UTR_3P = "missing_utr_5p", "missing_utr_3p"
@@ -125,9 +126,9 @@ class _Strand:
             self.upstream(i, m, lo, NO_UTR_5P)
         if hi == te and self.utr_flags:
             self.downstream(i, m, hi, NO_UTR_3P)
-        if codon(lo) != START:
+        if codon(lo) != START_CODON_SEQ:
             self.upstream(i, m, lo, NO_START)
-        if codon(hi - 3) not in STOPS:
+        if codon(hi - 3) not in STOP_CODON_SEQS:
             self.downstream(i, m, hi, NO_STOP)
         if phase5 != 0:
             self.upstream(i, m, lo, PHASE_5P)

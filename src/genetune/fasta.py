@@ -38,6 +38,7 @@ for _i, (_letter, _bases) in enumerate(IUPAC.items()):
         ONE_HOT[_i, layout.BASES.index(_b)] = _FRACTION[len(_bases)]
 # the plain bases' codes, for sequence rules (decoder, simulator)
 A, C, G, T = (int(CODE[ord(b)]) for b in "ACGT")
+START_CODON_SEQ, STOP_CODON_SEQS = "ATG", ("TAA", "TAG", "TGA")  # one place: decoder, GeenuFF masks, simulator
 
 
 def _lines(fh, path):

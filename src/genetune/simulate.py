@@ -25,6 +25,7 @@ import numpy as np
 import pysam
 
 from . import layout
+from .fasta import START_CODON_SEQ, STOP_CODON_SEQS
 from .fileio import atomic_path
 from .gff import Transcript, write_gff3
 
@@ -32,7 +33,6 @@ GENETIC_CODE = {}
 _AA = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
 for _i, _c in enumerate(a + b + c for a in "TCAG" for b in "TCAG" for c in "TCAG"):
     GENETIC_CODE[_c] = _AA[_i]
-STOPS = ("TAA", "TAG", "TGA")
 # rough amino-acid composition of eukaryotic proteomes (per cent)
 AA_FREQ = dict(A=6.8, R=5.5, N=4.3, D=5.3, C=1.8, Q=4.1, E=6.4, G=6.2, H=2.4, I=5.3, L=9.6,
                K=6.1, M=2.3, F=4.0, P=5.2, S=8.5, T=5.4, W=1.2, Y=2.8, V=6.3)
@@ -122,7 +122,7 @@ def _cds_sequence(rng, preset, table):
     for k in chosen:
         cods, probs = table[aas[k]]
         codons.append(cods[rng.choice(len(cods), p=probs)])
-    return "ATG" + "".join(codons) + STOPS[rng.integers(3)]
+    return START_CODON_SEQ + "".join(codons) + STOP_CODON_SEQS[rng.integers(3)]
 
 
 def _intron(rng, preset):
