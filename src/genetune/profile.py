@@ -62,8 +62,6 @@ class Profile:
             raise InputError("profile: intron_flank must be >= 1 and exon_mean, intergenic_mean > 1")
         if not 1 <= len(comps) <= 5:
             raise InputError(f"profile intron_lengths: 1 to 5 components, not {len(comps)}")
-        if not 1 <= len(comps) <= 5:
-            raise InputError(f"profile intron_lengths: 1 to 5 components, not {len(comps)}")
         if self.start_context is not None and np.shape(self.start_context) != (len(START_OFFSETS), 4):
             raise InputError(f"profile start_context: needs {len(START_OFFSETS)} rows of 4 log-odds")
         self.intron_lengths = sorted(([float(w), float(m)] for w, m in comps), key=lambda c: c[1])
@@ -221,6 +219,15 @@ def junction_lengths(junctions, min_intron, min_reads=2):
     return [j[3] - j[2] for j in junctions if j[4] >= min_reads and j[3] - j[2] >= min_intron]
 
 
+def _fit_with_tail(lengths, comps):
+    """The mixture fitted to `lengths` from `comps`, its longest component kept at MIN_TAIL_WEIGHT or
+    more, the weights summing to 1."""
+    fitted = fit_geometric_mixture(lengths, comps)
+    fitted[-1][0] = max(fitted[-1][0], MIN_TAIL_WEIGHT)
+    total = sum(w for w, _ in fitted)
+    return [[w / total, m] for w, m in fitted]
+
+
 def from_junctions(prior, junctions, min_intron=30, made_from=""):
     """The prior with intron lengths fitted to the read junctions alone (>= 2 reads, >= 20 of them).
     Unbounded: reads observe this species' introns directly, where the rounds' genes are the model's
@@ -228,10 +235,8 @@ def from_junctions(prior, junctions, min_intron=30, made_from=""):
     lengths = junction_lengths(junctions, min_intron)
     if len(lengths) < 20:
         return prior
-    fitted = fit_geometric_mixture(lengths, prior.intron_lengths)
-    fitted[-1][0] = max(fitted[-1][0], MIN_TAIL_WEIGHT)
-    total = sum(w for w, _ in fitted)
-    return dataclasses.replace(prior, intron_lengths=[[w / total, max(m, 1.0)] for w, m in fitted],
+    fitted = _fit_with_tail(lengths, prior.intron_lengths)
+    return dataclasses.replace(prior, intron_lengths=[[w, max(m, 1.0)] for w, m in fitted],
                                made_from=made_from or f"{prior.made_from}; intron lengths of {len(lengths)} junctions")
 
 
@@ -244,10 +249,8 @@ def estimate(prior, transcripts, seq_lengths, junctions=(), start_counts=None, m
     introns = [x for x in introns if x >= min_intron] + junction_lengths(junctions, min_intron)
     comps = prior.intron_lengths
     if len(introns) >= 20:
-        fitted = fit_geometric_mixture(introns, comps)
+        fitted = _fit_with_tail(introns, comps)
         old_w, new_w = np.array([c[0] for c in comps]), np.array([c[0] for c in fitted])
-        new_w[-1] = max(new_w[-1], MIN_TAIL_WEIGHT)
-        new_w /= new_w.sum()
         # the weights move along the line to the fit, so they still sum to 1 and none moves more than the step
         alpha = min(1.0, MAX_WEIGHT_STEP / max(1e-12, float(np.abs(new_w - old_w).max())))
         weights = old_w + alpha * (new_w - old_w)
