@@ -22,7 +22,8 @@ from .chunks import read_keys, seq_lengths
 from .coverage import MOTIFS, PROTOCOLS
 from .errors import InputError
 from .fasta import plus_windows
-from .fileio import atomic_path, open_h5, open_text
+from .fileio import atomic_path, open_h5
+from .gff import gff_lines
 from .h5chunks import ChunkIO
 
 log = logging.getLogger("genetune.evidence")
@@ -78,14 +79,10 @@ def junctions_from_hints(path, lengths, genome_h5):
     raw = Counter()
     outside = 0
     try:
-        fh = open_text(path)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the hints file ({exc.strerror})") from None
-    with fh:
-        for k, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith("#"):
+        for k, line in gff_lines(path):
+            if not line.strip():
                 continue
-            cols = line.rstrip("\n").split("\t")
+            cols = line.split("\t")
             if len(cols) != 9:
                 raise InputError(f"{path} line {k}: a hints line has 9 tab-separated columns, not {len(cols)}")
             if cols[2] != "intron":  # exonpart, intronpart, ...: no exact intron
@@ -104,6 +101,8 @@ def junctions_from_hints(path, lengths, genome_h5):
             if cols[6] not in ("+", "-", "."):
                 raise InputError(f"{path} line {k}: strand {cols[6]!r} is none of +, -, .")
             raw[(cols[0], cols[6], start, end)] += _mult(cols[8])
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the hints file ({exc.strerror})") from None
     if outside:
         log.info("%s: %d intron hints reach past the end of their sequence and were left out", path, outside)
     unknown = {(s, p) for (s, strand, a, e) in raw if strand == "." for p in (a, e - 2)}  # motif starts

@@ -146,7 +146,7 @@ def _parse_line(path, lineno, cols):
     return _Line(cols[0], cols[2], start, end, cols[6], cols[7], attributes)
 
 
-def _gff_lines(path):
+def gff_lines(path):
     """(line number, text) of the feature part; stops at ##FASTA; CRLF and gzip are fine."""
     with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
@@ -181,7 +181,7 @@ def gtf_attributes(text):
 
 def is_gtf(path):
     """True when the first feature line's attributes are GTF's key "value"; pairs."""
-    for _, line in _gff_lines(path):
+    for _, line in gff_lines(path):
         cols = line.split("\t")
         attrs = gtf_attributes(cols[8]) if len(cols) == 9 else None
         return bool(attrs) and "gene_id" in attrs
@@ -193,7 +193,7 @@ def read_gtf(path, seq_lengths=None):
     path = Path(path)
     rows = defaultdict(lambda: {"exon": [], "CDS": [], "codon": [], "UTR": []})
     meta, gene_of, first_line = {}, {}, {}
-    for lineno, line in _gff_lines(path):
+    for lineno, line in gff_lines(path):
         cols = line.split("\t")
         if len(cols) != 9:
             raise InputError(f"{path} line {lineno}: expected 9 tab-separated columns, found {len(cols)}")
@@ -276,7 +276,7 @@ def read_annotation(path, seq_lengths=None):
     kinds, parents, meta, lineno_of = {}, {}, {}, {}
     children = defaultdict(lambda: {"exon": [], "CDS": [], "UTR": []})
     gene_order = []
-    for lineno, line in _gff_lines(path):
+    for lineno, line in gff_lines(path):
         cols = line.split("\t")
         if len(cols) != 9:
             raise InputError(f"{path} line {lineno}: expected 9 tab-separated columns, found {len(cols)}")
