@@ -144,7 +144,7 @@ def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: S
                 exonic = cls != layout.INTRON
                 row["exon_coverage"] = float(((cov + spl)[exonic] >= cfg.min_depth).mean())
                 gaps = runs(~exonic)
-                if gaps:
+                if gaps and junctions is None:  # with junctions, intron support is theirs (below)
                     ok = [((cov[i:j] + spl[i:j]).mean() >= cfg.min_depth
                            and spl[i:j].sum() / max(1.0, (cov[i:j] + spl[i:j]).sum()) >= 0.5) for i, j in gaps]
                     row["intron_support"] = float(np.mean(ok))
