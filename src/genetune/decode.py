@@ -53,7 +53,7 @@ from .fasta import LETTERS, START_CODON_SEQ, STOP_CODON_SEQS, A, C, G, T, codes_
 from .fileio import open_h5, require
 from .gff import Transcript, cds_phases, sorted_by_position, write_gff3
 from .h5chunks import ChunkIO
-from .intervals import runs
+from .intervals import any_overlap, runs
 from .profile import Profile
 from .progress import tracked
 from .settings import validate_section
@@ -628,7 +628,7 @@ def resolve_opposite_strand_overlaps(transcripts):
         t = transcripts[i]
         other = "-" if t.strand == "+" else "+"
         # CDS bases, not spans: a gene nested in the other strand's intron is no conflict
-        if any(s < e2 and s2 < e for s, e in kept_cds.get((t.seqid, other), ()) for s2, e2 in t.cds):
+        if any_overlap(kept_cds.get((t.seqid, other), ()), t.cds):
             continue
         kept_cds.setdefault((t.seqid, t.strand), []).extend(t.cds)
         keep.append(i)

@@ -1,4 +1,4 @@
-"""Half-open [start, end) intervals: runs of a mask, overlapping intervals merged."""
+"""Half-open [start, end) intervals: runs of a mask, overlapping intervals merged, overlap tests."""
 
 import numpy as np
 
@@ -18,3 +18,8 @@ def merge(intervals):
         else:
             out.append((s, e))
     return out
+
+
+def any_overlap(a, b):
+    """Whether some interval of `a` shares a base with some interval of `b`."""
+    return any(s1 < e2 and s2 < e1 for s1, e1 in a for s2, e2 in b)

@@ -19,6 +19,7 @@ from collections import defaultdict
 import numpy as np
 
 from .fileio import atomic_path
+from .intervals import any_overlap
 
 OUTCOMES = ("exact", "split", "merged", "missed", "one_to_one")
 ERRORS = ("start", "stop", "splice_shift", "missed_intron", "extra_intron")
@@ -29,11 +30,6 @@ HEADER = ("stage", "group", "class", "n_genes", "n_found", "n_missed")
 
 def _introns(cds):
     return [(cds[k][1], cds[k + 1][0]) for k in range(len(cds) - 1)]
-
-
-def _overlap_cds(a, b):
-    """Whether two CDS chains share a base."""
-    return any(s1 < e2 and s2 < e1 for s1, e1 in a for s2, e2 in b)
 
 
 def _chain_errors(ref, pred):
@@ -94,7 +90,7 @@ def classify(ref_all, pred):
         for key in candidates:
             other = genes[key]
             olo, ohi = span(other)
-            if olo < hi and lo < ohi and any(_overlap_cds(a.cds, b.cds) for a in ts for b in other):
+            if olo < hi and lo < ohi and any(any_overlap(a.cds, b.cds) for a in ts for b in other):
                 out.append(key)
         return out
 
