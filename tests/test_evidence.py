@@ -83,33 +83,91 @@ def _val_h5(path, spans):
         h5["data/start_ends"] = np.array([(a, b) for _, a, b in spans], np.int64)
 
 
-def test_a_round_is_final_only_when_the_check_says_it_is_better(tmp_path, monkeypatch):
-    """The evidence check scores each stage decoded without reads (here: the annotation files
-    stand for those decodings); a later stage must beat every earlier one."""
-    monkeypatch.setattr(rounds, "decoded_without_evidence",
-                        lambda genome, gff3, prof, cfg, seqids, out: [t for t in read_gff3(gff3) if t.cds])
-    _val_h5(tmp_path / "val.h5", [("chr1", 0, 10_000), ("chr1", 10_000, 0)])
-    lengths = {"chr1": 30_000}
-    right = [_gene("chr1", 100, [(0, 100), (200, 300)], "a"), _gene("chr1", 2000, [(0, 100), (400, 600)], "b")]
-    worse = [_gene("chr1", 100, [(0, 100), (210, 300)], "a"), _gene("chr1", 2000, [(0, 600)], "b")]
-    first = right[:1] + worse[1:]  # one of two introns right
+def _stage_files(tmp_path, n_genes=12):
+    """Stage annotations of n_genes two-intron genes in chr1:0-100k and their 2 x n_genes junctions:
+    'right' has every intron, 'first' half of them, 'worse' fewer."""
+    lengths = {"chr1": 200_000}
+    right, first, worse, junctions = [], [], [], []
+    for k in range(n_genes):
+        lo = 1000 + 5000 * k
+        exons = [(0, 100), (200, 300), (500, 600)]
+        right.append(_gene("chr1", lo, exons, f"g{k}"))
+        first.append(_gene("chr1", lo, exons if k % 2 else [(0, 100), (210, 300), (500, 600)], f"g{k}"))
+        worse.append(_gene("chr1", lo, exons if k % 4 == 1 else [(0, 300), (500, 600)][:1] + [(400, 600)], f"g{k}"))
+        junctions += [("chr1", "+", lo + 100, lo + 200, 9), ("chr1", "+", lo + 300, lo + 500, 9)]
     for name, ts in (("first", first), ("worse", worse), ("better", right)):
         write_gff3(ts, lengths, tmp_path / f"{name}.gff3", "test")
-    junctions = [("chr1", "+", 200, 300, 9), ("chr1", "+", 2100, 2400, 9)]
+    return junctions
+
+
+def _decoding(stages):
+    return None, {name: (path, None) for name, path in stages.items()}, None
+
+
+def _as_decoded(monkeypatch):
+    """The evidence check decodes each stage without reads; here the annotation files stand for those."""
+    monkeypatch.setattr(rounds, "decoded_without_evidence",
+                        lambda genome, gff3, prof, cfg, seqids, out: [t for t in read_gff3(gff3) if t.cds])
+
+
+def _rows(path):
+    lines = path.read_text().splitlines()
+    return [dict(zip(lines[0].split("\t"), ln.split("\t"))) for ln in lines[1:]]
+
+
+def test_a_round_is_final_only_when_the_check_says_it_is_better(tmp_path, monkeypatch):
+    """A later stage must beat every earlier one at intron F1 against the validation junctions."""
+    _as_decoded(monkeypatch)
+    _val_h5(tmp_path / "val.h5", [("chr1", 0, 100_000), ("chr1", 100_000, 0)])
+    junctions = _stage_files(tmp_path)
     stages = {"first_pass": tmp_path / "first.gff3", "round1": tmp_path / "worse.gff3"}
-
-    def decoding():
-        return None, {name: (path, None) for name, path in stages.items()}, None
-
     assert rounds.choose_final(tmp_path / "val.h5", stages, tmp_path / "f.gff3", tmp_path / "r.tsv", junctions,
-                               decoding=decoding()) == "first_pass"
+                               decoding=_decoding(stages)) == "first_pass"
     assert (tmp_path / "f.gff3").read_bytes() == (tmp_path / "first.gff3").read_bytes()
     stages["round2"] = tmp_path / "better.gff3"
     assert rounds.choose_final(tmp_path / "val.h5", stages, tmp_path / "f.gff3", tmp_path / "r.tsv", junctions,
-                               decoding=decoding()) == "round2"
-    table = (tmp_path / "r.tsv").read_text().splitlines()
-    assert [ln.split("\t")[-1] for ln in table[1:]] == ["no", "no", "yes"]
+                               decoding=_decoding(stages)) == "round2"
+    rows = _rows(tmp_path / "r.tsv")
+    assert [r["chosen"] for r in rows] == ["no", "no", "yes"]
+    assert {r["junctions"] for r in rows} == {"24"} and {r["verdict"] for r in rows} == {"decides"}
     # without evidence the held-out pseudolabel genes (the first pass's) decide: the first pass stays
     held_out = [t for t in read_gff3(tmp_path / "first.gff3")]
     assert rounds.choose_final(tmp_path / "val.h5", stages, tmp_path / "f.gff3", tmp_path / "r.tsv",
                                held_out=held_out) == "first_pass"
+
+
+def test_too_few_validation_junctions_cannot_decide_and_the_next_check_is_asked(tmp_path, monkeypatch):
+    """Validation holds 4 of the 24 junctions: the evidence check says it cannot decide (in the
+    table), and the held-out genes decide instead."""
+    _as_decoded(monkeypatch)
+    _val_h5(tmp_path / "val.h5", [("chr1", 0, 10_000), ("chr1", 10_000, 0)])  # genes g0 and g1 only
+    junctions = _stage_files(tmp_path)
+    stages = {"first_pass": tmp_path / "worse.gff3", "round1": tmp_path / "better.gff3"}
+    held_out = [t for t in read_gff3(tmp_path / "better.gff3")]
+    chosen = rounds.choose_final(tmp_path / "val.h5", stages, tmp_path / "f.gff3", tmp_path / "r.tsv", junctions,
+                                 held_out=held_out, decoding=_decoding(stages))
+    rows = _rows(tmp_path / "r.tsv")
+    evidence = [r for r in rows if r["check"] == rounds.EVIDENCE_CHECK]
+    assert len(evidence) == 2 and all(r["junctions"] == "4" and r["f1"] == "" for r in evidence)
+    assert evidence[0]["verdict"].startswith("cannot decide: validation holds 4 read junctions")
+    genes = [r for r in rows if r["check"] == rounds.GENES_CHECK]
+    assert [r["verdict"] for r in genes] == ["decides", "decides"] and genes[0]["genes"] == "2"
+    assert chosen == "round1" and [r["chosen"] for r in genes] == ["no", "yes"]
+
+
+def test_a_tie_of_zeros_is_no_verdict(tmp_path, monkeypatch):
+    """Validation without any gene or junction: no check can decide, the table says so, the first
+    pass stays final."""
+    _as_decoded(monkeypatch)
+    _val_h5(tmp_path / "val.h5", [("chr1", 150_000, 200_000), ("chr1", 200_000, 150_000)])
+    junctions = _stage_files(tmp_path) + [("chr1", "+", 150_000 + 1000 * k, 150_500 + 1000 * k, 5)
+                                          for k in range(25)]  # reads where no stage has a gene
+    stages = {"first_pass": tmp_path / "worse.gff3", "round1": tmp_path / "better.gff3"}
+    held_out = [t for t in read_gff3(tmp_path / "better.gff3")]
+    assert rounds.choose_final(tmp_path / "val.h5", stages, tmp_path / "f.gff3", tmp_path / "r.tsv", junctions,
+                               held_out=held_out, decoding=_decoding(stages)) == "first_pass"
+    rows = _rows(tmp_path / "r.tsv")
+    assert rows[0]["verdict"] == "cannot decide: every stage scores F1 0.0000: a tie decides nothing"
+    assert rows[2]["verdict"] == "cannot decide: validation holds no held-out pseudolabel gene"
+    assert rows[-1]["check"] == "none could decide" and rows[-1]["chosen"] == "yes"
+    assert [r["chosen"] for r in rows].count("yes") == 1

@@ -202,3 +202,38 @@ def test_selection_settings_are_checked():
         SelectConfig.from_dict({"keep_fraction": 0})
     with pytest.raises(InputError, match="select.unit: \"exon\" is not one of"):
         SelectConfig.from_dict({"unit": "exon"})
+
+
+def test_reads_on_one_sequence_still_put_junctions_into_validation_and_training():
+    """Twelve sequences, split by whole sequence, but reads on one of them only: that sequence is cut
+    into one-chunk regions, and about val_fraction of its junctions go to validation, the rest train."""
+    from genetune.chunks import chunk_coords
+    from genetune.split import evidence_units
+    L = 100
+    keys = [(f"s{i:02d}", c) for i in range(12) for c in chunk_coords(1000 if i == 3 else 300, L)]
+    seqids = np.array([k for k, _ in keys])
+    start_ends = np.array([c for _, c in keys])
+    junctions = [("s03", "+", 10 + 50 * k, 40 + 50 * k, 5) for k in range(20)]  # 20 junctions over s03
+    units, _, evidence = evidence_units(junctions, seqids, start_ends, L)
+    assert sorted(evidence) == [f"s03:{k}" for k in range(10)] and sum(evidence.values()) == 20
+    train, val = split_seqids(units, 0.3, seed=1, evidence=evidence)
+    in_val = sum(n for u, n in evidence.items() if u in val)
+    assert 6 <= in_val <= 8 and sum(n for u, n in evidence.items() if u in train) == 20 - in_val
+    assert any(u.startswith("s") and ":" not in u for u in val)  # the other sequences are split too
+    units_without, _, none = evidence_units(None, seqids, start_ends, L)
+    assert none == {} and set(units_without) == set(seqids)  # no reads: whole sequences as before
+
+
+def test_the_split_file_records_its_validation_junctions(tiny_species, tmp_path):
+    d = tiny_species["dir"]
+    from genetune.gff import read_gff3
+    genes = [t for t in read_gff3(d / "annotation.gff3") if t.seqid == "chr1" and len(t.exons) > 1]
+    junctions = [(t.seqid, t.strand, a, b, 4) for t in genes for a, b in zip([e for _, e in t.exons[:-1]],
+                                                                                 [s for s, _ in t.exons[1:]])]
+    assert len(junctions) >= 10
+    split_train_val(d / "labels.h5", tmp_path / "t.h5", tmp_path / "v.h5", val_fraction=0.3, min_units=1,
+                    junctions=junctions)  # by whole sequence, but chr1 holds every junction: cut into regions
+    with h5py.File(tmp_path / "v.h5") as v, h5py.File(tmp_path / "t.h5") as t:
+        n_val, n_train = int(v.attrs["junctions_validation"]), int(v.attrs["junctions_training"])
+        assert n_val > 0 and n_train > 0 and n_val + n_train == len(junctions)
+        assert "chr1" in set(v[layout.SEQIDS][:].astype(str)) & set(t[layout.SEQIDS][:].astype(str))

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from Bio.Seq import Seq
 
-from genetune import layout
+from genetune import layout, rounds
 from genetune.checkpoint import load_checkpoint
 from genetune.fasta import IUPAC, read_fasta
 from genetune.gff import read_gff3
@@ -117,13 +117,22 @@ def test_each_round_fine_tunes_the_previous_rounds_model_and_the_final_is_the_be
     r1, r2 = (load_checkpoint(res / f"round{r}/finetune/best.pt") for r in (1, 2))
     assert r2["parent_sha256"] == sha256(res / "round1/finetune/best.pt")
     assert r1["parent_sha256"] == sha256(tiny_run / "resources/models/demo_base.pt")
-    rows = [ln.split("\t") for ln in (res / "final/rounds.tsv").read_text().splitlines()[1:]]
-    assert [r[0] for r in rows] == ["first_pass", "round1", "round2"] and [r[-1] for r in rows].count("yes") == 1
-    assert "decoded without reads" in rows[0][2]  # the tiny species has RNA-seq: the junction check
-    chosen = next(r for r in rows if r[-1] == "yes")
-    best = max(float(r[5]) for r in rows)
-    assert float(chosen[5]) == best and all(float(r[5]) < best for r in rows[: rows.index(chosen)])  # earliest best
-    assert (res / "final/annotation.gff3").read_text() == (tiny_run / chosen[1]).read_text()
+    lines = (res / "final/rounds.tsv").read_text().splitlines()
+    rows = [dict(zip(lines[0].split("\t"), ln.split("\t"))) for ln in lines[1:]]
+    assert rows[0]["check"] == rounds.EVIDENCE_CHECK  # the tiny species has RNA-seq: the junction check first
+    assert int(rows[0]["junctions"]) > 0  # the split sent read junctions to validation
+    assert [r["chosen"] for r in rows].count("yes") == 1
+    chosen = next(r for r in rows if r["chosen"] == "yes")
+    if chosen["verdict"] == "decides":
+        decided = [r for r in rows if r["check"] == chosen["check"]]
+        assert [r["stage"] for r in decided] == ["first_pass", "round1", "round2"]
+        best = max(float(r["f1"]) for r in decided)
+        assert float(chosen["f1"]) == best
+        assert all(float(r["f1"]) < best for r in decided[: decided.index(chosen)])  # the earliest best
+    else:  # no check could decide: said so, and the first pass stays
+        assert chosen["stage"] == "first_pass" and chosen["check"] == "none could decide"
+        assert all(r["verdict"].startswith("cannot decide: ") for r in rows[:-1])
+    assert (res / "final/annotation.gff3").read_text() == (tiny_run / chosen["annotation"]).read_text()
 
 
 def test_workflow_predictions_keep_genome_chunk_order(tiny_run):

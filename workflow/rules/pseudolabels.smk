@@ -71,6 +71,7 @@ rule split_train_val:
         gff3=previous_annotation,
         genes=rules.select_confident.output.genes,
         genome=rules.ingest_genome.output.h5,
+        junctions=get_junctions,
     output:
         train="results/{species}/round{round}/finetune/training_data.h5",
         val="results/{species}/round{round}/finetune/validation_data.h5",
@@ -88,9 +89,10 @@ rule split_train_val:
         val_fraction=species_setting("split", "val_fraction"),
         seed=species_setting("split", "seed"),
         paralogs=paralog_args,
+        junctions=junctions_arg,
     shell:
         "python {params.script:q} --labels-h5 {input.labels:q} {params.coverage} "
-        "--val-fraction {params.val_fraction} --seed {params.seed} {params.paralogs} "
+        "--val-fraction {params.val_fraction} --seed {params.seed} {params.paralogs} {params.junctions} "
         "--out-train {output.train:q} --out-val {output.val:q} > {log:q} 2>&1"
 
 

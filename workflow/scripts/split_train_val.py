@@ -1,9 +1,10 @@
 #!/usr/bin/env python
-"""Split labelled chunks by whole sequence into training_data.h5 and validation_data.h5 (seeded)."""
+"""Split labelled chunks by whole sequence (or region) into training_data.h5 and validation_data.h5 (seeded;
+with junctions, about the validation share of the read junctions goes to validation)."""
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
+from genetune import cli, evidence
 from genetune.select import kept_genes
 from genetune.split import split_train_val
 
@@ -17,12 +18,14 @@ def main():
     p.add_argument("--genome-h5", help="with --gff3: genome.h5 (the genes' sequences)")
     p.add_argument("--gff3", help="the pseudolabel gene models: validation paralogs of training genes are masked")
     p.add_argument("--genes-tsv", help="with --gff3: the selection's genes.tsv (only kept genes are compared)")
+    p.add_argument("--junctions", help="junctions.tsv: about --val-fraction of the read junctions go to validation")
     p.add_argument("--out-train", required=True)
     p.add_argument("--out-val", required=True)
     a = p.parse_args()
     genes = kept_genes(a.gff3, a.genes_tsv) if a.gff3 else None
     train, val = split_train_val(a.labels_h5, a.out_train, a.out_val, a.coverage_h5, a.val_fraction, a.seed,
-                                 genes=genes, genome_h5=a.genome_h5)
+                                 genes=genes, genome_h5=a.genome_h5,
+                                 junctions=evidence.read_tsv(a.junctions) if a.junctions else None)
     print(f"training: {', '.join(train)}\nvalidation: {', '.join(val)}")
 
 
