@@ -133,7 +133,7 @@ def test_gene_scores_use_spliced_reads_and_rejected_genes_are_masked_on_their_st
                      tmp_path / "genes.tsv")
     lines = (tmp_path / "genes.tsv").read_text().splitlines()
     assert lines[0].split("\t") == ["seqid", "strand", "start", "end", "gene_id", "confidence", "intron_support",
-                                    "exon_coverage", "score", "kept"]
+                                    "exon_coverage", "score", "evidence", "kept"]
     rows = [dict(zip(lines[0].split("\t"), ln.split("\t"))) for ln in lines[1:]]
     decoy = next(r for r in rows if r["gene_id"] == "decoy")
     real = [r for r in rows if r["gene_id"] != "decoy"]

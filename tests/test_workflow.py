@@ -152,7 +152,8 @@ def test_decoding_used_the_rnaseq_hints(tiny_run):
 def test_every_rule_left_a_log(tiny_run):
     logs = {p.parent.name for p in (tiny_run / "logs").rglob("*.log")}
     assert {"ingest_genome", "add_coverage", "predict", "gather_predictions", "decode", "gather_annotation",
-            "pseudolabels_to_h5", "select_confident", "split_train_val", "finetune", "choose_final_round", "evaluate",
+            "correct_pseudolabels", "pseudolabels_to_h5", "select_confident", "split_train_val", "finetune",
+            "choose_final_round", "evaluate",
             "gene_stats"} <= logs
 
 

@@ -1,7 +1,8 @@
 """Training data: chunks of a Helixer-format h5 read lazily, with per-base loss weights.
 
-Kept chunks follow Helixer's rule (is_annotated and err_samples). Weights per base:
-sample_weights x class weight of the true class x the transition factor of its 9-bp timestep
+Kept chunks follow Helixer's rule (is_annotated and err_samples). Weights per base: sample_weights
+(0 masked, 1, more for evidence-backed genes: select.py) x class weight of the true class x the
+transition factor of its 9-bp timestep
 (Helixer's maxpooled transition weights, 1 where no transition). Helixer sums class weights
 over the classes present in a timestep; genetune weights each base by its own class. Each item
 carries the target of every model output (targets.py), so either family trains from one file.
@@ -51,11 +52,12 @@ class ChunkDataset(torch.utils.data.Dataset):
         r = self.rows[i]
         x = h5[layout.X][r].astype(np.float32)
         y = h5[layout.Y][r]
-        valid = y.any(axis=1) & (h5[layout.SAMPLE_WEIGHTS][r] > 0)
+        sample_weights = h5[layout.SAMPLE_WEIGHTS][r]
+        valid = y.any(axis=1) & (sample_weights > 0)
         target = np.where(valid, y.argmax(axis=1), -1).astype(np.int64)
         ph = h5[layout.PHASES][r]
         phase = np.where(valid & ph.any(axis=1), ph.argmax(axis=1), -1).astype(np.int64)
-        w = np.where(valid, self.class_weights[np.maximum(target, 0)], 0.0).astype(np.float32)
+        w = np.where(valid, self.class_weights[np.maximum(target, 0)] * sample_weights, 0.0).astype(np.float32)
         transitions = h5[layout.TRANSITIONS][r]
         if self.transition_weights is not None:
             t = transitions.reshape(-1, layout.POOL_SIZE, 6).max(axis=1)

@@ -266,6 +266,7 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
         o.attrs["overlap"] = overlap if model.context is None else False
         o.attrs["device"] = str(device)
         o.attrs["model_family"] = family_of(ckpt)
+        o.attrs["model_context"] = -1 if model.context is None else int(model.context)  # -1: the whole chunk
         o.attrs["phase_head"] = "phase" in model.outputs
         if piece is not None:
             o.attrs["piece"] = f"{piece[0]}/{piece[1]}"

@@ -12,6 +12,12 @@ BRAKER chooses training genes: multi-exon genes with every intron supported firs
 the best `keep_fraction` of the genes are kept; every other gene is masked (sample weight 0, `mask_margin`
 bases either side) on its strand, so training sees the kept genes and the intergenic sequence
 around them but not the doubtful ones. The genes and their scores go to a TSV and the h5 attrs.
+With read junctions, the genes were first checked against them (correct.py): a gene the reads
+contradict and that could not be corrected is never kept, a junction inside no gene is masked, and
+a kept gene whose every intron is a read junction weighs `evidence_gene_weight` times as much as the
+network's own calls. Doubt is masked, not taught (doubt.py): the gap between two kept genes close
+enough to be one split gene, with their stop and start codons, and intron bases beyond the model's
+context from every exon.
 
 unit: chunk. Helixer's stratified rule (filter-to-most-certain.py), with its
 bugs fixed: confidence of a chunk = mean over valid bases (sample_weights > 0, not just
@@ -29,6 +35,7 @@ import numpy as np
 
 from . import layout
 from .chunks import StrandReader, check_same_chunks, read_keys, seq_lengths, strand_runs
+from .doubt import deep_intron_bases, split_gaps
 from .errors import InputError
 from .evidence import intron_keys
 from .fileio import atomic_path, open_h5, require
@@ -36,11 +43,12 @@ from .gff import read_gff3, select_transcripts
 from .intervals import runs
 from .progress import tracked
 from .settings import validate_section
-from .subset import mask_genes, write_subset
+from .subset import mask_genes, set_weights, write_subset
 
 log = logging.getLogger("genetune.select")
 GENE_COLUMNS = ("seqid", "strand", "start", "end", "gene_id", "confidence", "intron_support", "exon_coverage",
-                "score", "kept")
+                "score", "evidence", "kept")
+DEFAULT_CONTEXT = 400  # bases either side a model sees when predictions.h5 does not say (geneML's)
 
 
 @dataclass
@@ -52,6 +60,10 @@ class SelectConfig:
     min_depth: int = 3  # reads over a base before it counts as covered
     mask_margin: int = 50  # unit gene: bases either side of a rejected gene masked with it
     single_exon_weight: float = 0.5  # unit gene: single-exon genes' score x this (most false genes have one exon)
+    evidence_gene_weight: int = 3  # unit gene: sample weight of kept genes whose every intron the reads show
+    min_junction_reads: int = 3  # reads that make a junction well supported (correct.py)
+    split_gap_quantile: float = 0.9  # unit gene: mask gaps up to this intron-length quantile (0: off)
+    deep_intron_mask: bool = True  # unit gene: mask intron bases beyond the model's context from every exon
 
     @classmethod
     def from_dict(cls, d, source="--settings"):
@@ -136,7 +148,7 @@ def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: S
             cls = _gene_classes(t)
             row = {"seqid": t.seqid, "strand": t.strand, "start": t.start, "end": t.end, "gene_id": t.gene_id,
                    "confidence": float(probs[np.arange(len(cls)), cls].mean()), "intron_support": None,
-                   "exon_coverage": None}
+                   "exon_coverage": None, "evidence": ""}
             evidence = None
             if coverage_h5:
                 reader = StrandReader(run, c[layout.coverage_name()], [c[layout.spliced_coverage_name()]])
@@ -196,22 +208,27 @@ def kept_genes(gff3, genes_tsv=None):
 
 
 def select_confident(labels_h5, predictions_h5, out, cfg: SelectConfig = None, gff3=None, coverage_h5=None,
-                     genes_tsv=None, junctions=None):
+                     genes_tsv=None, junctions=None, corrections=None, profile=None):
     """Write the selected pseudolabels to `out`; returns (kept chunk rows, chunk confidence).
     Genes are ranked BRAKER-style: multi-exon genes whose every intron the reads support
-    (intron_support 1) first, then by score; single-exon genes' scores are down-weighted."""
+    (intron_support 1) first, then by score; single-exon genes' scores are down-weighted.
+    corrections: correct.py's rows for these genes (masked genes are never kept, unexplained
+    junctions are masked); profile: the species profile the split-gene gaps are judged by."""
     cfg = cfg or SelectConfig()
     conf, ig, valid = chunk_confidence(labels_h5, predictions_h5)
     with open_h5(labels_h5) as lab:
         usable = valid & lab[layout.IS_ANNOTATED][:]
     if not usable.any():
         raise InputError(f"{labels_h5}: no chunk has labelled bases to select from")
-    genes = []
+    genes, transcripts = [], []
+    lengths = seq_lengths(*read_keys(labels_h5))
     if gff3 is not None:
-        lengths = seq_lengths(*read_keys(labels_h5))
         transcripts = select_transcripts(read_gff3(gff3, lengths))
         supported = None if junctions is None else {tuple(j[:4]) for j in junctions}
         genes = gene_scores(transcripts, labels_h5, predictions_h5, coverage_h5, cfg, supported)
+    actions = {(r["seqid"], r["gene_id"]): r["action"] for r in corrections or () if r["gene_id"]}
+    for g in genes:
+        g["evidence"] = actions.get((g["seqid"], g["gene_id"]), "")
     attrs = {"selection": str(asdict(cfg)), "mean_confidence_all": float(conf[usable].mean())}
     if cfg.unit == "chunk":
         rows = select_rows(conf, ig, usable, cfg.keep_fraction, cfg.strata)
@@ -226,19 +243,62 @@ def select_confident(labels_h5, predictions_h5, out, cfg: SelectConfig = None, g
         rows = np.flatnonzero(usable)
         order = sorted(range(len(genes)), key=lambda i: (not genes[i]["all_introns_supported"], -genes[i]["score"], i))
         n_keep = max(1, int(round(cfg.keep_fraction * len(genes))))
-        kept = set(order[:n_keep])
+        kept = {i for i in order[:n_keep] if genes[i]["evidence"] != "masked"}
         for i, g in enumerate(genes):
             g["kept"] = "yes" if i in kept else "no"
-        attrs.update(n_genes=len(genes), n_genes_kept=n_keep,
-                     mean_gene_score_kept=float(np.mean([genes[i]["score"] for i in kept])),
+        attrs.update(n_genes=len(genes), n_genes_kept=len(kept),
+                     mean_gene_score_kept=float(np.mean([genes[i]["score"] for i in kept])) if kept else 0.0,
                      mean_gene_score_all=float(np.mean([g["score"] for g in genes])))
     rejected = [g for g in genes if g["kept"] == "no"]
-    with atomic_path(out) as tmp:  # subset and masks written before the output exists
+    unexplained = [r for r in corrections or () if r["action"] == "unexplained_junction"]
+    with atomic_path(out) as tmp:  # subset, masks and weights written before the output exists
         write_subset(labels_h5, rows, tmp, attrs=attrs)
-        n = mask_genes(tmp, rejected, cfg.mask_margin, seq_lengths(*read_keys(labels_h5))) if rejected else 0
+        n = mask_genes(tmp, rejected, cfg.mask_margin, lengths) if rejected else 0
+        if unexplained:
+            attrs["masked_junction_bases"] = mask_genes(tmp, unexplained, cfg.mask_margin, lengths)
+        if cfg.unit == "gene":
+            kept_ts = [t for t, g in zip(transcripts, genes) if g["kept"] == "yes"]
+            attrs.update(_mask_doubt(tmp, kept_ts, cfg, profile, _model_context(predictions_h5), lengths))
+            heavy = [g for g in genes if g["kept"] == "yes" and g["all_introns_supported"]]
+            if heavy and cfg.evidence_gene_weight != 1:
+                attrs["evidence_weighted_bases"] = set_weights(tmp, heavy, 0, lengths, cfg.evidence_gene_weight)
+            attrs["evidence_weighted_genes"] = len(heavy)
+        with open_h5(tmp, "r+") as h5:
+            h5.attrs.update({k: v for k, v in attrs.items() if k not in h5.attrs})
     if cfg.unit == "gene":
-        log.info("kept %d of %d genes (score >= %.3f); %d bases of %d rejected genes masked", len(genes) -
-                 len(rejected), len(genes), min(g["score"] for g in genes if g["kept"] == "yes"), n, len(rejected))
+        log.info("kept %d of %d genes (%d masked by the read junctions); %d bases of %d rejected genes masked; "
+                 "%d evidence-backed genes weigh %d", len(genes) - len(rejected), len(genes),
+                 sum(g["evidence"] == "masked" for g in genes), n, len(rejected),
+                 attrs.get("evidence_weighted_genes", 0), cfg.evidence_gene_weight)
     if genes_tsv:
         write_genes_tsv(genes, genes_tsv)
     return rows, conf
+
+
+def _model_context(predictions_h5):
+    """Bases either side the model that made the predictions sees (None: the whole chunk)."""
+    with open_h5(predictions_h5) as p:
+        value = p.attrs.get("model_context")
+    if value is None:
+        log.info("%s does not say the model's context: %d bases assumed", predictions_h5, DEFAULT_CONTEXT)
+        return DEFAULT_CONTEXT
+    return None if int(value) < 0 else int(value)
+
+
+def _mask_doubt(path, kept, cfg, profile, context, lengths):
+    """Mask the split-gene gaps and the deep intron bases of the kept genes in `path`; returns attrs."""
+    def regions(intervals):
+        return [{"seqid": s, "strand": st, "start": a, "end": b} for s, st, a, b in intervals]
+    attrs = {}
+    if cfg.split_gap_quantile > 0 and profile is not None:
+        gaps, pairs = split_gaps(kept, profile, cfg.split_gap_quantile)
+        attrs["split_gaps"] = len(gaps)
+        attrs["split_gap_bases"] = mask_genes(path, regions(gaps), 0, lengths)
+        log.info("%d pairs of kept genes close enough to be one split gene: %d bases between them masked",
+                 len(pairs), attrs["split_gap_bases"])
+    if cfg.deep_intron_mask and context is not None:
+        deep = deep_intron_bases(kept, context)
+        attrs["deep_intron_bases"] = mask_genes(path, regions(deep), 0, lengths)
+        log.info("%d intron bases beyond the model's context (%d bp) from every exon masked",
+                 attrs["deep_intron_bases"], context)
+    return attrs

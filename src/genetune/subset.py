@@ -94,15 +94,23 @@ def concatenate(paths, out_path, block=64):
 
 
 def mask_genes(path, genes, margin, lengths):
-    """sample_weights 0 over each gene (+ margin) on its strand, in the chunks of file `path`."""
+    """sample_weights 0 over each gene (+ margin) on its strand, in the chunks of file `path`; returns
+    the bases that had weight before."""
+    return set_weights(path, genes, margin, lengths, 0)
+
+
+def set_weights(path, regions, margin, lengths, value):
+    """sample_weights `value` over each region (dicts with seqid, strand, start, end; + margin) on its
+    strand, in the chunks of file `path`. A value above 0 only replaces weights above 0: a masked base
+    stays masked. Returns the bases that had weight before and were changed."""
     seqids, start_ends = read_keys(path)
     by_seq = {}
     for r, (s, (a, b)) in enumerate(zip(seqids, start_ends)):
         by_seq.setdefault((s, "+" if a < b else "-"), []).append((r, int(a), int(b)))
-    masked = 0
+    changed = 0
     with h5py.File(path, "r+") as h5:
         sw = h5[layout.SAMPLE_WEIGHTS]
-        for g in genes:
+        for g in regions:
             lo, hi = max(0, g["start"] - margin), min(lengths[g["seqid"]], g["end"] + margin)
             for r, a, b in by_seq.get((g["seqid"], g["strand"]), ()):
                 c_lo, c_hi = min(a, b), max(a, b)
@@ -111,7 +119,8 @@ def mask_genes(path, genes, margin, lengths):
                     continue
                 i0, i1 = (s - a, e - a) if a < b else (a - e, a - s)
                 row = sw[r]
-                masked += int((row[i0:i1] > 0).sum())
-                row[i0:i1] = 0
+                part = row[i0:i1]
+                changed += int(((part > 0) & (part != value)).sum())
+                row[i0:i1] = np.where(part > 0, value, 0)
                 sw[r] = row
-    return masked
+    return changed

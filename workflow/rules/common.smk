@@ -308,6 +308,35 @@ def previous_model(wildcards):
     return model_of(wildcards, previous_stage(wildcards))
 
 
+def pseudolabel_genes(wildcards):
+    """The gene models a round labels: the previous stage's, checked against the read junctions
+    when the species has evidence (rule correct_pseudolabels)."""
+    if has_evidence(wildcards.species):
+        return f"results/{wildcards.species}/round{wildcards.round}/pseudolabels/genes.gff3"
+    return previous_annotation(wildcards)
+
+
+def held_out_genes(wildcards):
+    """Round 1's pseudolabel gene models: its validation genes are what the final check holds out."""
+    if has_evidence(wildcards.species):
+        return f"results/{wildcards.species}/round1/pseudolabels/genes.gff3"
+    return f"results/{wildcards.species}/first_pass/annotation.gff3"
+
+
+def get_corrections(wildcards):
+    """corrections.tsv of the round when the species has evidence, else nothing."""
+    if has_evidence(wildcards.species):
+        return [
+            f"results/{wildcards.species}/round{wildcards.round}/pseudolabels/corrections.tsv"
+        ]
+    return []
+
+
+def corrections_arg(wildcards, input):
+    paths = list(input.get("corrections") or [])
+    return f"--corrections {shlex.quote(paths[0])}" if paths else ""
+
+
 def round_files(pattern):
     """Input function: `pattern` (with {species} and {r}) for every round of the species."""
 

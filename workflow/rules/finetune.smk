@@ -54,6 +54,7 @@ rule choose_final_round:
     input:
         val="results/{species}/round1/finetune/validation_data.h5",
         first_pass="results/{species}/first_pass/annotation.gff3",
+        pseudolabels=held_out_genes,
         genes="results/{species}/round1/pseudolabels/genes.tsv",
         models=round_files("results/{species}/round{r}/finetune/best.pt"),
         annotations=round_files("results/{species}/round{r}/annotation.gff3"),
@@ -83,7 +84,7 @@ rule choose_final_round:
         settings=settings("decode"),
     shell:
         "python {params.script:q} --val-h5 {input.val:q} --first-pass {input.first_pass:q} "
-        "--pseudolabels {input.first_pass:q} --genes-tsv {input.genes:q} {params.junctions} "
+        "--pseudolabels {input.pseudolabels:q} --genes-tsv {input.genes:q} {params.junctions} "
         "--genome-h5 {input.genome:q} --predictions {input.predictions:q} --profiles {input.profiles:q} "
         "--settings {params.settings:q} "
         "--models {input.models:q} --annotations {input.annotations:q} --out-gff3 {output.gff3:q} "

@@ -1,10 +1,46 @@
-# The stage before each round (the first pass, or the previous round) -> labels, the confident
-# genes (or chunks), and the whole-sequence (or whole-region) split.
+# The stage before each round (the first pass, or the previous round) -> its genes checked against
+# the read junctions (with evidence), labels, the confident genes (or chunks), and the whole-sequence
+# (or whole-region) split.
+
+
+rule correct_pseudolabels:
+    input:
+        gff3=previous_annotation,
+        genome=rules.ingest_genome.output.h5,
+        junctions=get_junctions,
+    output:
+        gff3="results/{species}/round{round}/pseudolabels/genes.gff3",
+        tsv=report(
+            "results/{species}/round{round}/pseudolabels/corrections.tsv",
+            caption="../report/corrections.rst",
+            category="Pseudolabels",
+            labels={
+                "species": "{species}",
+                "round": "{round}",
+                "table": "genes against read junctions",
+            },
+        ),
+    log:
+        "logs/correct_pseudolabels/{species}.round{round}.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=by_genome(2000, 1),
+        runtime=by_genome(10, 0.5),
+    params:
+        script=script_path("correct_pseudolabels.py"),
+        settings=settings("select"),
+        min_intron=min_intron_param,
+    shell:
+        "python {params.script:q} --gff3 {input.gff3:q} --genome-h5 {input.genome:q} "
+        "--junctions {input.junctions:q} --settings {params.settings:q} --min-intron {params.min_intron} "
+        "--out-gff3 {output.gff3:q} --out-tsv {output.tsv:q} > {log:q} 2>&1"
 
 
 rule pseudolabels_to_h5:
     input:
-        gff3=previous_annotation,
+        gff3=pseudolabel_genes,
         genome=rules.ingest_genome.output.h5,
     output:
         h5="results/{species}/round{round}/pseudolabels/labels.h5",
@@ -29,7 +65,9 @@ rule select_confident:
     input:
         labels=rules.pseudolabels_to_h5.output.h5,
         predictions=previous_predictions,
-        gff3=previous_annotation,
+        gff3=pseudolabel_genes,
+        corrections=get_corrections,
+        profile=previous_profile,
         genome=rules.ingest_genome.output.h5,
         coverage=get_coverage,
         junctions=get_junctions,
@@ -57,10 +95,12 @@ rule select_confident:
         script=script_path("select_confident.py"),
         coverage=coverage_arg,
         junctions=junctions_arg,
+        corrections=corrections_arg,
         settings=settings("select"),
     shell:
         "python {params.script:q} --labels-h5 {input.labels:q} --predictions {input.predictions:q} "
-        "--gff3 {input.gff3:q} {params.coverage} {params.junctions} --settings {params.settings:q} "
+        "--gff3 {input.gff3:q} {params.coverage} {params.junctions} {params.corrections} "
+        "--profile {input.profile:q} --settings {params.settings:q} "
         "--genes-tsv {output.genes:q} --out {output.h5:q} > {log:q} 2>&1"
 
 
@@ -68,7 +108,7 @@ rule split_train_val:
     input:
         labels=rules.select_confident.output.h5,
         coverage=get_coverage,
-        gff3=previous_annotation,
+        gff3=pseudolabel_genes,
         genes=rules.select_confident.output.genes,
         genome=rules.ingest_genome.output.h5,
         junctions=get_junctions,
@@ -99,7 +139,7 @@ rule split_train_val:
 rule estimate_profile:
     input:
         prior=previous_profile,
-        gff3=previous_annotation,
+        gff3=pseudolabel_genes,
         genes=rules.select_confident.output.genes,
         genome=rules.ingest_genome.output.h5,
         junctions=get_junctions,

@@ -4,7 +4,7 @@ RNA-seq, read evidence; doubtful genes masked) or per chunk (Helixer's stratifie
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli, evidence
+from genetune import cli, correct, evidence, profile
 from genetune.select import SelectConfig, select_confident
 
 
@@ -15,6 +15,8 @@ def main():
     p.add_argument("--gff3", help="the gene models the labels came from (needed for unit gene)")
     p.add_argument("--coverage-h5", help="coverage.h5: RNA-seq evidence for the gene scores")
     p.add_argument("--junctions", help="junctions.tsv: read-supported introns (genes with all introns supported first)")
+    p.add_argument("--corrections", help="corrections.tsv of correct_pseudolabels.py: genes the reads contradict")
+    p.add_argument("--profile", help="the species profile (profile.yaml): split-gene gaps are judged by its introns")
     p.add_argument("--settings", help="selection settings (SelectConfig): a YAML/JSON file or inline JSON")
     p.add_argument("--genes-tsv", help="every gene with its scores and whether it was kept")
     p.add_argument("--out", required=True)
@@ -22,7 +24,8 @@ def main():
     cfg = SelectConfig.from_dict(cli.load_settings(a.settings), cli.settings_source(a.settings))
     junctions = evidence.read_tsv(a.junctions) if a.junctions else None
     rows, conf = select_confident(a.labels_h5, a.predictions, a.out, cfg, a.gff3, a.coverage_h5, a.genes_tsv,
-                                  junctions)
+                                  junctions, correct.read_tsv(a.corrections) if a.corrections else None,
+                                  profile.load(a.profile) if a.profile else None)
     print(f"kept {len(rows)} chunks, mean chunk confidence {conf[rows].mean():.4f} (all: {conf.mean():.4f})")
 
 
