@@ -110,17 +110,35 @@ def _genes(introns_per_gene, intron_length, n_genes=40):
 def test_each_round_moves_the_profile_a_bounded_step_towards_the_species():
     prior = Profile()
     genes = _genes(3, 5000)  # every intron 5 kb, every exon 150 bp
-    junctions = [("chr1", "+", 100, 8100, 5)] * 30  # 8 kb introns shown by reads
-    one = profile.estimate(prior, genes, {"chr1": 500_000}, junctions, min_intron=30)
+    one = profile.estimate(prior, genes, {"chr1": 500_000}, min_intron=30)
     longest = one.intron_lengths[-1]
     assert longest[1] == pytest.approx(2 * prior.intron_lengths[-1][1])  # at most 2x per round
     assert all(abs(w1 - w0) <= profile.MAX_WEIGHT_STEP + 1e-9
                for (w0, _), (w1, _) in zip(prior.intron_lengths, one.intron_lengths))
     assert one.exon_mean == pytest.approx(150)  # 250 -> 150: within the 2x step
-    two = profile.estimate(one, genes, {"chr1": 500_000}, junctions, min_intron=30)
+    two = profile.estimate(one, genes, {"chr1": 500_000}, min_intron=30)
     assert two.intron_lengths[-1][1] > one.intron_lengths[-1][1]  # the next round moves on
     few = profile.estimate(prior, genes[:3], {"chr1": 500_000}, min_intron=30)
     assert few.intron_lengths == prior.intron_lengths  # too few introns to learn from: unchanged
+
+
+def test_with_enough_junctions_each_round_takes_intron_lengths_from_the_reads():
+    """The reads show 8 kb introns; the pseudolabel genes only 100 bp ones (their long introns were
+    split): the round's profile keeps the long introns the reads show."""
+    prior = profile.from_junctions(Profile(), [("chr1", "+", 100, 8100, 5)] * 10
+                                   + [("chr1", "+", 100, 180, 5)] * 30, min_intron=30)
+    junctions = [("chr1", "+", 100, 8100, 5)] * 10 + [("chr1", "+", 100, 180, 5)] * 30
+    one = profile.estimate(prior, _genes(3, 100), {"chr1": 500_000}, junctions, min_intron=30)
+    assert np.allclose(one.intron_lengths, prior.intron_lengths, rtol=1e-6)
+    assert one.intron_lengths[-1][0] == pytest.approx(0.25, abs=0.02)
+    assert one.intron_lengths[-1][1] == pytest.approx(8000, rel=0.05)
+
+
+def test_censored_pseudolabel_introns_never_shrink_the_long_tail():
+    prior = Profile(intron_lengths=[[0.8, 100.0], [0.2, 3000.0]])
+    one = profile.estimate(prior, _genes(3, 120), {"chr1": 500_000}, min_intron=30)  # no reads, short introns
+    assert one.intron_lengths[-1][0] >= 0.2 and one.intron_lengths[-1][1] >= 3000
+    assert sum(w for w, _ in one.intron_lengths) == pytest.approx(1)
 
 
 def test_a_profile_round_trips_and_a_bad_one_is_one_clear_error(tmp_path):

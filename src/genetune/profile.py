@@ -28,6 +28,7 @@ from .fileio import atomic_path, open_h5
 START_OFFSETS = (-6, -5, -4, -3, -2, -1, 3, 4)  # bases around the A (0) of the ATG scored by the context
 MAX_LOG_STEP = math.log(2.0)  # a length mean moves at most 2x per round
 MAX_WEIGHT_STEP = 0.2  # a component weight moves at most this much per round
+MIN_JUNCTIONS = 20  # junctions (>= 2 reads) enough to take the intron lengths from the reads alone
 MIN_TAIL_WEIGHT = 0.02  # the longest intron component never vanishes: pseudolabels never hold the introns
 #                         the first pass could not bridge, so they cannot teach that long ones exist
 
@@ -228,12 +229,21 @@ def _fit_with_tail(lengths, comps):
     return [[w / total, m] for w, m in fitted]
 
 
+def _tail_kept(comps, prior_tail):
+    """comps with the longest component no lighter and no shorter than prior_tail, the other weights
+    scaled so that all sum to 1."""
+    w_tail, m_tail = max(comps[-1][0], prior_tail[0]), max(comps[-1][1], prior_tail[1])
+    rest = sum(w for w, _ in comps[:-1])
+    scale = (1 - w_tail) / rest if rest > 0 else 0.0
+    return [[w * scale, m] for w, m in comps[:-1]] + [[w_tail, m_tail]]
+
+
 def from_junctions(prior, junctions, min_intron=30, made_from=""):
-    """The prior with intron lengths fitted to the read junctions alone (>= 2 reads, >= 20 of them).
+    """The prior with intron lengths fitted to the read junctions alone (>= 2 reads, MIN_JUNCTIONS of them).
     Unbounded: reads observe this species' introns directly, where the rounds' genes are the model's
     own calls; this is how a species with RNA-seq starts its first pass."""
     lengths = junction_lengths(junctions, min_intron)
-    if len(lengths) < 20:
+    if len(lengths) < MIN_JUNCTIONS:
         return prior
     fitted = _fit_with_tail(lengths, prior.intron_lengths)
     return dataclasses.replace(prior, intron_lengths=[[w, max(m, 1.0)] for w, m in fitted],
@@ -242,19 +252,27 @@ def from_junctions(prior, junctions, min_intron=30, made_from=""):
 
 def estimate(prior, transcripts, seq_lengths, junctions=(), start_counts=None, min_intron=30, made_from=""):
     """A new profile from `prior` and the pseudolabel genes (gff.Transcript) and junctions
-    [(seqid, strand, start, end, reads)]: intron lengths (genes' CDS introns and junctions with >= 2
-    reads), exon and intergenic means, start context; each bounded to a step from the prior."""
+    [(seqid, strand, start, end, reads)]: intron lengths, exon and intergenic means, start context.
+    Intron lengths come from the junctions (>= 2 reads) when there are at least MIN_JUNCTIONS of them,
+    fitted as the first pass fits them: reads see the species' introns, long ones included. Otherwise
+    from the genes' CDS introns, a bounded step from the prior, and never shrinking the longest
+    component: pseudolabel introns are censored (the long introns the network missed were split into
+    two genes and are not there to be measured). Everything else moves a bounded step."""
     coding = [t for t in transcripts if t.cds]
+    read_lengths = junction_lengths(junctions, min_intron)
     introns = [e - s for t in coding for (_, s), (e, _) in zip(t.cds[:-1], t.cds[1:])]
-    introns = [x for x in introns if x >= min_intron] + junction_lengths(junctions, min_intron)
+    introns = [x for x in introns if x >= min_intron] + read_lengths
     comps = prior.intron_lengths
-    if len(introns) >= 20:
+    if len(read_lengths) >= MIN_JUNCTIONS:
+        comps = _fit_with_tail(read_lengths, comps)
+    elif len(introns) >= 20:
         fitted = _fit_with_tail(introns, comps)
         old_w, new_w = np.array([c[0] for c in comps]), np.array([c[0] for c in fitted])
         # the weights move along the line to the fit, so they still sum to 1 and none moves more than the step
         alpha = min(1.0, MAX_WEIGHT_STEP / max(1e-12, float(np.abs(new_w - old_w).max())))
         weights = old_w + alpha * (new_w - old_w)
-        comps = [[float(w), _bounded_log(m0, m1)] for w, (_, m0), (_, m1) in zip(weights, comps, fitted)]
+        stepped = [[float(w), _bounded_log(m0, m1)] for w, (_, m0), (_, m1) in zip(weights, comps, fitted)]
+        comps = _tail_kept(stepped, comps[-1])
     exons = [e - s for t in coding for s, e in t.cds]
     exon_mean = _bounded_log(prior.exon_mean, float(np.mean(exons))) if len(exons) >= 20 else prior.exon_mean
     genic = sum(t.end - t.start for t in coding)

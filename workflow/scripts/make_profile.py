@@ -2,8 +2,9 @@
 """The species profile the decoder scores with -> profile.yaml. First pass: the base model card's
 defaults, or a given profile (a related species'), with intron lengths fitted to the read
 junctions when there are any. Each round: re-estimated from the previous stage's kept pseudolabel
-genes and the read-supported junctions, each parameter a bounded step from the previous stage's
-profile."""
+genes and the read-supported junctions (intron lengths from the junctions alone when there are enough;
+pseudolabel introns never shrink the long tail), each other parameter a bounded step from the previous
+stage's profile."""
 
 import _bootstrap  # noqa: F401
 
