@@ -171,3 +171,24 @@ def test_a_tie_of_zeros_is_no_verdict(tmp_path, monkeypatch):
     assert rows[2]["verdict"] == "cannot decide: validation holds no held-out pseudolabel gene"
     assert rows[-1]["check"] == "none could decide" and rows[-1]["chosen"] == "yes"
     assert [r["chosen"] for r in rows].count("yes") == 1
+
+
+def test_a_round_verdict_stops_when_the_rounds_agree_or_stop_improving(tmp_path, monkeypatch):
+    _as_decoded(monkeypatch)
+    _val_h5(tmp_path / "val.h5", [("chr1", 0, 100_000), ("chr1", 100_000, 0)])
+    junctions = _stage_files(tmp_path)
+
+    def verdict(*names, max_rounds=3):
+        stages = {"first_pass": tmp_path / f"{names[0]}.gff3",
+                  **{f"round{r}": tmp_path / f"{n}.gff3" for r, n in enumerate(names[1:], 1)}}
+        decision = rounds.round_verdict(len(names) - 1, tmp_path / "val.h5", stages, tmp_path / "v.tsv", junctions,
+                                        decoding=_decoding(stages), max_rounds=max_rounds)
+        assert rounds.read_verdict(tmp_path / "v.tsv") == decision
+        return decision, _rows(tmp_path / "v.tsv")[0]["reason"]
+
+    assert verdict("worse", "first") == ("continue",
+                                         "round1 is the best stage so far; CDS-exon F1 0.2857 to first_pass")
+    assert verdict("first", "worse")[0] == "stop" and "first_pass stays the best" in verdict("first", "worse")[1]
+    decision, reason = verdict("worse", "first", "first")
+    assert decision == "stop" and reason.startswith("the rounds agree: CDS-exon F1 1.0000")
+    assert verdict("worse", "first", "better", max_rounds=2)[1] == "2 rounds, the most rounds: auto runs"

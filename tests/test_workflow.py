@@ -388,3 +388,32 @@ def test_every_gff3_header_says_what_made_it(tiny_run):
         assert f"# base model resources/models/demo_base.pt sha256 {sha256(ROOT / 'resources/models/demo_base.pt')}" \
             in head
         assert any(ln.startswith("# model sha256 ") for ln in head)
+
+
+def test_rounds_auto_runs_rounds_until_a_verdict_says_stop(tmp_path):
+    """rounds: auto (the default): after each round a checkpoint judges whether another runs; the
+    final check then scores exactly the rounds that ran, and a round the verdict stopped before
+    never trains."""
+    wd = _workdir(tmp_path, {**TINY, "rounds": "auto"})
+    proc = subprocess.run(SNAKEMAKE + ["--cores", "2"], cwd=wd, env=_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    res = wd / "results/tiny"
+    ran = []
+    for r in range(1, rounds.MAX_AUTO_ROUNDS + 1):
+        if not (res / f"round{r}/annotation.gff3").exists():
+            break
+        ran.append(r)
+        verdict = res / f"round{r}/verdict.tsv"
+        if r == rounds.MAX_AUTO_ROUNDS:
+            break
+        decision = rounds.read_verdict(verdict)
+        row = dict(zip(*(ln.split("\t") for ln in verdict.read_text().splitlines())))
+        assert row["reason"] and 0 <= float(row["cds_exon_f1_to_previous"]) <= 1
+        if decision == "stop":
+            break
+    assert ran and not (res / f"round{ran[-1] + 1}/finetune").exists()
+    lines = (res / "final/rounds.tsv").read_text().splitlines()
+    stages = {ln.split("\t")[0] for ln in lines[1:]}
+    assert stages == {"first_pass"} | {f"round{r}" for r in ran}
+    again = subprocess.run(SNAKEMAKE + ["-n", "--cores", "2"], cwd=wd, env=_env(), capture_output=True, text=True)
+    assert "Nothing to be done" in again.stdout + again.stderr  # the verdicts are stable: a rerun has nothing to do

@@ -169,39 +169,46 @@ def genes_check(names, stages, held_out, intervals):
     return check
 
 
-def choose_final(val_h5, stages, out_gff3, out_tsv, junctions=None, held_out=None, models=(), decoding=None):
-    """Copy the chosen stage's annotation to out_gff3 and write every stage's checks to out_tsv.
-    stages: {name: annotation GFF3} in order, the first pass first; junctions: junction rows (the
-    evidence check) or None; held_out: the pseudolabel genes (gff.Transcript) round 1 held out, for
-    the check without evidence and to count the evidence genes; models: each round's best.pt (the
-    stages after the first); decoding (with junctions): (genome.h5, {name: (predictions.h5,
-    profile)}, DecodeConfig). Checks are asked in order (evidence, then held-out genes) until one can
-    decide. Returns the chosen name."""
+def judge(val_h5, stages, junctions=None, held_out=None, decoding=None, tmp_dir="."):
+    """(chosen stage, the check that decided or None, every check asked). Checks are asked in order
+    (evidence, then held-out genes) until one can decide; when none can, the first pass stays."""
     names = list(stages)
-    if not names or (models and len(models) != len(names) - 1):
-        raise InputError(f"{len(models)} round model(s) for {len(names) - 1} round annotation(s)")
     if not junctions and held_out is None:
         raise InputError("the final check needs junctions (read evidence) or the held-out pseudolabel genes")
     intervals = validation_intervals(val_h5)
-    checks, chosen, decided = [], names[0], None
+    checks = []
     if junctions:
-        checks.append(evidence_check(names, junctions, intervals, decoding, held_out, Path(out_tsv).parent))
+        checks.append(evidence_check(names, junctions, intervals, decoding, held_out, tmp_dir))
     if held_out is not None and (not checks or checks[-1].cannot_decide):
         checks.append(genes_check(names, stages, held_out, intervals))
     for check in checks:
         if check.cannot_decide:
             log.warning("the check '%s' cannot decide: %s", check.name, check.cannot_decide)
             continue
-        decided, chosen = check, check.best(names)
+        chosen = check.best(names)
         for name in names[1:]:
             log.info("%s: %s %.4f against %.4f of %s: %s", name, check.name, check.scores[name][2],
                      check.scores[names[0]][2], names[0],
-                     "kept" if name == chosen else "not kept: not better than an earlier stage")
-        log.info("final annotation: %s (%s %.4f; %s junctions, %s genes in validation)", chosen, check.name,
+                     "best so far" if name == chosen else "not better than an earlier stage")
+        log.info("best: %s (%s %.4f; %s junctions, %s genes in validation)", chosen, check.name,
                  check.scores[chosen][2], check.junctions, check.genes)
-        break
-    if decided is None:
-        log.warning("no check could tell the stages apart: the first pass stays final")
+        return chosen, check, checks
+    log.warning("no check could tell the stages apart: the first pass stays")
+    return names[0], None, checks
+
+
+def choose_final(val_h5, stages, out_gff3, out_tsv, junctions=None, held_out=None, models=(), decoding=None):
+    """Copy the chosen stage's annotation to out_gff3 and write every stage's checks to out_tsv.
+    stages: {name: annotation GFF3} in order, the first pass first; junctions: junction rows (the
+    evidence check) or None; held_out: the pseudolabel genes (gff.Transcript) round 1 held out, for
+    the check without evidence and to count the evidence genes; models: each round's best.pt (the
+    stages after the first); decoding (with junctions): (genome.h5, {name: (predictions.h5,
+    profile)}, DecodeConfig). Returns the chosen name."""
+    names = list(stages)
+    if not names or (models and len(models) != len(names) - 1):
+        raise InputError(f"{len(models)} round model(s) for {len(names) - 1} round annotation(s)")
+    chosen, decided, checks = judge(val_h5, stages, junctions, held_out, decoding, Path(out_tsv).parent)
+    log.info("final annotation: %s", chosen)
     genic = dict(zip(names[1:], model_scores(val_h5, models))) if models else {}
     with atomic_path(out_tsv) as tmp, open(tmp, "w") as fh:
         fh.write("\t".join(ROUND_COLUMNS) + "\n")
@@ -221,5 +228,94 @@ def choose_final(val_h5, stages, out_gff3, out_tsv, junctions=None, held_out=Non
     return chosen
 
 
+MAX_AUTO_ROUNDS = 3  # rounds: auto runs at most this many
+CONVERGED = 0.99  # CDS-exon F1 between consecutive stages at which the rounds agree (GeneMark-ETP's rule)
+VERDICT_COLUMNS = ("round", "cds_exon_f1_to_previous", "check", "best_stage", "decision", "reason")
+
+
+def cds_exon_agreement(a, b):
+    """F1 of the CDS exons (seqid, strand, start, end) of two annotations (lists of Transcript)."""
+    def keys(ts):
+        return {(t.seqid, t.strand, s, e) for t in ts for s, e in t.cds}
+    ka, kb = keys(a), keys(b)
+    hit = len(ka & kb)
+    return metrics.prf(hit, len(kb), hit, len(ka))[2]
+
+
+def round_verdict(round_no, val_h5, stages, out_tsv, junctions=None, held_out=None, decoding=None,
+                  max_rounds=MAX_AUTO_ROUNDS):
+    """Whether another round should run after `round_no` (stages: the first pass and rounds 1 to
+    round_no, in order). Stop when the round changed little (CDS-exon F1 to the previous stage >=
+    CONVERGED), when the check says the round is not the best stage so far, or at max_rounds.
+    Writes one row (VERDICT_COLUMNS) and returns 'continue' or 'stop'."""
+    names = list(stages)
+    if len(names) != round_no + 1:
+        raise InputError(f"round {round_no} needs {round_no + 1} stages (the first pass first), not {len(names)}")
+    this, previous = names[-1], names[-2]
+    agreement = cds_exon_agreement(*([t for t in read_gff3(stages[n]) if t.cds] for n in (previous, this)))
+    chosen, decided, _ = judge(val_h5, stages, junctions, held_out, decoding, Path(out_tsv).parent)
+    check = decided.name if decided else "none could decide"
+    if agreement >= CONVERGED:
+        decision, reason = "stop", f"the rounds agree: CDS-exon F1 {agreement:.4f} to {previous} (>= {CONVERGED})"
+    elif decided is not None and chosen != this:
+        decision, reason = "stop", f"the check stopped improving: {chosen} stays the best stage"
+    elif round_no >= max_rounds:
+        decision, reason = "stop", f"{max_rounds} rounds, the most rounds: auto runs"
+    else:
+        decision = "continue"
+        reason = (f"{this} is the best stage so far" if decided else "no check could decide") + \
+            f"; CDS-exon F1 {agreement:.4f} to {previous}"
+    log.info("after %s: %s (%s)", this, decision, reason)
+    with atomic_path(out_tsv) as tmp, open(tmp, "w") as fh:
+        fh.write("\t".join(VERDICT_COLUMNS) + "\n")
+        fh.write("\t".join([str(round_no), f"{agreement:.4f}", check, chosen, decision, reason]) + "\n")
+    return decision
+
+
+def read_verdict(path):
+    """'continue' or 'stop' of a verdict.tsv (round_verdict)."""
+    try:
+        lines = open(path).read().splitlines()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the round's verdict ({exc.strerror})") from None
+    if len(lines) != 2 or tuple(lines[0].split("\t")) != VERDICT_COLUMNS:
+        raise InputError(f"{path}: not a verdict.tsv of judge_round.py")
+    return dict(zip(VERDICT_COLUMNS, lines[1].split("\t")))["decision"]
+
+
 def _count(n):
     return "" if n is None else str(n)
+
+
+def add_stage_arguments(p):
+    """The options choose_round.py and judge_round.py share: the stages and what checks them."""
+    p.add_argument("--val-h5", required=True, help="round 1's validation_data.h5")
+    p.add_argument("--first-pass", required=True, help="the first pass's annotation.gff3")
+    p.add_argument("--annotations", nargs="+", required=True, help="each round's annotation.gff3, in round order")
+    p.add_argument("--junctions", help="junctions.tsv: the evidence check")
+    p.add_argument("--genome-h5", help="with --junctions: genome.h5")
+    p.add_argument("--predictions", nargs="*", default=[], help="with --junctions: each stage's predictions.h5, "
+                                                                  "the first pass first")
+    p.add_argument("--profiles", nargs="*", default=[], help="with --junctions: each stage's profile.yaml, in order")
+    p.add_argument("--settings", help="with --junctions: the decoder settings (DecodeConfig)")
+    p.add_argument("--pseudolabels", help="the gene models round 1 trained on (its checked pseudolabel genes)")
+    p.add_argument("--genes-tsv", help="round 1's genes.tsv: which pseudolabel genes were kept")
+
+
+def stage_inputs(a):
+    """(stages, junctions, held_out, decoding) from add_stage_arguments' options, as judge() takes them."""
+    from . import cli, evidence, profile
+    from .decode import DecodeConfig
+    from .select import kept_genes
+    stages = {"first_pass": a.first_pass, **{f"round{r}": path for r, path in enumerate(a.annotations, 1)}}
+    junctions = evidence.read_tsv(a.junctions) if a.junctions else None
+    held_out = kept_genes(a.pseudolabels, a.genes_tsv) if a.pseudolabels else None
+    decoding = None
+    if junctions:
+        if not a.genome_h5 or len(a.predictions) != len(stages) or len(a.profiles) != len(stages):
+            raise InputError(f"--junctions needs --genome-h5 and {len(stages)} --predictions and --profiles "
+                             "(one per stage, the first pass first)")
+        decoding = (a.genome_h5, {name: (pred, profile.load(prof)) for name, pred, prof
+                                  in zip(stages, a.predictions, a.profiles)},
+                    DecodeConfig.from_dict(cli.load_settings(a.settings), cli.settings_source(a.settings)))
+    return stages, junctions, held_out, decoding

@@ -13,6 +13,7 @@ from snakemake.exceptions import WorkflowError
 sys.path.insert(0, str(Path(workflow.current_basedir).parents[1] / "src"))
 from genetune import __version__ as GENETUNE_VERSION
 from genetune.errors import InputError
+from genetune.rounds import MAX_AUTO_ROUNDS, read_verdict
 from genetune.settings import validate_config
 
 # A species config given with --configfile is complete by itself: the demo's keys in
@@ -247,8 +248,30 @@ def reference_loci_flag(wildcards):
 # --- stages, rounds, pieces --------------------------------------------------------------------
 
 
+def auto_rounds(species):
+    return SPECIES_CONFIGS[species].get("rounds", "auto") == "auto"
+
+
 def rounds(species):
-    return list(range(1, SPECIES_CONFIGS[species].get("rounds", 1) + 1))
+    """Every round the species may run: `rounds: N`, or up to MAX_AUTO_ROUNDS with auto."""
+    value = SPECIES_CONFIGS[species].get("rounds", "auto")
+    return list(range(1, (MAX_AUTO_ROUNDS if value == "auto" else int(value)) + 1))
+
+
+def rounds_run(species):
+    """The rounds that run: all of them for `rounds: N`; with auto, up to the first round whose
+    verdict (checkpoint judge_round) says stop."""
+    if not auto_rounds(species):
+        return rounds(species)
+    out = []
+    for r in rounds(species):
+        out.append(r)
+        if r == rounds(species)[-1]:
+            break
+        verdict = checkpoints.judge_round.get(species=species, round=str(r)).output.tsv
+        if read_verdict(verdict) == "stop":
+            break
+    return out
 
 
 def n_pieces(species):
@@ -337,33 +360,40 @@ def corrections_arg(wildcards, input):
     return f"--corrections {shlex.quote(paths[0])}" if paths else ""
 
 
+def _rounds_of(wildcards):
+    """The rounds an input function lists: those run, or up to the rule's own {round} (judge_round)."""
+    if "round" in wildcards.keys():
+        return list(range(1, int(wildcards.round) + 1))
+    return rounds_run(wildcards.species)
+
+
 def round_files(pattern):
-    """Input function: `pattern` (with {species} and {r}) for every round of the species."""
+    """Input function: `pattern` (with {species} and {r}) for every round run (up to {round})."""
 
     def get(wildcards):
         return [
             pattern.format(species=wildcards.species, r=r)
-            for r in rounds(wildcards.species)
+            for r in _rounds_of(wildcards)
         ]
 
     return get
 
 
 def stage_files(name):
-    """Input function: `name` of every stage of the species, the first pass first."""
+    """Input function: `name` of every stage run (up to {round}), the first pass first."""
 
     def get(wildcards):
-        stages = ["first_pass"] + [f"round{r}" for r in rounds(wildcards.species)]
+        stages = ["first_pass"] + [f"round{r}" for r in _rounds_of(wildcards)]
         return [f"results/{wildcards.species}/{stage}/{name}" for stage in stages]
 
     return get
 
 
 def round_prediction_args(wildcards, input):
-    """evaluate.py's --prediction NAME=GFF3 for every round."""
+    """evaluate.py's --prediction NAME=GFF3 for every round run."""
     return " ".join(
         f"--prediction round{r}={shlex.quote(path)}"
-        for r, path in zip(rounds(wildcards.species), input.rounds)
+        for r, path in zip(rounds_run(wildcards.species), input.rounds)
     )
 
 
@@ -465,9 +495,9 @@ def species_outputs(species):
         f"results/{species}/final/rounds.tsv",
         f"results/{species}/stats/genes.tsv",
     ]
-    out += [
+    out += [  # with rounds: auto, the rounds after the first run when their verdicts say so
         f"results/{species}/round{r}/finetune/learning_curves.svg"
-        for r in rounds(species)
+        for r in (rounds(species)[:1] if auto_rounds(species) else rounds(species))
     ]
     if SPECIES_CONFIGS[species].get("reference"):
         out += [

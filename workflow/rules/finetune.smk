@@ -50,6 +50,44 @@ rule finetune:
         "--out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
+checkpoint judge_round:
+    input:
+        val="results/{species}/round1/finetune/validation_data.h5",
+        first_pass="results/{species}/first_pass/annotation.gff3",
+        pseudolabels=held_out_genes,
+        genes="results/{species}/round1/pseudolabels/genes.tsv",
+        annotations=round_files("results/{species}/round{r}/annotation.gff3"),
+        junctions=get_junctions,
+        genome=rules.ingest_genome.output.h5,
+        predictions=stage_files("predictions.h5"),
+        profiles=stage_files("profile.yaml"),
+    output:
+        tsv=report(
+            "results/{species}/round{round}/verdict.tsv",
+            caption="../report/verdict.rst",
+            category="Fine-tuning",
+            labels={"species": "{species}", "round": "{round}", "table": "verdict"},
+        ),
+    log:
+        "logs/judge_round/{species}.round{round}.log",
+    conda:
+        "../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        script=script_path("judge_round.py"),
+        junctions=junctions_arg,
+        settings=settings("decode"),
+    shell:
+        "python {params.script:q} --round {wildcards.round} --val-h5 {input.val:q} "
+        "--first-pass {input.first_pass:q} --pseudolabels {input.pseudolabels:q} --genes-tsv {input.genes:q} "
+        "{params.junctions} --genome-h5 {input.genome:q} --predictions {input.predictions:q} "
+        "--profiles {input.profiles:q} --settings {params.settings:q} --annotations {input.annotations:q} "
+        "--out-tsv {output.tsv:q} > {log:q} 2>&1"
+
+
 rule choose_final_round:
     input:
         val="results/{species}/round1/finetune/validation_data.h5",
