@@ -8,6 +8,7 @@ import numpy as np
 from . import layout
 from .errors import InputError
 from .fileio import open_h5
+from .intervals import merge
 
 
 def chunk_coords(seq_len: int, length: int):
@@ -45,6 +46,20 @@ def read_keys(path):
         seqids = h5[layout.SEQIDS][:].astype(str)
         start_ends = h5[layout.START_ENDS][:]
     return seqids, start_ends
+
+
+def covered_intervals(path):
+    """{seqid: [(lo, hi)]} of the genomic stretches a file's chunks hold (both strands, merged)."""
+    seqids, start_ends = read_keys(path)
+    spans = {}
+    for s, (a, b) in zip(seqids, start_ends):
+        spans.setdefault(str(s), []).append((int(min(a, b)), int(max(a, b))))
+    return {s: merge(iv) for s, iv in spans.items()}
+
+
+def inside(intervals, seqid, lo, hi):
+    """Whether [lo, hi) on seqid lies inside one of the intervals ({seqid: [(lo, hi)]})."""
+    return any(a <= lo and hi <= b for a, b in intervals.get(seqid, ()))
 
 
 def seq_lengths(seqids, start_ends):

@@ -25,23 +25,21 @@ import dataclasses
 import logging
 import shutil
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 
 import torch
 
 from . import layout, metrics
 from .checkpoint import load_model
-from .chunks import read_keys
+from .chunks import covered_intervals, inside
 from .data import ChunkDataset
-from .decode import decode_h5
 from .device import pick_device
 from .errors import InputError
 from .evidence import intron_keys
 from .fileio import atomic_path
 from .gff import read_gff3
-from .intervals import merge
 from .train import evaluate_model
+from .tune_decoder import decoded_without_evidence
 
 log = logging.getLogger("genetune.rounds")
 ROUND_COLUMNS = ("stage", "annotation", "check", "junctions", "genes", "precision", "recall", "f1", "val_genic_f1",
@@ -53,26 +51,18 @@ GENES_CHECK = "CDS-chain F1 against held-out pseudolabel genes on the validation
 
 def validation_intervals(val_h5):
     """{seqid: [(lo, hi)]} of the genomic stretches the validation file holds (both strands)."""
-    seqids, start_ends = read_keys(val_h5)
-    spans = defaultdict(list)
-    for s, (a, b) in zip(seqids, start_ends):
-        spans[s].append((int(min(a, b)), int(max(a, b))))
-    return {s: merge(iv) for s, iv in spans.items()}
-
-
-def _inside(intervals, seqid, lo, hi):
-    return any(a <= lo and hi <= b for a, b in intervals.get(seqid, ()))
+    return covered_intervals(val_h5)
 
 
 def validation_junctions(junctions, intervals, min_reads=2):
     """{(seqid, strand, start, end)} of the junctions with >= min_reads reads inside the intervals."""
-    return {tuple(j[:4]) for j in junctions if j[4] >= min_reads and _inside(intervals, j[0], j[2], j[3])}
+    return {tuple(j[:4]) for j in junctions if j[4] >= min_reads and inside(intervals, j[0], j[2], j[3])}
 
 
 def intron_agreement(transcripts, junctions, intervals, min_reads=2):
     """(precision, recall, f1) of the transcripts' introns against junctions with >= min_reads reads,
     both counted inside the intervals only."""
-    pred = {i for t in transcripts for i in intron_keys(t) if _inside(intervals, i[0], i[2], i[3])}
+    pred = {i for t in transcripts for i in intron_keys(t) if inside(intervals, i[0], i[2], i[3])}
     truth = validation_junctions(junctions, intervals, min_reads)
     hit = len(pred & truth)
     return metrics.prf(hit, len(pred), hit, len(truth))
@@ -81,7 +71,7 @@ def intron_agreement(transcripts, junctions, intervals, min_reads=2):
 def gene_agreement(transcripts, reference, intervals):
     """(precision, recall, f1) of exact CDS chains against the reference genes, inside the intervals."""
     def keys(ts):
-        return {(t.seqid, t.strand, tuple(t.cds)) for t in ts if t.cds and _inside(intervals, t.seqid, t.start, t.end)}
+        return {(t.seqid, t.strand, tuple(t.cds)) for t in ts if t.cds and inside(intervals, t.seqid, t.start, t.end)}
     pred, truth = keys(transcripts), keys(reference)
     hit = len(pred & truth)
     return metrics.prf(hit, len(pred), hit, len(truth))
@@ -98,13 +88,6 @@ def model_scores(val_h5, models, batch_size=4):
         loader = torch.utils.data.DataLoader(ChunkDataset(val_h5, None, None, prefix), batch_size=batch_size)
         out.append(evaluate_model(model, loader, device)["genic_f1"])
     return out
-
-
-def decoded_without_evidence(genome_h5, predictions_h5, prof, cfg, seqids, out):
-    """The stage's own annotation of `seqids`: its predictions decoded with its profile, no reads."""
-    cfg = dataclasses.replace(cfg, rnaseq_hint_weight=0.0)
-    decode_h5(genome_h5, predictions_h5, out, cfg, prof=prof, seqids_only=seqids)
-    return [t for t in read_gff3(out) if t.cds]
 
 
 @dataclasses.dataclass
@@ -137,7 +120,7 @@ def evidence_check(names, junctions, intervals, decoding, held_out, tmp_dir):
     supported = {i[:4] for i in truth}
     genes = None
     if held_out is not None:
-        genes = sum(1 for t in held_out if len(t.exons) > 1 and _inside(intervals, t.seqid, t.start, t.end)
+        genes = sum(1 for t in held_out if len(t.exons) > 1 and inside(intervals, t.seqid, t.start, t.end)
                     and all(i in supported for i in intron_keys(t)))
     check = Check(EVIDENCE_CHECK, {}, junctions=len(truth), genes=genes)
     if len(truth) < MIN_CHECK_JUNCTIONS:
@@ -157,9 +140,9 @@ def evidence_check(names, junctions, intervals, decoding, held_out, tmp_dir):
 
 def genes_check(names, stages, held_out, intervals):
     """Agreement of every stage's genes with the held-out pseudolabel genes (the first pass's own)."""
-    inside = sum(1 for t in held_out if _inside(intervals, t.seqid, t.start, t.end))
-    check = Check(GENES_CHECK, {}, genes=inside)
-    if not inside:
+    n_held_out = sum(1 for t in held_out if inside(intervals, t.seqid, t.start, t.end))
+    check = Check(GENES_CHECK, {}, genes=n_held_out)
+    if not n_held_out:
         check.cannot_decide = "validation holds no held-out pseudolabel gene"
         return check
     for name in names:

@@ -367,6 +367,31 @@ def _rounds_of(wildcards):
     return rounds_run(wildcards.species)
 
 
+def decoder_fit_inputs(wildcards):
+    """Round 1 of a species with evidence fits the decoder's meta-parameters to the genes the reads
+    support on the training side, decoding the first pass's predictions without reads.
+    """
+    if wildcards.round != "1" or not has_evidence(wildcards.species):
+        return {}
+    base = f"results/{wildcards.species}"
+    return {
+        "fit_predictions": f"{base}/first_pass/predictions.h5",
+        "fit_train": f"{base}/round1/finetune/training_data.h5",
+        "corrections": f"{base}/round1/pseudolabels/corrections.tsv",
+    }
+
+
+def decoder_fit_args(wildcards, input):
+    if "fit_predictions" not in input.keys():
+        return ""
+    return (
+        f"--fit-predictions {shlex.quote(input.fit_predictions)} "
+        f"--fit-train-h5 {shlex.quote(input.fit_train)} "
+        f"--corrections {shlex.quote(input.corrections)} "
+        f"--decode-settings {shlex.quote(json.dumps(cfg(wildcards).get('decode', {}), sort_keys=True))}"
+    )
+
+
 def round_files(pattern):
     """Input function: `pattern` (with {species} and {r}) for every round run (up to {round})."""
 

@@ -138,6 +138,7 @@ rule split_train_val:
 
 rule estimate_profile:
     input:
+        unpack(decoder_fit_inputs),
         prior=previous_profile,
         gff3=pseudolabel_genes,
         genes=rules.select_confident.output.genes,
@@ -163,7 +164,8 @@ rule estimate_profile:
         script=script_path("make_profile.py"),
         junctions=junctions_arg,
         min_intron=min_intron_param,
+        fit=decoder_fit_args,
     shell:
         "python {params.script:q} --prior {input.prior:q} --gff3 {input.gff3:q} --genes-tsv {input.genes:q} "
-        "--genome-h5 {input.genome:q} {params.junctions} --min-intron {params.min_intron} "
+        "--genome-h5 {input.genome:q} {params.junctions} --min-intron {params.min_intron} {params.fit} "
         "--out {output.yaml:q} --out-tsv {output.tsv:q} > {log:q} 2>&1"

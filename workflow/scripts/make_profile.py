@@ -8,8 +8,8 @@ stage's profile."""
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli, evidence, profile
-from genetune.chunks import read_keys, seq_lengths
+from genetune import cli, correct, evidence, profile
+from genetune.chunks import covered_intervals, inside, read_keys, seq_lengths
 from genetune.errors import InputError
 from genetune.select import kept_genes
 
@@ -24,6 +24,11 @@ def main():
     p.add_argument("--genome-h5", help="a round: genome.h5 (sequence lengths, bases around start codons)")
     p.add_argument("--junctions", help="junctions.tsv from collect_junctions.py (intron lengths the reads show)")
     p.add_argument("--min-intron", type=cli.positive_int, default=30)
+    p.add_argument("--fit-predictions", help="round 1 with evidence: the first pass's predictions.h5, decoded "
+                                              "without reads to fit the decoder's meta-parameters")
+    p.add_argument("--fit-train-h5", help="with --fit-predictions: round 1's training_data.h5 (where to fit)")
+    p.add_argument("--corrections", help="with --fit-predictions: corrections.tsv (the genes the reads support)")
+    p.add_argument("--decode-settings", help="with --fit-predictions: the decoder settings (DecodeConfig)")
     p.add_argument("--label", default="", help="where the profile came from, for its made_from line")
     p.add_argument("--out", required=True)
     p.add_argument("--out-tsv", help="the profile as a parameter/value table (for the report)")
@@ -39,6 +44,8 @@ def main():
         out = profile.estimate(prior, genes, lengths, junctions, starts, a.min_intron,
                                made_from=a.label or f"estimated from {len(genes)} genes of {a.gff3}, "
                                f"{len(junctions)} junctions; prior {a.prior}")
+        if a.fit_predictions:
+            out = fit_decoder(a, out)
     else:
         if a.profile:
             out = profile.load(a.profile)
@@ -54,6 +61,24 @@ def main():
         profile.write_tsv(out, a.out_tsv)
     print(f"profile: introns {out.intron_lengths}, exon mean {out.exon_mean:.0f}, intergenic mean "
           f"{out.intergenic_mean:.0f} ({out.made_from})")
+
+
+def fit_decoder(a, prof):
+    """The profile with the decoder's meta-parameters fitted to the evidence genes on the training side."""
+    from genetune.decode import DecodeConfig
+    from genetune.gff import read_gff3
+    from genetune.tune_decoder import fit_decoder as fit
+    if not (a.fit_train_h5 and a.corrections and a.genome_h5):
+        raise InputError("--fit-predictions needs --fit-train-h5, --corrections and --genome-h5")
+    supported = {(r["seqid"], r["gene_id"]) for r in correct.read_tsv(a.corrections) if r["action"] == "supported"}
+    train = covered_intervals(a.fit_train_h5)
+    genes = [t for t in read_gff3(a.gff3) if t.cds and (t.seqid, t.gene_id) in supported
+             and inside(train, t.seqid, t.start, t.end)]
+    cfg = DecodeConfig.from_dict(cli.load_settings(a.decode_settings), cli.settings_source(a.decode_settings))
+    fitted, rows = fit(a.genome_h5, a.fit_predictions, prof, cfg, genes)
+    for r in rows:
+        print("\t".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
+    return fitted
 
 
 if __name__ == "__main__":

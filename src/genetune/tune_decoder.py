@@ -1,0 +1,144 @@
+"""The decoder's meta-parameters fitted to the species' evidence: gene density, boundary, length and
+intron weights, chosen by how well the predictions, decoded without reads, reproduce genes the reads
+vouch for.
+
+The genes: pseudolabel genes whose every intron is a read junction (correct.py's `supported`), on the
+training side of round 1's split (the final check scores the validation side, so fitting there would
+judge the fit by what it was fitted to), predicted by the model that never trained on them (the
+first pass's). The score is BRAKER's optimize_augustus.pl target,
+(3 nucSn + 2 nucSp + 4 exSn + 3 exSp + 2 geneSn + geneSp) / 15, over CDS bases, CDS exons and
+whole CDS chains, counted at the genes' loci only (predictions that overlap one on its strand):
+the reads say nothing of the rest of the genome. The search is small and bounded: one parameter at a
+time, each over a few multiples of the current value, kept only when the score improves (two
+passes at most); parameters
+the config sets explicitly are not searched (the config wins over the profile anyway).
+"""
+
+import dataclasses
+import logging
+import tempfile
+from pathlib import Path
+
+from .decode import decode_h5
+from .fileio import atomic_path
+from .gff import read_gff3
+from .intervals import merge
+
+log = logging.getLogger("genetune.tune_decoder")
+SEARCH = (  # parameter, multiples of its current value tried (coordinate ascent, in this order)
+    ("gene_penalty", (0.25, 4.0, 16.0)),
+    ("boundary_weight", (0.5, 2.0)),
+    ("length_weight", (0.5, 2.0)),
+    ("intron_penalty", (0.5, 2.0)),
+)
+MIN_GENES = 10  # fewer evidence genes than this: nothing is fitted
+MIN_GAIN = 1e-3  # a candidate must beat the current score by this much
+PASSES = 2  # rounds of the coordinate ascent (the second only when the first moved something)
+SCORE_COLUMNS = ("step", "parameter", "value", "score", "nuc_sn", "nuc_sp", "exon_sn", "exon_sp", "gene_sn",
+                 "gene_sp", "kept")
+
+
+def decoded_without_evidence(genome_h5, predictions_h5, prof, cfg, seqids, out):
+    """The annotation of `seqids`: the predictions decoded with the profile, no reads."""
+    cfg = dataclasses.replace(cfg, rnaseq_hint_weight=0.0)
+    decode_h5(genome_h5, predictions_h5, out, cfg, prof=prof, seqids_only=seqids)
+    return [t for t in read_gff3(out) if t.cds]
+
+
+def _bases(segments):
+    return sum(e - s for s, e in segments)
+
+
+def _shared(a, b):
+    """Bases two sorted, merged interval lists share."""
+    i = j = n = 0
+    while i < len(a) and j < len(b):
+        n += max(0, min(a[i][1], b[j][1]) - max(a[i][0], b[j][0]))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return n
+
+
+def braker_score(predicted, truth):
+    """(score, {nuc_sn, nuc_sp, exon_sn, exon_sp, gene_sn, gene_sp}) of predicted transcripts against
+    the truth genes, counting only predictions that overlap a truth gene on its strand."""
+    loci = {}
+    for t in truth:
+        loci.setdefault((t.seqid, t.strand), []).append((t.start, t.end))
+    at_loci = [p for p in predicted if any(a < p.end and p.start < b for a, b in loci.get((p.seqid, p.strand), ()))]
+    parts = {}
+    for name, ts in (("p", at_loci), ("t", truth)):
+        by_strand = {}
+        for t in ts:
+            by_strand.setdefault((t.seqid, t.strand), []).extend(t.cds)
+        parts[name] = ({k: merge(v) for k, v in by_strand.items()},
+                       {(t.seqid, t.strand, s, e) for t in ts for s, e in t.cds},
+                       {(t.seqid, t.strand, tuple(t.cds)) for t in ts})
+    (p_nuc, p_ex, p_gene), (t_nuc, t_ex, t_gene) = parts["p"], parts["t"]
+    shared = sum(_shared(v, t_nuc.get(k, [])) for k, v in p_nuc.items())
+    p_bases, t_bases = sum(map(_bases, p_nuc.values())), sum(map(_bases, t_nuc.values()))
+
+    def ratio(a, b):
+        return a / b if b else 0.0
+    m = {"nuc_sn": ratio(shared, t_bases), "nuc_sp": ratio(shared, p_bases),
+         "exon_sn": ratio(len(p_ex & t_ex), len(t_ex)), "exon_sp": ratio(len(p_ex & t_ex), len(p_ex)),
+         "gene_sn": ratio(len(p_gene & t_gene), len(t_gene)), "gene_sp": ratio(len(p_gene & t_gene), len(p_gene))}
+    score = (3 * m["nuc_sn"] + 2 * m["nuc_sp"] + 4 * m["exon_sn"] + 3 * m["exon_sp"] + 2 * m["gene_sn"]
+             + m["gene_sp"]) / 15
+    return score, m
+
+
+def fit_decoder(genome_h5, predictions_h5, prof, cfg, genes, tmp_dir=None):
+    """(the profile with the fitted parameters, one row per candidate tried: SCORE_COLUMNS). genes: the
+    evidence genes (gff.Transcript) to reproduce; the sequences that hold them are decoded."""
+    if len(genes) < MIN_GENES:
+        log.info("%d evidence genes to fit the decoder to (fewer than %d): the profile's values stay",
+                 len(genes), MIN_GENES)
+        return prof, []
+    seqids = sorted({t.seqid for t in genes})
+    fixed = {name for name in ("gene_penalty", "intron_penalty", "boundary_weight") if getattr(cfg, name) is not None}
+    rows = []
+
+    def evaluate(candidate, step, name, value):
+        with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
+            decoded = decoded_without_evidence(genome_h5, predictions_h5, candidate, cfg, seqids, Path(tmp) / "a.gff3")
+        score, m = braker_score(decoded, genes)
+        rows.append({"step": step, "parameter": name, "value": value, "score": score, **m, "kept": "no"})
+        return score
+
+    best = evaluate(prof, 0, "start", 0.0)
+    rows[-1]["kept"] = "yes"
+    step = 0
+    for _ in range(PASSES):
+        improved = False
+        for name, multiples in SEARCH:
+            if name in fixed:
+                continue
+            start = getattr(prof, name)
+            winner = None
+            for k in multiples:
+                step += 1
+                value = start * k
+                score = evaluate(dataclasses.replace(prof, **{name: value}), step, name, value)
+                if score > best + MIN_GAIN:
+                    best, winner = score, len(rows) - 1
+            if winner is not None:
+                rows[winner]["kept"] = "yes"
+                prof = dataclasses.replace(prof, **{name: rows[winner]["value"]})
+                improved = True
+        if not improved:
+            break
+    fitted = {name: getattr(prof, name) for name, _ in SEARCH}
+    log.info("decoder fitted to %d evidence genes: score %.4f -> %.4f (%s)", len(genes), rows[0]["score"], best,
+             ", ".join(f"{k} {v:g}" for k, v in fitted.items()))
+    made = f"{prof.made_from}; decoder fitted to {len(genes)} evidence genes (score {best:.3f})"
+    return dataclasses.replace(prof, made_from=made), rows
+
+
+def write_tsv(rows, path):
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        fh.write("\t".join(SCORE_COLUMNS) + "\n")
+        for r in rows:
+            fh.write("\t".join(f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]) for c in SCORE_COLUMNS) + "\n")
