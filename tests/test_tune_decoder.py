@@ -57,3 +57,19 @@ def test_what_the_config_sets_and_too_few_genes_are_left_alone(species, tmp_path
     assert fitted.gene_penalty == 2000.0 and not any(r["parameter"] == "gene_penalty" for r in rows)
     few = Profile(gene_penalty=2000.0)
     assert fit_decoder(d / "genome.h5", d / "p.h5", few, DecodeConfig(), genes[: MIN_GENES - 1]) == (few, [])
+
+
+def test_read_junctions_alone_fit_the_gene_density_where_they_lie(species, tmp_path):
+    """No evidence gene, but every intron of the first sequence shown by reads: the intron F1 there
+    judges the candidates (merged genes make introns the reads never show)."""
+    from genetune.chunks import covered_intervals
+    d, genes = species
+    first = genes[0].seqid
+    junctions = [(t.seqid, t.strand, e, s, 5) for t in genes if t.seqid == first
+                 for (_, e), (s, _) in zip(t.exons[:-1], t.exons[1:])]
+    intervals = {first: covered_intervals(d / "genome.h5")[first]}
+    fitted, rows = fit_decoder(d / "genome.h5", d / "p.h5", Profile(gene_penalty=2000.0), DecodeConfig(), [],
+                               junctions, intervals, tmp_path)
+    assert rows and all(r["gene_sn"] == "" and 0 <= r["intron_f1"] <= 1 for r in rows)
+    assert fitted.gene_penalty < 2000.0 and max(r["score"] for r in rows) > rows[0]["score"]
+    assert "read junctions" in fitted.made_from

@@ -17,8 +17,8 @@ Junctions of several sources are summed per intron.
 import logging
 from collections import Counter
 
-from . import bam
-from .chunks import read_keys, seq_lengths
+from . import bam, metrics
+from .chunks import inside, read_keys, seq_lengths
 from .coverage import MOTIFS, PROTOCOLS
 from .errors import InputError
 from .fasta import plus_windows
@@ -61,6 +61,21 @@ def junctions_from_bam(path, strandedness, lengths):
 def intron_keys(t):
     """The (seqid, strand, start, end) junction keys of a transcript's introns (between its exons)."""
     return [(t.seqid, t.strand, t.exons[k][1], t.exons[k + 1][0]) for k in range(len(t.exons) - 1)]
+
+
+def validation_junctions(junctions, intervals, min_reads=2):
+    """{(seqid, strand, start, end)} of the junctions with >= min_reads reads inside the intervals
+    ({seqid: [(lo, hi)]})."""
+    return {tuple(j[:4]) for j in junctions if j[4] >= min_reads and inside(intervals, j[0], j[2], j[3])}
+
+
+def intron_agreement(transcripts, junctions, intervals, min_reads=2):
+    """(precision, recall, f1) of the transcripts' introns against junctions with >= min_reads reads,
+    both counted inside the intervals only."""
+    pred = {i for t in transcripts for i in intron_keys(t) if inside(intervals, i[0], i[2], i[3])}
+    truth = validation_junctions(junctions, intervals, min_reads)
+    hit = len(pred & truth)
+    return metrics.prf(hit, len(pred), hit, len(truth))
 
 
 def _mult(attributes):

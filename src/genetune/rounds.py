@@ -35,7 +35,7 @@ from .chunks import covered_intervals, inside
 from .data import ChunkDataset
 from .device import pick_device
 from .errors import InputError
-from .evidence import intron_keys
+from .evidence import intron_agreement, intron_keys, validation_junctions
 from .fileio import atomic_path
 from .gff import read_gff3
 from .train import evaluate_model
@@ -52,20 +52,6 @@ GENES_CHECK = "CDS-chain F1 against held-out pseudolabel genes on the validation
 def validation_intervals(val_h5):
     """{seqid: [(lo, hi)]} of the genomic stretches the validation file holds (both strands)."""
     return covered_intervals(val_h5)
-
-
-def validation_junctions(junctions, intervals, min_reads=2):
-    """{(seqid, strand, start, end)} of the junctions with >= min_reads reads inside the intervals."""
-    return {tuple(j[:4]) for j in junctions if j[4] >= min_reads and inside(intervals, j[0], j[2], j[3])}
-
-
-def intron_agreement(transcripts, junctions, intervals, min_reads=2):
-    """(precision, recall, f1) of the transcripts' introns against junctions with >= min_reads reads,
-    both counted inside the intervals only."""
-    pred = {i for t in transcripts for i in intron_keys(t) if inside(intervals, i[0], i[2], i[3])}
-    truth = validation_junctions(junctions, intervals, min_reads)
-    hit = len(pred & truth)
-    return metrics.prf(hit, len(pred), hit, len(truth))
 
 
 def gene_agreement(transcripts, reference, intervals):

@@ -1,14 +1,18 @@
 """The decoder's meta-parameters fitted to the species' evidence: gene density, boundary, length and
-intron weights, chosen by how well the predictions, decoded without reads, reproduce genes the reads
-vouch for.
+intron weights, chosen by how well the predictions, decoded without reads, reproduce what the reads
+show.
 
-The genes: pseudolabel genes whose every intron is a read junction (correct.py's `supported`), on the
-training side of round 1's split (the final check scores the validation side, so fitting there would
-judge the fit by what it was fitted to), predicted by the model that never trained on them (the
-first pass's). The score is BRAKER's optimize_augustus.pl target,
-(3 nucSn + 2 nucSp + 4 exSn + 3 exSp + 2 geneSn + geneSp) / 15, over CDS bases, CDS exons and
-whole CDS chains, counted at the genes' loci only (predictions that overlap one on its strand):
-the reads say nothing of the rest of the genome. The search is small and bounded: one parameter at a
+Where: the training side of round 1's split (the final check scores the validation side, so fitting
+there would judge the fit by what it was fitted to), with the predictions of the model that never
+trained on any of it (the first pass's). The score is the mean of what the evidence can judge:
+  - with at least MIN_GENES evidence genes (pseudolabel genes whose every intron is a read junction,
+    correct.py's `supported`): BRAKER's optimize_augustus.pl target,
+    (3 nucSn + 2 nucSp + 4 exSn + 3 exSp + 2 geneSn + geneSp) / 15, over CDS bases, CDS exons and
+    whole CDS chains, counted at the genes' loci only (predictions that overlap one on its strand);
+  - with at least MIN_JUNCTIONS read junctions there: the F1 of the decoded introns against them,
+    which sees merged genes (an intron across a gap the reads never span) and split ones (a junction
+    no intron reproduces) wherever the reads reach.
+The search is small and bounded: one parameter at a
 time, each over a few multiples of the current value, kept only when the score improves (two
 passes at most); parameters
 the config sets explicitly are not searched (the config wins over the profile anyway).
@@ -20,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 from .decode import decode_h5
+from .evidence import intron_agreement, validation_junctions
 from .fileio import atomic_path
 from .gff import read_gff3
 from .intervals import merge
@@ -31,11 +36,12 @@ SEARCH = (  # parameter, multiples of its current value tried (coordinate ascent
     ("length_weight", (0.5, 2.0)),
     ("intron_penalty", (0.5, 2.0)),
 )
-MIN_GENES = 10  # fewer evidence genes than this: nothing is fitted
+MIN_GENES = 10  # fewer evidence genes than this: the gene score is left out
+MIN_JUNCTIONS = 20  # fewer junctions where the fit decodes than this: the intron score is left out
 MIN_GAIN = 1e-3  # a candidate must beat the current score by this much
 PASSES = 2  # rounds of the coordinate ascent (the second only when the first moved something)
 SCORE_COLUMNS = ("step", "parameter", "value", "score", "nuc_sn", "nuc_sp", "exon_sn", "exon_sp", "gene_sn",
-                 "gene_sp", "kept")
+                 "gene_sp", "intron_f1", "kept")
 
 
 def decoded_without_evidence(genome_h5, predictions_h5, prof, cfg, seqids, out):
@@ -90,21 +96,37 @@ def braker_score(predicted, truth):
     return score, m
 
 
-def fit_decoder(genome_h5, predictions_h5, prof, cfg, genes, tmp_dir=None):
+def fit_decoder(genome_h5, predictions_h5, prof, cfg, genes, junctions=(), intervals=None, tmp_dir=None):
     """(the profile with the fitted parameters, one row per candidate tried: SCORE_COLUMNS). genes: the
-    evidence genes (gff.Transcript) to reproduce; the sequences that hold them are decoded."""
-    if len(genes) < MIN_GENES:
-        log.info("%d evidence genes to fit the decoder to (fewer than %d): the profile's values stay",
-                 len(genes), MIN_GENES)
+    evidence genes (gff.Transcript) to reproduce; junctions: read junction rows, scored inside
+    `intervals` ({seqid: [(lo, hi)]}); the sequences that hold either are decoded."""
+    n_junctions = len(validation_junctions(junctions, intervals)) if intervals is not None else 0
+    use_genes, use_junctions = len(genes) >= MIN_GENES, n_junctions >= MIN_JUNCTIONS
+    if not (use_genes or use_junctions):
+        log.info("%d evidence genes and %d junctions to fit the decoder to (fewer than %d and %d): the profile's "
+                 "values stay", len(genes), n_junctions, MIN_GENES, MIN_JUNCTIONS)
         return prof, []
-    seqids = sorted({t.seqid for t in genes})
+    seqids = set()
+    if use_genes:
+        seqids |= {t.seqid for t in genes}
+    if use_junctions:
+        seqids |= {j[0] for j in validation_junctions(junctions, intervals)}
+    seqids = sorted(seqids)
     fixed = {name for name in ("gene_penalty", "intron_penalty", "boundary_weight") if getattr(cfg, name) is not None}
     rows = []
 
     def evaluate(candidate, step, name, value):
         with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
             decoded = decoded_without_evidence(genome_h5, predictions_h5, candidate, cfg, seqids, Path(tmp) / "a.gff3")
-        score, m = braker_score(decoded, genes)
+        parts, m = [], {k: "" for k in SCORE_COLUMNS[4:-1]}
+        if use_genes:
+            score, found = braker_score(decoded, genes)
+            parts.append(score)
+            m.update(found)
+        if use_junctions:
+            m["intron_f1"] = intron_agreement(decoded, junctions, intervals)[2]
+            parts.append(m["intron_f1"])
+        score = sum(parts) / len(parts)
         rows.append({"step": step, "parameter": name, "value": value, "score": score, **m, "kept": "no"})
         return score
 
@@ -131,9 +153,11 @@ def fit_decoder(genome_h5, predictions_h5, prof, cfg, genes, tmp_dir=None):
         if not improved:
             break
     fitted = {name: getattr(prof, name) for name, _ in SEARCH}
-    log.info("decoder fitted to %d evidence genes: score %.4f -> %.4f (%s)", len(genes), rows[0]["score"], best,
+    what = ", ".join(([f"{len(genes)} evidence genes"] if use_genes else [])
+                     + ([f"{n_junctions} read junctions"] if use_junctions else []))
+    log.info("decoder fitted to %s: score %.4f -> %.4f (%s)", what, rows[0]["score"], best,
              ", ".join(f"{k} {v:g}" for k, v in fitted.items()))
-    made = f"{prof.made_from}; decoder fitted to {len(genes)} evidence genes (score {best:.3f})"
+    made = f"{prof.made_from}; decoder fitted to {what} (score {rows[0]['score']:.3f} -> {best:.3f})"
     return dataclasses.replace(prof, made_from=made), rows
 
 

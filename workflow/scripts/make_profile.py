@@ -64,7 +64,8 @@ def main():
 
 
 def fit_decoder(a, prof):
-    """The profile with the decoder's meta-parameters fitted to the evidence genes on the training side."""
+    """The profile with the decoder's meta-parameters fitted to the evidence (genes the reads support, and
+    the read junctions) on the training side."""
     from genetune.decode import DecodeConfig
     from genetune.gff import read_gff3
     from genetune.tune_decoder import fit_decoder as fit
@@ -75,7 +76,8 @@ def fit_decoder(a, prof):
     genes = [t for t in read_gff3(a.gff3) if t.cds and (t.seqid, t.gene_id) in supported
              and inside(train, t.seqid, t.start, t.end)]
     cfg = DecodeConfig.from_dict(cli.load_settings(a.decode_settings), cli.settings_source(a.decode_settings))
-    fitted, rows = fit(a.genome_h5, a.fit_predictions, prof, cfg, genes)
+    junctions = evidence.read_tsv(a.junctions) if a.junctions else []
+    fitted, rows = fit(a.genome_h5, a.fit_predictions, prof, cfg, genes, junctions, train)
     for r in rows:
         print("\t".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
     return fitted
