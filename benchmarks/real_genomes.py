@@ -200,6 +200,20 @@ def in_region(path, out, region):
     return out
 
 
+PSAURON_WEIGHTS = ROOT / "resources" / "models" / "psauron_model_state_dict.pt"
+
+
+def coding_share(gff3, genome_h5, model):
+    """Share of the annotation's genes that PSAURON calls protein-coding."""
+    from genetune.gff import read_gff3
+    from genetune.protein_score import score_cds
+    from genetune.split import cds_sequences
+    genes = [t for t in read_gff3(gff3) if t.cds]
+    seqs = cds_sequences(genome_h5, genes)
+    scored = [x for x in score_cds(model, [seqs[k] for k in range(len(genes))]) if x]
+    return sum(x[2] for x in scored) / len(scored) if scored else float("nan")
+
+
 def scores(reference, annotations, genome_h5):
     """{tool: ({level: F1}, genes predicted, taxonomy rows)} of each annotation against the reference."""
     result = evaluate_stages(reference, annotations, genome_h5)
@@ -290,11 +304,17 @@ def main():
                 annotations = {k: in_region(v, work / f"{genome}_{k.replace(' ', '_')}.gff3", region)
                                for k, v in annotations.items()}
             table = scores(reference, annotations, res / "genome.h5")
-            print(f"\n{genome}: accuracy against {REFERENCE[genome]} (genetune's evaluator{where})")
-            print(f"{'':<40}{'gene F1':>9}{'transcr.':>9}{'CDS-exon':>9}{'base':>7}{'genes':>7}")
+            psauron = None
+            if PSAURON_WEIGHTS.exists():
+                from genetune.protein_score import load
+                psauron = load(PSAURON_WEIGHTS)
+            print(f"\n{genome}: accuracy against {REFERENCE[genome]} (genetune's evaluator{where}; PSAURON: "
+                  "share of the genes it calls protein-coding)")
+            print(f"{'':<40}{'gene F1':>9}{'transcr.':>9}{'CDS-exon':>9}{'base':>7}{'genes':>7}{'PSAURON':>9}")
             for label, (f1, n, _) in table.items():
+                share = coding_share(annotations[label], res / "genome.h5", psauron) if psauron else float("nan")
                 print(f"{label:<40}" + "".join(f"{f1[lvl]:>9.3f}" for lvl in LEVELS[:3])
-                      + f"{f1[LEVELS[3]]:>7.3f}{n:>7}")
+                      + f"{f1[LEVELS[3]]:>7.3f}{n:>7}{share:>9.3f}")
             print_taxonomy(genome, table)
             rounds_tsv = (res / "final" / "rounds.tsv").read_text()
             print(f"\n{genome}: the final check (results/{genome}/final/rounds.tsv)\n{rounds_tsv}")

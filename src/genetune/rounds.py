@@ -43,7 +43,7 @@ from .tune_decoder import decoded_without_evidence
 
 log = logging.getLogger("genetune.rounds")
 ROUND_COLUMNS = ("stage", "annotation", "check", "junctions", "genes", "precision", "recall", "f1", "val_genic_f1",
-                 "verdict", "chosen")
+                 "psauron_coding", "psauron_genes", "verdict", "chosen")
 MIN_CHECK_JUNCTIONS = 20  # fewer read junctions in validation than this: the evidence check cannot decide
 EVIDENCE_CHECK = "intron F1 against read junctions on the validation sequences, decoded without reads"
 GENES_CHECK = "CDS-chain F1 against held-out pseudolabel genes on the validation sequences"
@@ -166,14 +166,34 @@ def judge(val_h5, stages, junctions=None, held_out=None, decoding=None, tmp_dir=
     return names[0], None, checks
 
 
-def choose_final(val_h5, stages, out_gff3, out_tsv, junctions=None, held_out=None, models=(), decoding=None):
+def protein_scores(val_h5, stages, genome_h5, model):
+    """{stage: (share of its validation genes PSAURON calls protein-coding, genes scored)}: reported
+    for every stage, never deciding (it sees frame errors, not structure)."""
+    from .protein_score import score_cds
+    from .split import cds_sequences
+    intervals = validation_intervals(val_h5)
+    out = {}
+    for name, path in stages.items():
+        genes = [t for t in read_gff3(path) if t.cds and inside(intervals, t.seqid, t.start, t.end)]
+        seqs = cds_sequences(genome_h5, genes)
+        scored = [s for s in score_cds(model, [seqs[k] for k in range(len(genes))]) if s is not None]
+        out[name] = (sum(s[2] for s in scored) / len(scored) if scored else 0.0, len(scored))
+        log.info("%s: PSAURON calls %d of %d validation genes protein-coding", name, sum(s[2] for s in scored),
+                 len(scored))
+    return out
+
+
+def choose_final(val_h5, stages, out_gff3, out_tsv, junctions=None, held_out=None, models=(), decoding=None,
+                 coding=None):
     """Copy the chosen stage's annotation to out_gff3 and write every stage's checks to out_tsv.
     stages: {name: annotation GFF3} in order, the first pass first; junctions: junction rows (the
     evidence check) or None; held_out: the pseudolabel genes (gff.Transcript) round 1 held out, for
     the check without evidence and to count the evidence genes; models: each round's best.pt (the
     stages after the first); decoding (with junctions): (genome.h5, {name: (predictions.h5,
-    profile)}, DecodeConfig). Returns the chosen name."""
+    profile)}, DecodeConfig); coding: protein_scores() of the stages, reported beside the checks.
+    Returns the chosen name."""
     names = list(stages)
+    coding = coding or {}
     if not names or (models and len(models) != len(names) - 1):
         raise InputError(f"{len(models)} round model(s) for {len(names) - 1} round annotation(s)")
     chosen, decided, checks = judge(val_h5, stages, junctions, held_out, decoding, Path(out_tsv).parent)
@@ -185,12 +205,13 @@ def choose_final(val_h5, stages, out_gff3, out_tsv, junctions=None, held_out=Non
             verdict = "decides" if check is decided else f"cannot decide: {check.cannot_decide}"
             for name in names:
                 p, r, f = (f"{v:.4f}" for v in check.scores[name]) if name in check.scores else ("", "", "")
+                share, n = coding.get(name, ("", None))
                 cells = [name, str(stages[name]), check.name, _count(check.junctions), _count(check.genes), p, r, f,
-                         f"{genic[name]:.4f}" if name in genic else "", verdict,
-                         "yes" if check is decided and name == chosen else "no"]
+                         f"{genic[name]:.4f}" if name in genic else "", f"{share:.4f}" if n is not None else "",
+                         _count(n), verdict, "yes" if check is decided and name == chosen else "no"]
                 fh.write("\t".join(cells) + "\n")
         if decided is None:
-            fh.write("\t".join([chosen, str(stages[chosen]), "none could decide", "", "", "", "", "", "",
+            fh.write("\t".join([chosen, str(stages[chosen]), "none could decide", "", "", "", "", "", "", "", "",
                                 "the first pass stays final", "yes"]) + "\n")
     with atomic_path(out_gff3) as tmp:
         shutil.copyfile(stages[chosen], tmp)

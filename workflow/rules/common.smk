@@ -235,6 +235,16 @@ def coverage_arg(wildcards, input):
     return f"--coverage-h5 {shlex.quote(paths[0])}" if paths else ""
 
 
+def get_psauron_model(wildcards):
+    path = cfg(wildcards).get("psauron_model")
+    return [path] if path else []
+
+
+def psauron_arg(wildcards, input):
+    paths = list(input.get("psauron") or [])
+    return f"--psauron-model {shlex.quote(paths[0])}" if paths else ""
+
+
 def get_reference(wildcards):
     return cfg(wildcards).get("reference") or []
 

