@@ -25,6 +25,7 @@ import numpy as np
 import pysam
 
 from . import layout
+from .errors import InputError
 from .fasta import START_CODON_SEQ, STOP_CODON_SEQS
 from .fileio import atomic_path
 from .gff import Transcript, write_gff3
@@ -228,13 +229,17 @@ def _cigar(pos):
 
 
 def simulate_reads(genome, transcripts, path, n_pairs, seed, read_len=100, frag_mean=250,
-                   intronic=0.05, intergenic=0.02):
-    """Paired-end dUTP reads: read 1 antisense, read 2 sense to the transcript."""
+                   intronic=0.05, intergenic=0.02, contigs=None):
+    """Paired-end dUTP reads: read 1 antisense, read 2 sense to the transcript. contigs: the sequences
+    the reads come from (None: all), as when a library covers part of a genome."""
     rng = np.random.default_rng(seed)
+    background = list(genome) if contigs is None else [s for s in genome if s in set(contigs)]
+    if not background:
+        raise InputError(f"no reads can come from {', '.join(contigs)}: no such sequence in the genome")
     header = {"HD": {"VN": "1.6", "SO": "unsorted"},
               "SQ": [{"SN": s, "LN": len(q)} for s, q in genome.items()]}
     tids = {s: i for i, s in enumerate(genome)}
-    expressed = [t for t in transcripts if t.expression > 0]
+    expressed = [t for t in transcripts if t.expression > 0 and (contigs is None or t.seqid in set(contigs))]
     tpos = [_positions(t.exons) for t in expressed]
     weights = np.array([t.expression * len(p) for t, p in zip(expressed, tpos)])
     weights /= weights.sum()
@@ -244,7 +249,7 @@ def simulate_reads(genome, transcripts, path, n_pairs, seed, read_len=100, frag_
         for k in range(n_pairs):
             r = rng.random()
             if r < intergenic:  # background anywhere, random strand
-                sid = list(genome)[rng.integers(len(genome))]
+                sid = background[rng.integers(len(background))]
                 L = len(genome[sid])
                 a = int(rng.integers(0, L - frag_mean))
                 pos = np.arange(a, a + frag_mean)
@@ -295,15 +300,16 @@ def simulate_reads(genome, transcripts, path, n_pairs, seed, read_len=100, frag_
     pysam.index(str(path))
 
 
-def simulate_species(preset, seed, out_dir, contig_sizes, n_read_pairs, prefix="chr"):
-    """Write genome.fa, annotation.gff3 and (if n_read_pairs) rnaseq.bam + .bai into out_dir."""
+def simulate_species(preset, seed, out_dir, contig_sizes, n_read_pairs, prefix="chr", read_contigs=None):
+    """Write genome.fa, annotation.gff3 and (if n_read_pairs) rnaseq.bam + .bai into out_dir; reads
+    only from `read_contigs` when given."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     genome, transcripts = simulate_genome(preset, seed, contig_sizes, prefix=prefix)
     write_fasta(genome, out_dir / "genome.fa")
     write_gff3(transcripts, {s: len(q) for s, q in genome.items()}, out_dir / "annotation.gff3", "genetune_sim")
     if n_read_pairs:
-        simulate_reads(genome, transcripts, out_dir / "rnaseq.bam", n_read_pairs, seed + 1)
+        simulate_reads(genome, transcripts, out_dir / "rnaseq.bam", n_read_pairs, seed + 1, contigs=read_contigs)
     return genome, transcripts
 
 

@@ -576,6 +576,11 @@ def demo_param(key):
     return get
 
 
+def demo_read_contigs_arg(wildcards):
+    contigs = demo_inputs().get(wildcards.demo, {}).get("read_contigs")
+    return "--read-contigs " + " ".join(map(shlex.quote, contigs)) if contigs else ""
+
+
 def _pretrain():
     if "pretrain" not in config:
         raise ValueError(

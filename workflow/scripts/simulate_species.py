@@ -14,9 +14,11 @@ def main():
     p.add_argument("--contig-sizes", type=cli.positive_int, nargs="+", required=True, help="bp per contig")
     p.add_argument("--read-pairs", type=cli.non_negative_int, default=0, help="RNA-seq read pairs (0: no BAM)")
     p.add_argument("--prefix", default="chr", help="contig name prefix")
+    p.add_argument("--read-contigs", nargs="*", help="the contigs the reads come from (default: all)")
     p.add_argument("--out-dir", required=True)
     a = p.parse_args()
-    _, transcripts = simulate_species(a.preset, a.seed, a.out_dir, a.contig_sizes, a.read_pairs, a.prefix)
+    _, transcripts = simulate_species(a.preset, a.seed, a.out_dir, a.contig_sizes, a.read_pairs, a.prefix,
+                                     a.read_contigs or None)
     print(f"simulated {len(transcripts)} genes on {len(a.contig_sizes)} contigs into {a.out_dir}")
 
 
