@@ -125,10 +125,13 @@ def test_a_round_is_final_only_when_the_check_says_it_is_better(tmp_path, monkey
                                decoding=_decoding(stages)) == "first_pass"
     assert (tmp_path / "f.gff3").read_bytes() == (tmp_path / "first.gff3").read_bytes()
     stages["round2"] = tmp_path / "better.gff3"
+    coding = {"first_pass": (0.5, 10), "round1": (0.25, 8), "round2": (1.0, 12)}  # PSAURON: reported only
     assert rounds.choose_final(tmp_path / "val.h5", stages, tmp_path / "f.gff3", tmp_path / "r.tsv", junctions,
-                               decoding=_decoding(stages)) == "round2"
+                               decoding=_decoding(stages), coding=coding) == "round2"
     rows = _rows(tmp_path / "r.tsv")
     assert [r["chosen"] for r in rows] == ["no", "no", "yes"]
+    assert [(r["psauron_coding"], r["psauron_genes"]) for r in rows] == [("0.5000", "10"), ("0.2500", "8"),
+                                                                          ("1.0000", "12")]
     assert {r["junctions"] for r in rows} == {"24"} and {r["verdict"] for r in rows} == {"decides"}
     # without evidence the held-out pseudolabel genes (the first pass's) decide: the first pass stays
     held_out = [t for t in read_gff3(tmp_path / "first.gff3")]
