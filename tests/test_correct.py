@@ -144,3 +144,12 @@ def test_selection_weighs_evidence_genes_masks_doubt_and_contradicted_genes(tiny
         seqid, strand, a, b = deep_intron_bases(kept, 400)[0]
         assert not weights(_gene(seqid, strand, [(a, b)], "x"), a, b).any()
         assert weights(_gene(seqid, strand, [(a, b)], "x"), a - 50, a).all()  # near the exon: still taught
+
+
+def test_a_rare_alternative_splice_is_no_contradiction():
+    from genetune.correct import well_supported
+    junctions = [("c", "+", 100, 200, 50), ("c", "+", 100, 210, 4), ("c", "+", 150, 400, 10),
+                 ("c", "-", 100, 210, 4), ("c", "+", 500, 600, 2)]
+    # 4 reads against 50 on an overlapping junction: minor; the same 4 reads alone on the other strand: kept;
+    # 2 reads: under min_reads
+    assert well_supported(junctions, 3) == [("c", "+", 100, 200), ("c", "+", 150, 400), ("c", "-", 100, 210)]

@@ -1,8 +1,9 @@
 """Pseudolabel genes checked against the read junctions: what the reads show is taught, what they
 contradict is corrected or masked, never taught as the network called it.
 
-A junction is well supported when at least `min_reads` reads show it. For every decoded coding gene
-on the junction's strand:
+A junction is well supported when at least `min_reads` reads show it and at least MINOR_SHARE of the
+reads of every junction it overlaps on its strand (a rare alternative splice is no contradiction).
+For every decoded coding gene on the junction's strand:
   - every intron a junction: `supported` (select gives these genes a larger sample weight);
   - a junction inside the gene's CDS span that the gene contradicts (an intron with a shifted
     splice site, or an intron the gene reads through as exon): the gene's introns that overlap such
@@ -33,6 +34,27 @@ log = logging.getLogger("genetune.correct")
 COLUMNS = ("seqid", "strand", "start", "end", "gene_id", "action", "reason")
 ACTIONS = ("supported", "corrected", "masked", "unsupported", "unexplained_junction")
 _STOPS = {bytes(int(CODE[ord(b)]) for b in codon) for codon in STOP_CODON_SEQS}
+MINOR_SHARE = 0.1  # a junction with fewer reads than this share of an overlapping one is a minor splice form
+
+
+def well_supported(junctions, min_reads):
+    """Sorted (seqid, strand, start, end) of the junctions with >= min_reads reads and at least
+    MINOR_SHARE of the reads of each junction they overlap on their strand."""
+    by_strand = {}
+    for j in junctions:
+        if j[4] >= min_reads:
+            by_strand.setdefault((j[0], j[1]), []).append((j[2], j[3], j[4]))
+    out = []
+    for (seqid, strand), js in by_strand.items():
+        js.sort()
+        starts = np.array([a for a, _, _ in js])
+        longest = max(b - a for a, b, _ in js)
+        for a, b, n in js:
+            lo, hi = np.searchsorted(starts, a - longest), np.searchsorted(starts, b)
+            strongest = max(n2 for a2, b2, n2 in js[lo:hi] if b2 > a)
+            if n >= MINOR_SHARE * strongest:
+                out.append((seqid, strand, a, b))
+    return sorted(out)
 
 
 def _overlaps(a, b):
@@ -70,7 +92,7 @@ def _frame_problem(t, sequence):
 def correct_genes(transcripts, junctions, genome_h5, min_reads=3, min_intron=30):
     """(genes with corrections applied, one row per gene and unexplained junction: COLUMNS).
     junctions: rows (seqid, strand, start, end, reads); genes stay in their input order."""
-    good = sorted({(j[0], j[1], j[2], j[3]) for j in junctions if j[4] >= min_reads})
+    good = well_supported(junctions, min_reads)
     by_strand = {}
     for j in good:
         by_strand.setdefault((j[0], j[1]), []).append((j[2], j[3]))
