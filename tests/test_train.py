@@ -280,3 +280,34 @@ def test_a_new_boundary_head_learns_from_the_transitions(split, tmp_path):
         torch.nn.init.normal_(fresh.boundary_head.weight, std=0.1)
         untrained = _weighted_ce(fresh.eval()(batch["x"])["boundary"], batch["boundary"], batch["w"])
     assert trained < untrained * 0.3
+
+
+def test_with_read_backed_genes_in_validation_checkpoints_follow_them(split, tmp_path):
+    """Validation bases of genes the reads back (sample weight > 1) are scored on their own; with
+    enough of them best.pt follows that score, not agreement with the network's own pseudolabels."""
+    import shutil
+
+    import h5py
+
+    from genetune import layout
+    from genetune.data import ChunkDataset
+    from genetune.train import MIN_EVIDENCE_BASES, checkpoint_metric
+    train_h5, val_h5 = split
+    shutil.copy(val_h5, tmp_path / "v.h5")
+    with h5py.File(tmp_path / "v.h5", "r+") as h5:
+        sw = h5[layout.SAMPLE_WEIGHTS][:]
+        y = h5[layout.Y][:]
+        genic = (y[..., layout.IG] == 0) & (sw > 0)
+        sw[genic] = 3  # every genic base backed by reads
+        h5[layout.SAMPLE_WEIGHTS][...] = sw
+    item = ChunkDataset(tmp_path / "v.h5")[0]
+    assert item["evidence"].sum() == genic[ChunkDataset(tmp_path / "v.h5").rows[0]].sum()
+    cfg = TrainConfig(mode="scratch", epochs=2, batch_size=4, lr=3e-3, architecture=ARCH, patience=5)
+    best = train(cfg, train_h5, tmp_path / "v.h5", tmp_path / "run")
+    assert best["evidence_bases"] >= MIN_EVIDENCE_BASES
+    assert checkpoint_metric(cfg, best) == "evidence_genic_f1"
+    rows = _rows(tmp_path / "run" / "metrics.tsv")
+    evidence_f1 = [r["value"] for r in rows if r["metric"] == "evidence_genic_f1"]
+    assert best["evidence_genic_f1"] == pytest.approx(max(evidence_f1), abs=1e-5)
+    assert checkpoint_metric(cfg, {"evidence_bases": MIN_EVIDENCE_BASES - 1}) == "genic_f1"
+    assert checkpoint_metric(TrainConfig(checkpoint_metric="genic_f1"), best) == "genic_f1"

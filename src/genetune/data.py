@@ -66,7 +66,8 @@ class ChunkDataset(torch.utils.data.Dataset):
             w *= np.repeat(s, layout.POOL_SIZE)
         boundary = boundary_targets(target, transitions, self.minus[r])
         item = {"x": x, "y": target, "phase": phase, "boundary": boundary,
-                "classes": geneml_targets(target, boundary), "w": w}
+                "classes": geneml_targets(target, boundary), "w": w,
+                "evidence": valid & (sample_weights > 1)}  # bases of genes the reads back (select.py)
         if self.coverage_prefix:
             cov = h5[layout.coverage_name(self.coverage_prefix)][r]
             spl = h5[layout.spliced_coverage_name(self.coverage_prefix)][r]

@@ -93,6 +93,7 @@ class TrainConfig:
     seed: int = 1
     max_train_chunks: int = 0  # 0 = all
     max_val_chunks: int = 0
+    checkpoint_metric: str = "auto"  # auto | genic_f1 | evidence_genic_f1: what best.pt and patience follow
     # model changes
     add_boundary_head: bool = False  # HybridModel without one: train a new boundary head too
     coverage_width: int = 16  # mode coverage: adapter channels
@@ -156,10 +157,12 @@ def batch_loss(model, batch, device, cfg: TrainConfig):
 @torch.no_grad()
 def evaluate_model(model, loader, device) -> dict:
     """Validation: loss of the main output (per-base weights, no class weights), genic F1 and the
-    F1 of each class over valid bases."""
+    F1 of each class over valid bases, and the genic F1 over the bases of the genes the reads back
+    (sample weight > 1) with their count."""
     was_training = model.training
     model.eval()
     cm = np.zeros((4, 4), dtype=np.int64)
+    cm_evidence = np.zeros((4, 4), dtype=np.int64)
     loss_sum, weight_sum = 0.0, 0.0
     for batch in loader:
         with autocast(device):
@@ -173,10 +176,26 @@ def evaluate_model(model, loader, device) -> dict:
         y = batch["y"].numpy()
         keep = y >= 0
         cm += metrics.confusion(y[keep], pred[keep])
+        if "evidence" in batch:
+            backed = keep & batch["evidence"].numpy()
+            cm_evidence += metrics.confusion(y[backed], pred[backed])
     model.train(was_training)
     s = metrics.scores(cm)
     return {"loss": loss_sum / max(weight_sum, 1.0), "genic_f1": s["genic"][2],
-            **{f"{c}_f1": s[c][2] for c in layout.CLASSES}}
+            **{f"{c}_f1": s[c][2] for c in layout.CLASSES},
+            "evidence_genic_f1": metrics.scores(cm_evidence)["genic"][2], "evidence_bases": int(cm_evidence.sum())}
+
+
+MIN_EVIDENCE_BASES = 2000  # validation bases of read-backed genes enough to choose checkpoints by them
+
+
+def checkpoint_metric(cfg, val):
+    """The validation metric best.pt is chosen by: the setting, or with `auto` the genic F1 over the
+    genes the reads back when validation holds MIN_EVIDENCE_BASES of their bases (agreement with the
+    network's own pseudolabels rewards the starting model for staying as it was), else genic F1."""
+    if cfg.checkpoint_metric != "auto":
+        return cfg.checkpoint_metric
+    return "evidence_genic_f1" if val.get("evidence_bases", 0) >= MIN_EVIDENCE_BASES else "genic_f1"
 
 
 def trainable_groups(model, cfg: TrainConfig):
@@ -274,7 +293,8 @@ class TrainState:
     epoch: int = 0  # epochs completed
     batch: int = 0  # batches of the current epoch done
     rows: list = field(default_factory=list)  # metrics.tsv rows
-    history: list = field(default_factory=list)  # val genic F1 of every check after the baseline (plateau)
+    history: list = field(default_factory=list)  # the checkpoint metric of every check after the baseline (plateau)
+    metric_name: str = ""  # the checkpoint metric, chosen at the first check (checkpoint_metric)
     best_metric: float = -1.0
     best_state: dict = None
     best_step: int = 0
@@ -365,7 +385,11 @@ def check(run: Run, st: TrainState, epoch_label):
         st.rows.append((epoch_label, st.step, "train", "loss", st.loss_sum / st.loss_n, lr))
     st.rows.extend((epoch_label, st.step, "val", name, float(v), lr) for name, v in val.items())
     st.loss_sum, st.loss_n = 0.0, 0
-    metric = val["genic_f1"]
+    if not st.metric_name:
+        st.metric_name = checkpoint_metric(run.cfg, val)
+        log.info("checkpoints chosen by validation %s (%d bases of read-backed genes in validation)",
+                 st.metric_name, val.get("evidence_bases", 0))
+    metric = val[st.metric_name]
     baseline = st.best_state is None
     improved = baseline or metric > st.best_metric + run.cfg.min_delta
     if not baseline:
@@ -380,8 +404,8 @@ def check(run: Run, st: TrainState, epoch_label):
     write_outputs(run, st)
     what = "starting model" if baseline else (
         "-> best.pt" if improved else f"{st.bad}/{run.cfg.patience} checks without improvement")
-    log.info("epoch %d step %d: val genic F1 %.4f, val loss %.4f, lr %.2e (best %.4f) %s", epoch_label, st.step,
-             metric, val["loss"], lr, st.best_metric, what)
+    log.info("epoch %d step %d: val %s %.4f (genic F1 %.4f), val loss %.4f, lr %.2e (best %.4f) %s", epoch_label,
+             st.step, st.metric_name, metric, val["genic_f1"], val["loss"], lr, st.best_metric, what)
     return st.bad >= run.cfg.patience
 
 
