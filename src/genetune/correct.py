@@ -27,7 +27,7 @@ import numpy as np
 from .errors import InputError
 from .evidence import intron_keys
 from .fasta import CODE, STOP_CODON_SEQS
-from .fileio import atomic_path
+from .fileio import atomic_path, read_table
 from .split import cds_sequences
 
 log = logging.getLogger("genetune.correct")
@@ -165,18 +165,9 @@ def write_tsv(rows, path):
 
 def read_tsv(path):
     """The rows of a corrections.tsv (write_tsv), start and end as ints."""
-    try:
-        lines = open(path).read().splitlines()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the corrections ({exc.strerror})") from None
-    if not lines or tuple(lines[0].split("\t")) != COLUMNS:
-        raise InputError(f"{path}: not a corrections table of correct_pseudolabels.py (columns {', '.join(COLUMNS)})")
-    rows = []
-    for k, line in enumerate(lines[1:], 2):
-        cols = line.split("\t")
-        if len(cols) != len(COLUMNS) or cols[5] not in ACTIONS:
-            raise InputError(f"{path} line {k}: needs {len(COLUMNS)} columns and an action of {', '.join(ACTIONS)}")
-        row = dict(zip(COLUMNS, cols))
+    rows = read_table(path, COLUMNS, "corrections table", "correct_pseudolabels.py")
+    for k, row in enumerate(rows, 2):
+        if row["action"] not in ACTIONS:
+            raise InputError(f"{path} line {k}: action {row['action']!r} is none of {', '.join(ACTIONS)}")
         row["start"], row["end"] = int(row["start"]), int(row["end"])
-        rows.append(row)
     return rows

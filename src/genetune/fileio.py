@@ -144,3 +144,23 @@ def open_text(path):
 def open_binary(path):
     """Open plain or gzip/bgzip bytes (buffered for streaming)."""
     return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb", buffering=1 << 20)
+
+
+def read_table(path, columns, what, maker):
+    """The rows (dicts by column) of a tab-separated table with the header `columns`, written by
+    `maker`; one clear error when it cannot be read, has another header or a short row."""
+    try:
+        lines = open(path).read().splitlines()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+    if not lines or tuple(lines[0].split("\t")) != tuple(columns):
+        raise InputError(f"{path}: not a {what} of {maker} (columns {', '.join(columns)})")
+    rows = []
+    for k, line in enumerate(lines[1:], 2):
+        if not line:
+            continue
+        cols = line.split("\t")
+        if len(cols) != len(columns):
+            raise InputError(f"{path} line {k}: needs {len(columns)} tab-separated columns, not {len(cols)}")
+        rows.append(dict(zip(columns, cols)))
+    return rows

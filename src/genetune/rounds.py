@@ -36,7 +36,7 @@ from .data import ChunkDataset
 from .device import pick_device
 from .errors import InputError
 from .evidence import intron_agreement, intron_keys, validation_junctions
-from .fileio import atomic_path
+from .fileio import atomic_path, read_table
 from .gff import read_gff3
 from .train import evaluate_model
 from .tune_decoder import decoded_without_evidence
@@ -264,13 +264,10 @@ def round_verdict(round_no, val_h5, stages, out_tsv, junctions=None, held_out=No
 
 def read_verdict(path):
     """'continue' or 'stop' of a verdict.tsv (round_verdict)."""
-    try:
-        lines = open(path).read().splitlines()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the round's verdict ({exc.strerror})") from None
-    if len(lines) != 2 or tuple(lines[0].split("\t")) != VERDICT_COLUMNS:
-        raise InputError(f"{path}: not a verdict.tsv of judge_round.py")
-    return dict(zip(VERDICT_COLUMNS, lines[1].split("\t")))["decision"]
+    rows = read_table(path, VERDICT_COLUMNS, "round verdict", "judge_round.py")
+    if len(rows) != 1 or rows[0]["decision"] not in ("continue", "stop"):
+        raise InputError(f"{path}: a verdict.tsv holds one row whose decision is continue or stop")
+    return rows[0]["decision"]
 
 
 def _count(n):

@@ -38,7 +38,7 @@ from .chunks import StrandReader, check_same_chunks, read_keys, seq_lengths, str
 from .doubt import deep_intron_bases, split_gaps
 from .errors import InputError
 from .evidence import intron_keys
-from .fileio import atomic_path, open_h5, require
+from .fileio import atomic_path, open_h5, read_table, require
 from .gff import read_gff3, select_transcripts
 from .intervals import runs
 from .progress import tracked
@@ -188,13 +188,7 @@ def write_genes_tsv(rows, path):
 
 def read_genes_tsv(path):
     """{(seqid, gene_id)} of the genes a genes.tsv (write_genes_tsv) kept."""
-    try:
-        lines = open(path).read().splitlines()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the gene selection ({exc.strerror})") from None
-    if not lines or tuple(lines[0].split("\t")) != GENE_COLUMNS:
-        raise InputError(f"{path}: not a genes.tsv of select_confident.py (columns {', '.join(GENE_COLUMNS)})")
-    rows = [dict(zip(GENE_COLUMNS, ln.split("\t"))) for ln in lines[1:] if ln]
+    rows = read_table(path, GENE_COLUMNS, "genes.tsv", "select_confident.py")
     return {(r["seqid"], r["gene_id"]) for r in rows if r["kept"] == "yes"}
 
 
