@@ -195,3 +195,20 @@ def test_a_round_verdict_stops_when_the_rounds_agree_or_stop_improving(tmp_path,
     decision, reason = verdict("worse", "first", "first")
     assert decision == "stop" and reason.startswith("the rounds agree: CDS-exon F1 1.0000")
     assert verdict("worse", "first", "better", max_rounds=2)[1] == "2 rounds, the most rounds: auto runs"
+
+
+def test_introns_where_no_read_reached_are_no_errors_in_the_check(tmp_path, monkeypatch):
+    """Validation holds a chunk with reads and one without: a stage that calls more genes in the chunk
+    without reads is not penalised there (the reads could not have shown their introns)."""
+    _as_decoded(monkeypatch)
+    _val_h5(tmp_path / "val.h5", [("chr1", 0, 100_000), ("chr1", 100_000, 200_000)])
+    junctions = _stage_files(tmp_path)  # genes and junctions in the first chunk only
+    more = read_gff3(tmp_path / "first.gff3") + [_gene("chr1", 120_000 + 5000 * k, [(0, 100), (300, 400)], f"x{k}")
+                                                  for k in range(10)]
+    write_gff3(more, {"chr1": 200_000}, tmp_path / "more.gff3", "test")
+    stages = {"first_pass": tmp_path / "first.gff3", "round1": tmp_path / "more.gff3"}
+    assert rounds.evidence_intervals(tmp_path / "val.h5", junctions) == {"chr1": [(0, 100_000)]}
+    rounds.choose_final(tmp_path / "val.h5", stages, tmp_path / "f.gff3", tmp_path / "r.tsv", junctions,
+                        decoding=_decoding(stages))
+    rows = _rows(tmp_path / "r.tsv")
+    assert rows[0]["f1"] == rows[1]["f1"] and rows[0]["verdict"].startswith("cannot decide: every stage scores")

@@ -5,7 +5,8 @@ Every stage (the first pass, then each round) is scored on the same held-out bas
 validation sequences (or regions), which no round trained on.
   - With read evidence (junctions from BAMs or hints): the stage's predictions are decoded on the
     validation sequences with its profile but without any read evidence, and the introns of that
-    annotation (exact ends, same strand) are scored against the junctions there (F1). The
+    annotation (exact ends, same strand) are scored against the junctions (F1), in the validation
+    chunks that hold junctions only: where no read reached, a predicted intron is no error. The
     annotations themselves were decoded with the junctions, so scoring them would reward whichever
     stage leaned on the evidence most, not the better model and profile.
   - Without: gene-structure agreement with the held-out pseudolabel genes (round 1's kept genes on
@@ -27,17 +28,19 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import layout, metrics
 from .checkpoint import load_model
-from .chunks import covered_intervals, inside
+from .chunks import covered_intervals, inside, read_keys
 from .data import ChunkDataset
 from .device import pick_device
 from .errors import InputError
 from .evidence import intron_agreement, intron_keys, validation_junctions
 from .fileio import atomic_path, read_table
 from .gff import read_gff3
+from .intervals import merge
 from .train import evaluate_model
 from .tune_decoder import decoded_without_evidence
 
@@ -100,8 +103,26 @@ def _tie(check, names):
     return None
 
 
+def evidence_intervals(val_h5, junctions, min_reads=2):
+    """{seqid: [(lo, hi)]} of the validation chunks that hold a read junction (>= min_reads): where
+    the reads could show a stage's introns. Introns predicted where no read reached are no errors."""
+    starts = {}
+    for j in junctions:
+        if j[4] >= min_reads:
+            starts.setdefault(j[0], []).append(j[2])
+    starts = {s: np.sort(v) for s, v in starts.items()}
+    spans = {}
+    for s, (a, b) in zip(*read_keys(val_h5)):
+        lo, hi = int(min(a, b)), int(max(a, b))
+        found = starts.get(str(s))
+        if found is not None and np.searchsorted(found, lo) < np.searchsorted(found, hi):
+            spans.setdefault(str(s), []).append((lo, hi))
+    return {s: merge(v) for s, v in spans.items()}
+
+
 def evidence_check(names, junctions, intervals, decoding, held_out, tmp_dir):
-    """The read-junction check of every stage, or the reason it cannot decide (too few junctions)."""
+    """The read-junction check of every stage, or the reason it cannot decide (too few junctions).
+    intervals: the validation stretches that hold junctions (evidence_intervals)."""
     truth = validation_junctions(junctions, intervals)
     supported = {i[:4] for i in truth}
     genes = None
@@ -147,7 +168,8 @@ def judge(val_h5, stages, junctions=None, held_out=None, decoding=None, tmp_dir=
     intervals = validation_intervals(val_h5)
     checks = []
     if junctions:
-        checks.append(evidence_check(names, junctions, intervals, decoding, held_out, tmp_dir))
+        checks.append(evidence_check(names, junctions, evidence_intervals(val_h5, junctions), decoding, held_out,
+                                     tmp_dir))
     if held_out is not None and (not checks or checks[-1].cannot_decide):
         checks.append(genes_check(names, stages, held_out, intervals))
     for check in checks:
