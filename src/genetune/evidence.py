@@ -17,6 +17,8 @@ Junctions of several sources are summed per intron.
 import logging
 from collections import Counter
 
+import numpy as np
+
 from . import bam, metrics
 from .chunks import inside, read_keys, seq_lengths
 from .coverage import MOTIFS, PROTOCOLS
@@ -25,6 +27,7 @@ from .fasta import plus_windows
 from .fileio import atomic_path, open_h5
 from .gff import gff_lines
 from .h5chunks import ChunkIO
+from .intervals import merge
 
 log = logging.getLogger("genetune.evidence")
 COLUMNS = ("seqid", "strand", "start", "end", "reads")
@@ -76,6 +79,23 @@ def intron_agreement(transcripts, junctions, intervals, min_reads=2):
     truth = validation_junctions(junctions, intervals, min_reads)
     hit = len(pred & truth)
     return metrics.prf(hit, len(pred), hit, len(truth))
+
+
+def evidence_intervals(h5_path, junctions, min_reads=2):
+    """{seqid: [(lo, hi)]} of the chunks of a file that hold a read junction (>= min_reads): where the
+    reads could show an annotation's introns. Introns predicted where no read reached are no errors."""
+    starts = {}
+    for j in junctions:
+        if j[4] >= min_reads:
+            starts.setdefault(j[0], []).append(j[2])
+    starts = {s: np.sort(v) for s, v in starts.items()}
+    spans = {}
+    for s, (a, b) in zip(*read_keys(h5_path)):
+        lo, hi = int(min(a, b)), int(max(a, b))
+        found = starts.get(str(s))
+        if found is not None and np.searchsorted(found, lo) < np.searchsorted(found, hi):
+            spans.setdefault(str(s), []).append((lo, hi))
+    return {s: merge(v) for s, v in spans.items()}
 
 
 def _mult(attributes):

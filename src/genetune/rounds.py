@@ -28,19 +28,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from . import layout, metrics
 from .checkpoint import load_model
-from .chunks import covered_intervals, inside, read_keys
+from .chunks import covered_intervals, inside
 from .data import ChunkDataset
 from .device import pick_device
 from .errors import InputError
-from .evidence import intron_agreement, intron_keys, validation_junctions
+from .evidence import evidence_intervals, intron_agreement, intron_keys, validation_junctions
 from .fileio import atomic_path, read_table
 from .gff import read_gff3
-from .intervals import merge
 from .train import evaluate_model
 from .tune_decoder import decoded_without_evidence
 
@@ -101,23 +99,6 @@ def _tie(check, names):
     if len(values) == 1:
         return f"every stage scores F1 {values.pop():.4f}: a tie decides nothing"
     return None
-
-
-def evidence_intervals(val_h5, junctions, min_reads=2):
-    """{seqid: [(lo, hi)]} of the validation chunks that hold a read junction (>= min_reads): where
-    the reads could show a stage's introns. Introns predicted where no read reached are no errors."""
-    starts = {}
-    for j in junctions:
-        if j[4] >= min_reads:
-            starts.setdefault(j[0], []).append(j[2])
-    starts = {s: np.sort(v) for s, v in starts.items()}
-    spans = {}
-    for s, (a, b) in zip(*read_keys(val_h5)):
-        lo, hi = int(min(a, b)), int(max(a, b))
-        found = starts.get(str(s))
-        if found is not None and np.searchsorted(found, lo) < np.searchsorted(found, hi):
-            spans.setdefault(str(s), []).append((lo, hi))
-    return {s: merge(v) for s, v in spans.items()}
 
 
 def evidence_check(names, junctions, intervals, decoding, held_out, tmp_dir):

@@ -9,8 +9,8 @@ trained on any of it (the first pass's). The score is the mean of what the evide
     correct.py's `supported`): BRAKER's optimize_augustus.pl target,
     (3 nucSn + 2 nucSp + 4 exSn + 3 exSp + 2 geneSn + geneSp) / 15, over CDS bases, CDS exons and
     whole CDS chains, counted at the genes' loci only (predictions that overlap one on its strand);
-  - with at least MIN_JUNCTIONS read junctions there: the F1 of the decoded introns against them,
-    which sees merged genes (an intron across a gap the reads never span) and split ones (a junction
+  - with at least MIN_JUNCTIONS read junctions there: the F1 of the decoded introns against them in
+    the chunks that hold them (evidence.evidence_intervals), which sees merged genes (an intron across a gap the reads never span) and split ones (a junction
     no intron reproduces) wherever the reads reach.
 The search is small and bounded: one parameter at a
 time, each over a few multiples of the current value, kept only when the score improves (two

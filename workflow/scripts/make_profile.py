@@ -77,7 +77,8 @@ def fit_decoder(a, prof):
              and inside(train, t.seqid, t.start, t.end)]
     cfg = DecodeConfig.from_dict(cli.load_settings(a.decode_settings), cli.settings_source(a.decode_settings))
     junctions = evidence.read_tsv(a.junctions) if a.junctions else []
-    fitted, rows = fit(a.genome_h5, a.fit_predictions, prof, cfg, genes, junctions, train)
+    fitted, rows = fit(a.genome_h5, a.fit_predictions, prof, cfg, genes, junctions,
+                       evidence.evidence_intervals(a.fit_train_h5, junctions))
     for r in rows:
         print("\t".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
     return fitted
