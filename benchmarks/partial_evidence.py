@@ -1,9 +1,9 @@
-"""Evidence on part of a genome, scored on the rest: the demo species with its RNA-seq on chr4 only
-(config/species/demo_reads_chr4.yaml), every stage scored on chr1-chr3, where no read ever reached
+"""Evidence on part of a genome, scored on the rest: the demo species with its RNA-seq on chr1 only
+(config/species/demo_reads_chr1.yaml), every stage scored on chr2-chr4, where no read ever reached
 the decoder, beside the final check's table and the round verdicts. The final must be chosen
 automatically and beat the first pass there.
 
-    python benchmarks/partial_evidence.py [--config config/species/demo_reads_chr4.yaml] [--keep DIR]
+    python benchmarks/partial_evidence.py [--config config/species/demo_reads_chr1.yaml] [--keep DIR]
 """
 
 import argparse
@@ -24,7 +24,7 @@ def on_sequences(gff3, seqids, lengths, out):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", type=Path, default=Path("config/species/demo_reads_chr4.yaml"),
+    p.add_argument("--config", type=Path, default=Path("config/species/demo_reads_chr1.yaml"),
                    help="a species config under config/species/ whose demo_inputs have read_contigs")
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--keep", type=Path)
