@@ -253,7 +253,9 @@ def select_confident(labels_h5, predictions_h5, out, cfg: SelectConfig = None, g
         if cfg.unit == "gene":
             kept_ts = [t for t, g in zip(transcripts, genes) if g["kept"] == "yes"]
             attrs.update(_mask_doubt(tmp, kept_ts, cfg, profile, _model_context(predictions_h5), lengths))
-            heavy = [g for g in genes if g["kept"] == "yes" and g["all_introns_supported"]]
+            backed = (lambda g: g["evidence"] == "supported") if corrections is not None else (
+                lambda g: g["all_introns_supported"])  # correct.py's well-supported junctions when it ran
+            heavy = [g for g in genes if g["kept"] == "yes" and backed(g)]
             if heavy and cfg.evidence_gene_weight != 1:
                 attrs["evidence_weighted_bases"] = set_weights(tmp, heavy, 0, lengths, cfg.evidence_gene_weight)
             attrs["evidence_weighted_genes"] = len(heavy)
