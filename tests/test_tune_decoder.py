@@ -70,6 +70,23 @@ def test_read_junctions_alone_fit_the_gene_density_where_they_lie(species, tmp_p
     intervals = {first: covered_intervals(d / "genome.h5")[first]}
     fitted, rows = fit_decoder(d / "genome.h5", d / "p.h5", Profile(gene_penalty=2000.0), DecodeConfig(), [],
                                junctions, intervals, tmp_path)
-    assert rows and all(r["gene_sn"] == "" and 0 <= r["intron_f1"] <= 1 for r in rows)
+    assert rows and all(r["gene_sn"] == "" and 0 <= r["intron_f1"] <= 1 and 0 <= r["held_out_junction_f1"] <= 1
+                        for r in rows)
     assert fitted.gene_penalty < 2000.0 and max(r["score"] for r in rows) > rows[0]["score"]
     assert "read junctions" in fitted.made_from
+
+
+def test_half_the_junctions_given_predict_the_other_half(species, tmp_path):
+    """Given half of the true introns as reads, a decoder with a sane gene density finds many of the
+    other half; one that merges everything (gene penalty far too high) finds fewer."""
+    from genetune.chunks import covered_intervals
+    from genetune.tune_decoder import held_out_junction_f1
+    d, genes = species
+    junctions = [(t.seqid, t.strand, e, s, 5) for t in genes for (_, e), (s, _) in zip(t.exons[:-1], t.exons[1:])]
+    intervals = covered_intervals(d / "genome.h5")
+    seqids = sorted(intervals)
+    sane = held_out_junction_f1(d / "genome.h5", d / "p.h5", Profile(), DecodeConfig(), seqids, junctions, intervals,
+                                tmp_path)
+    merged = held_out_junction_f1(d / "genome.h5", d / "p.h5", Profile(gene_penalty=20000.0), DecodeConfig(), seqids,
+                                  junctions, intervals, tmp_path)
+    assert sane > 0.3 and merged < sane
