@@ -100,14 +100,21 @@ def _stage_files(tmp_path, n_genes=12):
     return junctions
 
 
-def _decoding(stages):
-    return None, {name: (path, None) for name, path in stages.items()}, None
+def _decoding(stages, genome_h5):
+    """(genome.h5, {stage: (predictions, profile)}, cfg): here a chunk file stands for the genome and
+    each stage's annotation for its predictions."""
+    return genome_h5, {name: (path, None) for name, path in stages.items()}, None
 
 
 def _as_decoded(monkeypatch):
-    """The evidence check decodes each stage without reads; here the annotation files stand for those."""
-    monkeypatch.setattr(rounds, "decoded_without_evidence",
-                        lambda genome, gff3, prof, cfg, seqids, out: [t for t in read_gff3(gff3) if t.cds])
+    """The evidence check decodes each stage without reads and with half of them; here the annotation
+    files stand for both decodings."""
+    def annotation(gff3):
+        return [t for t in read_gff3(gff3) if t.cds]
+    monkeypatch.setattr(rounds, "decoded_without_evidence", lambda genome, gff3, prof, cfg, seqids, out:
+                        annotation(gff3))
+    monkeypatch.setattr(rounds, "held_out_junction_f1", lambda genome, gff3, prof, cfg, seqids, junctions,
+                        intervals, tmp: rounds.intron_agreement(annotation(gff3), junctions, intervals)[2])
 
 
 def _rows(path):
@@ -122,12 +129,12 @@ def test_a_round_is_final_only_when_the_check_says_it_is_better(tmp_path, monkey
     junctions = _stage_files(tmp_path)
     stages = {"first_pass": tmp_path / "first.gff3", "round1": tmp_path / "worse.gff3"}
     assert rounds.choose_final(tmp_path / "val.h5", stages, tmp_path / "f.gff3", tmp_path / "r.tsv", junctions,
-                               decoding=_decoding(stages)) == "first_pass"
+                               decoding=_decoding(stages, tmp_path / "val.h5")) == "first_pass"
     assert (tmp_path / "f.gff3").read_bytes() == (tmp_path / "first.gff3").read_bytes()
     stages["round2"] = tmp_path / "better.gff3"
     coding = {"first_pass": (0.5, 10), "round1": (0.25, 8), "round2": (1.0, 12)}  # PSAURON: reported only
     assert rounds.choose_final(tmp_path / "val.h5", stages, tmp_path / "f.gff3", tmp_path / "r.tsv", junctions,
-                               decoding=_decoding(stages), coding=coding) == "round2"
+                               decoding=_decoding(stages, tmp_path / "val.h5"), coding=coding) == "round2"
     rows = _rows(tmp_path / "r.tsv")
     assert [r["chosen"] for r in rows] == ["no", "no", "yes"]
     assert [(r["psauron_coding"], r["psauron_genes"]) for r in rows] == [("0.5000", "10"), ("0.2500", "8"),
@@ -148,7 +155,7 @@ def test_too_few_validation_junctions_cannot_decide_and_the_next_check_is_asked(
     stages = {"first_pass": tmp_path / "worse.gff3", "round1": tmp_path / "better.gff3"}
     held_out = [t for t in read_gff3(tmp_path / "better.gff3")]
     chosen = rounds.choose_final(tmp_path / "val.h5", stages, tmp_path / "f.gff3", tmp_path / "r.tsv", junctions,
-                                 held_out=held_out, decoding=_decoding(stages))
+                                 held_out=held_out, decoding=_decoding(stages, tmp_path / "val.h5"))
     rows = _rows(tmp_path / "r.tsv")
     evidence = [r for r in rows if r["check"] == rounds.EVIDENCE_CHECK]
     assert len(evidence) == 2 and all(r["junctions"] == "4" and r["f1"] == "" for r in evidence)
@@ -168,9 +175,9 @@ def test_a_tie_of_zeros_is_no_verdict(tmp_path, monkeypatch):
     stages = {"first_pass": tmp_path / "worse.gff3", "round1": tmp_path / "better.gff3"}
     held_out = [t for t in read_gff3(tmp_path / "better.gff3")]
     assert rounds.choose_final(tmp_path / "val.h5", stages, tmp_path / "f.gff3", tmp_path / "r.tsv", junctions,
-                               held_out=held_out, decoding=_decoding(stages)) == "first_pass"
+                               held_out=held_out, decoding=_decoding(stages, tmp_path / "val.h5")) == "first_pass"
     rows = _rows(tmp_path / "r.tsv")
-    assert rows[0]["verdict"] == "cannot decide: every stage scores F1 0.0000: a tie decides nothing"
+    assert rows[0]["verdict"] == "cannot decide: every stage scores 0.0000: a tie decides nothing"
     assert rows[2]["verdict"] == "cannot decide: validation holds no held-out pseudolabel gene"
     assert rows[-1]["check"] == "none could decide" and rows[-1]["chosen"] == "yes"
     assert [r["chosen"] for r in rows].count("yes") == 1
@@ -185,7 +192,7 @@ def test_a_round_verdict_stops_when_the_rounds_agree_or_stop_improving(tmp_path,
         stages = {"first_pass": tmp_path / f"{names[0]}.gff3",
                   **{f"round{r}": tmp_path / f"{n}.gff3" for r, n in enumerate(names[1:], 1)}}
         decision = rounds.round_verdict(len(names) - 1, tmp_path / "val.h5", stages, tmp_path / "v.tsv", junctions,
-                                        decoding=_decoding(stages), max_rounds=max_rounds)
+                                        decoding=_decoding(stages, tmp_path / "val.h5"), max_rounds=max_rounds)
         assert rounds.read_verdict(tmp_path / "v.tsv") == decision
         return decision, _rows(tmp_path / "v.tsv")[0]["reason"]
 
@@ -208,7 +215,8 @@ def test_introns_where_no_read_reached_are_no_errors_in_the_check(tmp_path, monk
     write_gff3(more, {"chr1": 200_000}, tmp_path / "more.gff3", "test")
     stages = {"first_pass": tmp_path / "first.gff3", "round1": tmp_path / "more.gff3"}
     assert rounds.evidence_intervals(tmp_path / "val.h5", junctions) == {"chr1": [(0, 100_000)]}
+    assert rounds.evidence_share(tmp_path / "val.h5", junctions) == 0.5
     rounds.choose_final(tmp_path / "val.h5", stages, tmp_path / "f.gff3", tmp_path / "r.tsv", junctions,
-                        decoding=_decoding(stages))
+                        decoding=_decoding(stages, tmp_path / "val.h5"))
     rows = _rows(tmp_path / "r.tsv")
     assert rows[0]["f1"] == rows[1]["f1"] and rows[0]["verdict"].startswith("cannot decide: every stage scores")

@@ -3,10 +3,14 @@ is better, so fine-tuning never leaves a worse annotation behind.
 
 Every stage (the first pass, then each round) is scored on the same held-out bases: round 1's
 validation sequences (or regions), which no round trained on.
-  - With read evidence (junctions from BAMs or hints): the stage's predictions are decoded on the
-    validation sequences with its profile but without any read evidence, and the introns of that
-    annotation (exact ends, same strand) are scored against the junctions (F1), in the validation
-    chunks that hold junctions only: where no read reached, a predicted intron is no error. The
+  - With read evidence (junctions from BAMs or hints), in the validation chunks that hold junctions
+    (where no read reached, a predicted intron is no error): the stage's predictions decoded with
+    its profile but without any reads, their introns (exact ends, same strand) scored against the
+    junctions (F1); and decoded with half of the junctions, their introns scored against the other
+    half (two folds; tune_decoder.held_out_junction_f1). Scoring an annotation decoded with all the
+    reads would reward whichever stage leaned on them most. The final annotation is decoded with
+    reads where there are any and without elsewhere, so the score is the two F1s weighed by the
+    genome's share in chunks with junctions and the rest. The
     annotations themselves were decoded with the junctions, so scoring them would reward whichever
     stage leaned on the evidence most, not the better model and profile.
   - Without: gene-structure agreement with the held-out pseudolabel genes (round 1's kept genes on
@@ -28,11 +32,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import layout, metrics
 from .checkpoint import load_model
-from .chunks import covered_intervals, inside
+from .chunks import covered_intervals, inside, read_keys
 from .data import ChunkDataset
 from .device import pick_device
 from .errors import InputError
@@ -40,13 +45,15 @@ from .evidence import evidence_intervals, intron_agreement, intron_keys, validat
 from .fileio import atomic_path, read_table
 from .gff import read_gff3
 from .train import evaluate_model
-from .tune_decoder import decoded_without_evidence
+from .tune_decoder import decoded_without_evidence, held_out_junction_f1
 
 log = logging.getLogger("genetune.rounds")
-ROUND_COLUMNS = ("stage", "annotation", "check", "junctions", "genes", "precision", "recall", "f1", "val_genic_f1",
-                 "psauron_coding", "psauron_genes", "verdict", "chosen")
+ROUND_COLUMNS = ("stage", "annotation", "check", "junctions", "genes", "precision", "recall", "f1",
+                 "held_out_junction_f1", "score", "val_genic_f1", "psauron_coding", "psauron_genes", "verdict",
+                 "chosen")
 MIN_CHECK_JUNCTIONS = 20  # fewer read junctions in validation than this: the evidence check cannot decide
-EVIDENCE_CHECK = "intron F1 against read junctions on the validation sequences, decoded without reads"
+EVIDENCE_CHECK = ("read junctions on the validation sequences: intron F1 decoded without reads, and held-out "
+                  "junction F1 decoded with the other half, weighed by the genome's share with reads")
 GENES_CHECK = "CDS-chain F1 against held-out pseudolabel genes on the validation sequences"
 
 
@@ -80,25 +87,41 @@ def model_scores(val_h5, models, batch_size=4):
 @dataclasses.dataclass
 class Check:
     """One check of every stage: its scores {stage: (precision, recall, f1)} (empty when it could not
-    score), what it scored on, and why it cannot decide (None when it decides)."""
+    score), the score that decides {stage: value} (the F1, unless the check combines several), what
+    it scored on, and why it cannot decide (None when it decides)."""
     name: str
     scores: dict
     junctions: int | None = None
     genes: int | None = None
     cannot_decide: str | None = None
+    held_out: dict = dataclasses.field(default_factory=dict)  # evidence check: held-out junction F1
+    deciding: dict = dataclasses.field(default_factory=dict)
+
+    def value(self, name):
+        return self.deciding.get(name, self.scores[name][2])
 
     def best(self, names):
-        """The earliest stage with the best F1."""
-        top = max(self.scores[n][2] for n in names)
-        return next(n for n in names if self.scores[n][2] == top)
+        """The earliest stage with the best deciding score."""
+        top = max(self.value(n) for n in names)
+        return next(n for n in names if self.value(n) == top)
 
 
 def _tie(check, names):
-    """The check's reason not to decide when every stage scores the same F1 (a tie of zeros too)."""
-    values = {round(check.scores[n][2], 6) for n in names}
+    """The check's reason not to decide when every stage scores the same (a tie of zeros too)."""
+    values = {round(check.value(n), 6) for n in names}
     if len(values) == 1:
-        return f"every stage scores F1 {values.pop():.4f}: a tie decides nothing"
+        return f"every stage scores {values.pop():.4f}: a tie decides nothing"
     return None
+
+
+def evidence_share(genome_h5, junctions):
+    """Share of the genome's chunk bases in chunks that hold a read junction: how much of the final
+    annotation is decoded with reads."""
+    seqids, start_ends = read_keys(genome_h5)
+    held = evidence_intervals(genome_h5, junctions)
+    lengths = np.abs(start_ends[:, 1] - start_ends[:, 0])
+    with_reads = [inside(held, str(s), int(min(a, b)), int(max(a, b))) for s, (a, b) in zip(seqids, start_ends)]
+    return float(lengths[with_reads].sum() / lengths.sum()) if lengths.sum() else 0.0
 
 
 def evidence_check(names, junctions, intervals, decoding, held_out, tmp_dir):
@@ -118,10 +141,17 @@ def evidence_check(names, junctions, intervals, decoding, held_out, tmp_dir):
     if decoding is None:
         raise InputError("the evidence check needs each stage's predictions and profile to decode without reads")
     genome_h5, inputs, cfg = decoding
+    share = evidence_share(genome_h5, junctions)
     for name in names:
         with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
             ts = decoded_without_evidence(genome_h5, *inputs[name], cfg, list(intervals), Path(tmp) / "a.gff3")
         check.scores[name] = intron_agreement(ts, junctions, intervals)
+        check.held_out[name] = held_out_junction_f1(genome_h5, *inputs[name], cfg, list(intervals), junctions,
+                                                    intervals, tmp_dir)
+        check.deciding[name] = share * check.held_out[name] + (1 - share) * check.scores[name][2]
+    log.info("%.0f%% of the genome lies in chunks with read junctions: the check weighs the held-out junction F1 "
+             "(decoded with the other half of the reads) %.2f and the intron F1 decoded without reads %.2f",
+             100 * share, share, 1 - share)
     check.cannot_decide = _tie(check, names)
     return check
 
@@ -159,11 +189,11 @@ def judge(val_h5, stages, junctions=None, held_out=None, decoding=None, tmp_dir=
             continue
         chosen = check.best(names)
         for name in names[1:]:
-            log.info("%s: %s %.4f against %.4f of %s: %s", name, check.name, check.scores[name][2],
-                     check.scores[names[0]][2], names[0],
+            log.info("%s: %s %.4f against %.4f of %s: %s", name, check.name, check.value(name),
+                     check.value(names[0]), names[0],
                      "best so far" if name == chosen else "not better than an earlier stage")
         log.info("best: %s (%s %.4f; %s junctions, %s genes in validation)", chosen, check.name,
-                 check.scores[chosen][2], check.junctions, check.genes)
+                 check.value(chosen), check.junctions, check.genes)
         return chosen, check, checks
     log.warning("no check could tell the stages apart: the first pass stays")
     return names[0], None, checks
@@ -209,13 +239,16 @@ def choose_final(val_h5, stages, out_gff3, out_tsv, junctions=None, held_out=Non
             for name in names:
                 p, r, f = (f"{v:.4f}" for v in check.scores[name]) if name in check.scores else ("", "", "")
                 share, n = coding.get(name, ("", None))
+                held = f"{check.held_out[name]:.4f}" if name in check.held_out else ""
+                score = f"{check.value(name):.4f}" if name in check.scores else ""
                 cells = [name, str(stages[name]), check.name, _count(check.junctions), _count(check.genes), p, r, f,
-                         f"{genic[name]:.4f}" if name in genic else "", f"{share:.4f}" if n is not None else "",
+                         held, score, f"{genic[name]:.4f}" if name in genic else "",
+                         f"{share:.4f}" if n is not None else "",
                          _count(n), verdict, "yes" if check is decided and name == chosen else "no"]
                 fh.write("\t".join(cells) + "\n")
         if decided is None:
-            fh.write("\t".join([chosen, str(stages[chosen]), "none could decide", "", "", "", "", "", "", "", "",
-                                "the first pass stays final", "yes"]) + "\n")
+            fh.write("\t".join([chosen, str(stages[chosen]), "none could decide"] + [""] * 10
+                                + ["the first pass stays final", "yes"]) + "\n")
     with atomic_path(out_gff3) as tmp:
         shutil.copyfile(stages[chosen], tmp)
     return chosen
