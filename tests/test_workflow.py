@@ -126,9 +126,9 @@ def test_each_round_fine_tunes_the_previous_rounds_model_and_the_final_is_the_be
     if chosen["verdict"] == "decides":
         decided = [r for r in rows if r["check"] == chosen["check"]]
         assert [r["stage"] for r in decided] == ["first_pass", "round1", "round2"]
-        best = max(float(r["f1"]) for r in decided)
-        assert float(chosen["f1"]) == best
-        assert all(float(r["f1"]) < best for r in decided[: decided.index(chosen)])  # the earliest best
+        best = max(float(r["score"]) for r in decided)
+        assert float(chosen["score"]) == best
+        assert all(float(r["score"]) < best for r in decided[: decided.index(chosen)])  # the earliest best
     else:  # no check could decide: said so, and the first pass stays
         assert chosen["stage"] == "first_pass" and chosen["check"] == "none could decide"
         assert all(r["verdict"].startswith("cannot decide: ") for r in rows[:-1])
