@@ -220,27 +220,3 @@ def test_introns_where_no_read_reached_are_no_errors_in_the_check(tmp_path, monk
                         decoding=_decoding(stages, tmp_path / "val.h5"))
     rows = _rows(tmp_path / "r.tsv")
     assert rows[0]["f1"] == rows[1]["f1"] and rows[0]["verdict"].startswith("cannot decide: every stage scores")
-
-
-def test_psauron_decides_when_the_evidence_cannot_and_before_the_first_pass_own_genes(tmp_path, monkeypatch):
-    """Too few junctions in validation: PSAURON's protein-coding share is the next check, asked before
-    the held-out pseudolabel genes (the first pass's own); with too few genes it cannot decide either."""
-    _as_decoded(monkeypatch)
-    _val_h5(tmp_path / "val.h5", [("chr1", 0, 10_000), ("chr1", 10_000, 0)])  # 4 junctions only
-    junctions = _stage_files(tmp_path)
-    stages = {"first_pass": tmp_path / "first.gff3", "round1": tmp_path / "better.gff3"}
-    held_out = [t for t in read_gff3(tmp_path / "first.gff3")]
-    coding = {"first_pass": (0.80, 30), "round1": (0.90, 31)}
-    assert rounds.choose_final(tmp_path / "val.h5", stages, tmp_path / "f.gff3", tmp_path / "r.tsv", junctions,
-                               held_out=held_out, decoding=_decoding(stages, tmp_path / "val.h5"),
-                               coding=coding) == "round1"
-    rows = _rows(tmp_path / "r.tsv")
-    assert [r["check"] for r in rows] == [rounds.EVIDENCE_CHECK] * 2 + [rounds.PSAURON_CHECK] * 2
-    assert rows[3]["chosen"] == "yes" and rows[3]["score"] == "0.9000" and rows[3]["precision"] == ""
-    few = {"first_pass": (0.80, 30), "round1": (0.90, 5)}
-    assert rounds.choose_final(tmp_path / "val.h5", stages, tmp_path / "f.gff3", tmp_path / "r.tsv", junctions,
-                               held_out=held_out, decoding=_decoding(stages, tmp_path / "val.h5"),
-                               coding=few) == "first_pass"
-    rows = _rows(tmp_path / "r.tsv")
-    assert rows[2]["verdict"].startswith("cannot decide: a stage has 5 validation genes PSAURON scores")
-    assert rows[-1]["check"] == rounds.GENES_CHECK and rows[-1]["verdict"] == "decides"

@@ -55,8 +55,6 @@ MIN_CHECK_JUNCTIONS = 20  # fewer read junctions in validation than this: the ev
 EVIDENCE_CHECK = ("read junctions on the validation sequences: intron F1 decoded without reads, and held-out "
                   "junction F1 decoded with the other half, weighed by the genome's share with reads")
 GENES_CHECK = "CDS-chain F1 against held-out pseudolabel genes on the validation sequences"
-PSAURON_CHECK = "share of the validation genes PSAURON calls protein-coding"
-MIN_PSAURON_GENES = 20  # fewer validation genes in a stage than this: PSAURON's share cannot decide
 
 
 def validation_intervals(val_h5):
@@ -172,23 +170,11 @@ def genes_check(names, stages, held_out, intervals):
     return check
 
 
-def psauron_check(names, coding):
-    """The share of each stage's validation genes PSAURON calls protein-coding, or why it cannot
-    decide (fewer than MIN_PSAURON_GENES genes in a stage, or a tie)."""
-    check = Check(PSAURON_CHECK, {n: (0.0, 0.0, coding[n][0]) for n in names},
-                  genes=min(coding[n][1] for n in names))
-    if check.genes < MIN_PSAURON_GENES:
-        check.cannot_decide = (f"a stage has {check.genes} validation genes PSAURON scores, fewer than the "
-                               f"{MIN_PSAURON_GENES} needed to decide")
-    else:
-        check.cannot_decide = _tie(check, names)
-    return check
-
-
-def judge(val_h5, stages, junctions=None, held_out=None, decoding=None, tmp_dir=".", coding=None):
+def judge(val_h5, stages, junctions=None, held_out=None, decoding=None, tmp_dir="."):
     """(chosen stage, the check that decided or None, every check asked). Checks are asked in order
-    (evidence, PSAURON's protein-coding share when `coding` (protein_scores) is given, then held-out
-    genes) until one can decide; when none can, the first pass stays."""
+    (evidence, then held-out genes) until one can decide; when none can, the first pass stays.
+    PSAURON's protein-coding share is not asked: on two of five real runs it ranked a worse round
+    above the first pass (protein_scores reports it)."""
     names = list(stages)
     if not junctions and held_out is None:
         raise InputError("the final check needs junctions (read evidence) or the held-out pseudolabel genes")
@@ -197,8 +183,6 @@ def judge(val_h5, stages, junctions=None, held_out=None, decoding=None, tmp_dir=
     if junctions:
         checks.append(evidence_check(names, junctions, evidence_intervals(val_h5, junctions), decoding, held_out,
                                      tmp_dir))
-    if coding and (not checks or checks[-1].cannot_decide):
-        checks.append(psauron_check(names, coding))
     if held_out is not None and (not checks or checks[-1].cannot_decide):
         checks.append(genes_check(names, stages, held_out, intervals))
     for check in checks:
@@ -247,7 +231,7 @@ def choose_final(val_h5, stages, out_gff3, out_tsv, junctions=None, held_out=Non
     coding = coding or {}
     if not names or (models and len(models) != len(names) - 1):
         raise InputError(f"{len(models)} round model(s) for {len(names) - 1} round annotation(s)")
-    chosen, decided, checks = judge(val_h5, stages, junctions, held_out, decoding, Path(out_tsv).parent, coding)
+    chosen, decided, checks = judge(val_h5, stages, junctions, held_out, decoding, Path(out_tsv).parent)
     log.info("final annotation: %s", chosen)
     genic = dict(zip(names[1:], model_scores(val_h5, models))) if models else {}
     with atomic_path(out_tsv) as tmp, open(tmp, "w") as fh:
@@ -256,8 +240,6 @@ def choose_final(val_h5, stages, out_gff3, out_tsv, junctions=None, held_out=Non
             verdict = "decides" if check is decided else f"cannot decide: {check.cannot_decide}"
             for name in names:
                 p, r, f = (f"{v:.4f}" for v in check.scores[name]) if name in check.scores else ("", "", "")
-                if check.name == PSAURON_CHECK:  # one number: the share (in f1 and score)
-                    p = r = ""
                 share, n = coding.get(name, ("", None))
                 held = f"{check.held_out[name]:.4f}" if name in check.held_out else ""
                 score = f"{check.value(name):.4f}" if name in check.scores else ""
@@ -289,7 +271,7 @@ def cds_exon_agreement(a, b):
 
 
 def round_verdict(round_no, val_h5, stages, out_tsv, junctions=None, held_out=None, decoding=None,
-                  max_rounds=MAX_AUTO_ROUNDS, coding=None):
+                  max_rounds=MAX_AUTO_ROUNDS):
     """Whether another round should run after `round_no` (stages: the first pass and rounds 1 to
     round_no, in order). Stop when the round changed little (CDS-exon F1 to the previous stage >=
     CONVERGED), when the check says the round is not the best stage so far, or at max_rounds.
@@ -299,7 +281,7 @@ def round_verdict(round_no, val_h5, stages, out_tsv, junctions=None, held_out=No
         raise InputError(f"round {round_no} needs {round_no + 1} stages (the first pass first), not {len(names)}")
     this, previous = names[-1], names[-2]
     agreement = cds_exon_agreement(*([t for t in read_gff3(stages[n]) if t.cds] for n in (previous, this)))
-    chosen, decided, _ = judge(val_h5, stages, junctions, held_out, decoding, Path(out_tsv).parent, coding)
+    chosen, decided, _ = judge(val_h5, stages, junctions, held_out, decoding, Path(out_tsv).parent)
     check = decided.name if decided else "none could decide"
     if agreement >= CONVERGED:
         decision, reason = "stop", f"the rounds agree: CDS-exon F1 {agreement:.4f} to {previous} (>= {CONVERGED})"
@@ -343,8 +325,6 @@ def add_stage_arguments(p):
     p.add_argument("--settings", help="with --junctions: the decoder settings (DecodeConfig)")
     p.add_argument("--pseudolabels", help="the gene models round 1 trained on (its checked pseudolabel genes)")
     p.add_argument("--genes-tsv", help="round 1's genes.tsv: which pseudolabel genes were kept")
-    p.add_argument("--psauron-model", help="PSAURON's model_state_dict.pt: each stage's validation genes scored "
-                                           "protein-coding or not (needs --genome-h5)")
 
 
 def stage_inputs(a):
@@ -365,7 +345,7 @@ def stage_inputs(a):
                                   in zip(stages, a.predictions, a.profiles)},
                     DecodeConfig.from_dict(cli.load_settings(a.settings), cli.settings_source(a.settings)))
     coding = None
-    if a.psauron_model:
+    if getattr(a, "psauron_model", None):  # choose_round.py's option: reported beside the checks
         from . import protein_score
         if not a.genome_h5:
             raise InputError("--psauron-model needs --genome-h5 (the genes' sequences)")

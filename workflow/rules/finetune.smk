@@ -61,7 +61,6 @@ checkpoint judge_round:
         genome=rules.ingest_genome.output.h5,
         predictions=stage_files("predictions.h5"),
         profiles=stage_files("profile.yaml"),
-        psauron=get_psauron_model,
     output:
         tsv=report(
             "results/{species}/round{round}/verdict.tsv",
@@ -81,11 +80,10 @@ checkpoint judge_round:
         script=script_path("judge_round.py"),
         junctions=junctions_arg,
         settings=settings("decode"),
-        psauron=psauron_arg,
     shell:
         "python {params.script:q} --round {wildcards.round} --val-h5 {input.val:q} "
         "--first-pass {input.first_pass:q} --pseudolabels {input.pseudolabels:q} --genes-tsv {input.genes:q} "
-        "{params.junctions} {params.psauron} --genome-h5 {input.genome:q} --predictions {input.predictions:q} "
+        "{params.junctions} --genome-h5 {input.genome:q} --predictions {input.predictions:q} "
         "--profiles {input.profiles:q} --settings {params.settings:q} --annotations {input.annotations:q} "
         "--out-tsv {output.tsv:q} > {log:q} 2>&1"
 

@@ -1,8 +1,7 @@
 #!/usr/bin/env python
 """Choose the final annotation: a round replaces the stage before it only when an independent check on
 round 1's validation sequences says it is better (intron agreement with read junctions; without
-evidence, or with too few junctions there, PSAURON's protein-coding share of the validation genes when
-configured, then agreement with the held-out pseudolabel genes) -> final
+evidence, or with too few junctions there, agreement with the held-out pseudolabel genes) -> final
 annotation.gff3 and a TSV of every stage's checks."""
 
 import _bootstrap  # noqa: F401
@@ -14,6 +13,8 @@ from genetune.rounds import add_stage_arguments, choose_final, stage_inputs
 def main():
     p = cli.parser(__doc__)
     add_stage_arguments(p)
+    p.add_argument("--psauron-model", help="PSAURON's model_state_dict.pt: each stage's validation genes scored "
+                                           "protein-coding or not (reported, never deciding; needs --genome-h5)")
     p.add_argument("--models", nargs="*", default=[], help="each round's best.pt, in round order (for information)")
     p.add_argument("--out-gff3", required=True)
     p.add_argument("--out-tsv", required=True)

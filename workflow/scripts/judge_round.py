@@ -16,9 +16,8 @@ def main():
     p.add_argument("--max-rounds", type=cli.positive_int, default=MAX_AUTO_ROUNDS)
     p.add_argument("--out-tsv", required=True)
     a = p.parse_args()
-    stages, junctions, held_out, decoding, coding = stage_inputs(a)
-    decision = round_verdict(a.round, a.val_h5, stages, a.out_tsv, junctions, held_out, decoding, a.max_rounds,
-                             coding)
+    stages, junctions, held_out, decoding, _ = stage_inputs(a)
+    decision = round_verdict(a.round, a.val_h5, stages, a.out_tsv, junctions, held_out, decoding, a.max_rounds)
     print(f"after round {a.round}: {decision}")
 
 
