@@ -52,8 +52,7 @@ ROUND_COLUMNS = ("stage", "annotation", "check", "junctions", "genes", "precisio
                  "held_out_junction_f1", "score", "val_genic_f1", "psauron_coding", "psauron_genes", "verdict",
                  "chosen")
 MIN_CHECK_JUNCTIONS = 20  # fewer read junctions in validation than this: the evidence check cannot decide
-EVIDENCE_CHECK = ("read junctions on the validation sequences: intron F1 decoded without reads, and held-out "
-                  "junction F1 decoded with the other half, weighed by the genome's share with reads")
+EVIDENCE_CHECK = "read junctions in validation: intron F1 without reads and held-out junction F1 with half of them"
 GENES_CHECK = "CDS-chain F1 against held-out pseudolabel genes on the validation sequences"
 
 
