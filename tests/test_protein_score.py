@@ -6,18 +6,21 @@ import numpy as np
 import pytest
 from Bio.Seq import Seq
 
-from genetune.protein_score import load, score_cds, translate
+from genetune.genetic_code import TABLES, translate
+from genetune.protein_score import load, score_cds
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "resources" / "models" / "psauron_model_state_dict.pt"
 MICROMONAS = ROOT / "resources" / "real" / "micromonas"
 
 
-def test_translation_is_the_standard_code():
+def test_translation_follows_ncbis_tables():
     rng = np.random.default_rng(0)
     dna = "".join(rng.choice(list("ACGT"), 3000))
-    assert translate(dna) == str(Seq(dna).translate())
+    for table in TABLES:
+        assert translate(dna, table) == str(Seq(dna).translate(table=table)), table
     assert translate("ATGNNNTAAG") == "MX*"
+    assert translate("TTGAAATAA", first_is_start=True) == "MK*"  # an alternative start codon reads M
 
 
 def test_weights_that_are_not_psauron_are_one_clear_error(tmp_path):

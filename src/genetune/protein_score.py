@@ -23,22 +23,14 @@ import torch.nn.functional as F
 
 from .errors import InputError
 from .fasta import LETTERS
+from .genetic_code import translate
 
 LEVELS, CHANNELS, KERNEL, N_TOKENS = 6, 32, 16, 21
 AMINO_TOKENS = {a: k for k, a in enumerate("LVIMCAGSTPFYWEDNQKRH", 1)}  # 0 pads; anything else counts as L
 SKIP = 100  # positions before this one do not score (too little context)
 MIN_AA = 5  # shorter proteins are not scored
-_BASES = "TCAG"
-_CODE = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"  # NCBI table 1, TCAG order
-CODONS = {a + b + c: _CODE[16 * i + 4 * j + k] for i, a in enumerate(_BASES) for j, b in enumerate(_BASES)
-          for k, c in enumerate(_BASES)}
 _COMPLEMENT = str.maketrans("ACGT", "TGCA")
 NOT_A_FRAME = "GALDALFELVIS"  # PSAURON's stand-in for a frame that is all stop codons
-
-
-def translate(dna):
-    """Protein of a DNA string in frame 0 (trailing partial codon dropped; unknown codons X)."""
-    return "".join(CODONS.get(dna[i: i + 3], "X") for i in range(0, len(dna) - len(dna) % 3, 3))
 
 
 class PsauronTCN(torch.nn.Module):

@@ -140,9 +140,9 @@ def _kmers(seq):
     return {h for h in (zlib.crc32(seq[i: i + K]) for i in range(len(seq) - K + 1)) if h % SAMPLE == 0}
 
 
-def cds_sequences(h5_path, transcripts):
+def cds_sequences(h5_path, transcripts, part="cds"):
     """{index: CDS bases 5'->3' as bytes of one-hot codes} of each transcript, read per strand from the
-    file's chunks (a window per gene)."""
+    file's chunks (a window per gene); part "exons": the spliced transcript, UTRs included."""
     by_strand = {}
     for k, t in enumerate(transcripts):
         by_strand.setdefault((t.seqid, t.strand), []).append(k)
@@ -152,7 +152,8 @@ def cds_sequences(h5_path, transcripts):
             reader = StrandReader(run, h5[layout.X])
             for k in by_strand.get((run.seqid, run.strand), ()):
                 t = transcripts[k]
-                segs = t.cds if t.strand == "+" else [(run.seq_len - e, run.seq_len - s) for s, e in reversed(t.cds)]
+                parts = t.cds if part == "cds" else t.exons
+                segs = parts if t.strand == "+" else [(run.seq_len - e, run.seq_len - s) for s, e in reversed(parts)]
                 a, b = segs[0][0], segs[-1][1]
                 codes = codes_from_onehot(reader.read(a, b)[0].astype(np.float32))
                 out[k] = b"".join(codes[s - a: e - a].astype(np.uint8).tobytes() for s, e in segs)
