@@ -74,6 +74,27 @@ def test_workflow_writes_valid_gene_models(tiny_run):
             assert cds.startswith("ATG") and protein.endswith("*") and "*" not in protein[:-1]
 
 
+def test_the_final_annotation_comes_with_proteins_cds_mrna_and_gtf(tiny_run):
+    """One protein, CDS and mRNA record per final transcript, complete proteins from M without an
+    internal stop; the GTF names the same transcripts."""
+    from Bio import SeqIO
+    res = tiny_run / "results" / "tiny" / "final"
+    transcripts = {t.transcript_id: t for t in read_gff3(res / "annotation.gff3") if t.cds}
+    for name in ("proteins.faa", "cds.fna", "mrna.fna"):
+        assert {r.id for r in SeqIO.parse(str(res / name), "fasta")} == set(transcripts), name
+    for r in SeqIO.parse(str(res / "proteins.faa"), "fasta"):
+        if "partial=" not in r.description:
+            assert str(r.seq).startswith("M") and "*" not in str(r.seq), r.id
+    gtf_ids = {ln.split('transcript_id "')[1].split('"')[0] for ln in (res / "annotation.gtf").read_text().splitlines()}
+    assert gtf_ids == set(transcripts)
+
+
+def test_a_genetic_code_ncbi_does_not_define_is_rejected_by_the_schema(tmp_path):
+    wd = _workdir(tmp_path, {**TINY, "genetic_code": 7})
+    proc = subprocess.run(SNAKEMAKE + ["-n", "--cores", "1"], cwd=wd, env=_env(), capture_output=True, text=True)
+    assert proc.returncode != 0 and "genetic_code: 7 is not one of" in proc.stdout + proc.stderr
+
+
 @pytest.mark.skipif(shutil.which("gt") is None, reason="GFF3 validation needs Debian's genometools: "
                                                       "apt-get install genometools")
 def test_every_gff3_the_workflow_writes_passes_gt_gff3validator(tiny_run):
@@ -153,7 +174,7 @@ def test_every_rule_left_a_log(tiny_run):
     logs = {p.parent.name for p in (tiny_run / "logs").rglob("*.log")}
     assert {"ingest_genome", "add_coverage", "predict", "gather_predictions", "decode", "gather_annotation",
             "correct_pseudolabels", "pseudolabels_to_h5", "select_confident", "split_train_val", "finetune",
-            "choose_final_round", "evaluate",
+            "choose_final_round", "deliver", "evaluate",
             "gene_stats"} <= logs
 
 

@@ -528,6 +528,8 @@ def species_outputs(species):
     out = [
         f"results/{species}/final/annotation.gff3",
         f"results/{species}/final/rounds.tsv",
+        f"results/{species}/final/annotation.gtf",
+        f"results/{species}/final/proteins.faa",
         f"results/{species}/stats/genes.tsv",
     ]
     out += [  # with rounds: auto, the rounds after the first run when their verdicts say so
