@@ -75,7 +75,7 @@ def test_intron_agreement_counts_only_the_validation_stretches():
 
 
 def _val_h5(path, spans):
-    """A validation file holding chunks (seqid, start, end) only (what validation_intervals reads)."""
+    """A validation file holding chunks (seqid, start, end) only (what covered_intervals reads)."""
     import h5py
 
     with h5py.File(path, "w") as h5:

@@ -32,6 +32,7 @@ from .intervals import merge
 log = logging.getLogger("genetune.evidence")
 COLUMNS = ("seqid", "strand", "start", "end", "reads")
 MIN_MAPQ = 1
+MIN_READS = 2  # a junction with fewer reads is not evidence (the split, the final check, the decoder fit)
 
 
 def junctions_from_bam(path, strandedness, lengths):
@@ -66,13 +67,13 @@ def intron_keys(t):
     return [(t.seqid, t.strand, t.exons[k][1], t.exons[k + 1][0]) for k in range(len(t.exons) - 1)]
 
 
-def validation_junctions(junctions, intervals, min_reads=2):
+def validation_junctions(junctions, intervals, min_reads=MIN_READS):
     """{(seqid, strand, start, end)} of the junctions with >= min_reads reads inside the intervals
     ({seqid: [(lo, hi)]})."""
     return {tuple(j[:4]) for j in junctions if j[4] >= min_reads and inside(intervals, j[0], j[2], j[3])}
 
 
-def intron_agreement(transcripts, junctions, intervals, min_reads=2):
+def intron_agreement(transcripts, junctions, intervals, min_reads=MIN_READS):
     """(precision, recall, f1) of the transcripts' introns against junctions with >= min_reads reads,
     both counted inside the intervals only."""
     pred = {i for t in transcripts for i in intron_keys(t) if inside(intervals, i[0], i[2], i[3])}
@@ -81,21 +82,39 @@ def intron_agreement(transcripts, junctions, intervals, min_reads=2):
     return metrics.prf(hit, len(pred), hit, len(truth))
 
 
-def evidence_intervals(h5_path, junctions, min_reads=2):
-    """{seqid: [(lo, hi)]} of the chunks of a file that hold a read junction (>= min_reads): where the
-    reads could show an annotation's introns. Introns predicted where no read reached are no errors."""
+def junctions_per_chunk(seqids, start_ends, junctions, min_reads=MIN_READS):
+    """(N,) the junctions (>= min_reads reads) whose intron starts inside each chunk (either strand)."""
     starts = {}
     for j in junctions:
         if j[4] >= min_reads:
             starts.setdefault(j[0], []).append(j[2])
     starts = {s: np.sort(v) for s, v in starts.items()}
-    spans = {}
-    for s, (a, b) in zip(*read_keys(h5_path)):
-        lo, hi = int(min(a, b)), int(max(a, b))
+    out = np.zeros(len(seqids), np.int64)
+    for r, (s, (a, b)) in enumerate(zip(seqids, start_ends)):
         found = starts.get(str(s))
-        if found is not None and np.searchsorted(found, lo) < np.searchsorted(found, hi):
-            spans.setdefault(str(s), []).append((lo, hi))
+        if found is not None:
+            out[r] = np.searchsorted(found, max(a, b)) - np.searchsorted(found, min(a, b))
+    return out
+
+
+def evidence_intervals(h5_path, junctions, min_reads=MIN_READS):
+    """{seqid: [(lo, hi)]} of the chunks of a file that hold a read junction (>= min_reads): where the
+    reads could show an annotation's introns. Introns predicted where no read reached are no errors."""
+    seqids, start_ends = read_keys(h5_path)
+    spans = {}
+    for s, (a, b), n in zip(seqids, start_ends, junctions_per_chunk(seqids, start_ends, junctions, min_reads)):
+        if n:
+            spans.setdefault(str(s), []).append((int(min(a, b)), int(max(a, b))))
     return {s: merge(v) for s, v in spans.items()}
+
+
+def evidence_share(h5_path, junctions):
+    """Share of a file's chunk bases in chunks that hold a read junction: how much of an annotation
+    of it is decoded with reads."""
+    seqids, start_ends = read_keys(h5_path)
+    lengths = np.abs(start_ends[:, 1] - start_ends[:, 0])
+    with_reads = junctions_per_chunk(seqids, start_ends, junctions) > 0
+    return float(lengths[with_reads].sum() / lengths.sum()) if lengths.sum() else 0.0
 
 
 def _mult(attributes):

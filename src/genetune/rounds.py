@@ -10,9 +10,7 @@ validation sequences (or regions), which no round trained on.
     half (two folds; tune_decoder.held_out_junction_f1). Scoring an annotation decoded with all the
     reads would reward whichever stage leaned on them most. The final annotation is decoded with
     reads where there are any and without elsewhere, so the score is the two F1s weighed by the
-    genome's share in chunks with junctions and the rest. The
-    annotations themselves were decoded with the junctions, so scoring them would reward whichever
-    stage leaned on the evidence most, not the better model and profile.
+    genome's share in chunks with junctions and the rest.
   - Without: gene-structure agreement with the held-out pseudolabel genes (round 1's kept genes on
     the validation sequences), F1 of exact CDS chains. These genes are the first pass's own, so a
     round can only tie with it there: without evidence the first pass stays final unless a round
@@ -32,16 +30,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from . import layout, metrics
 from .checkpoint import load_model
-from .chunks import covered_intervals, inside, read_keys
+from .chunks import covered_intervals, inside
 from .data import ChunkDataset
 from .device import pick_device
 from .errors import InputError
-from .evidence import evidence_intervals, intron_agreement, intron_keys, validation_junctions
+from .evidence import MIN_READS, evidence_intervals, evidence_share, intron_agreement, intron_keys, validation_junctions
 from .fileio import atomic_path, read_table
 from .gff import read_gff3
 from .train import evaluate_model
@@ -54,11 +51,6 @@ ROUND_COLUMNS = ("stage", "annotation", "check", "junctions", "genes", "precisio
 MIN_CHECK_JUNCTIONS = 20  # fewer read junctions in validation than this: the evidence check cannot decide
 EVIDENCE_CHECK = "read junctions in validation: intron F1 without reads and held-out junction F1 with half of them"
 GENES_CHECK = "CDS-chain F1 against held-out pseudolabel genes on the validation sequences"
-
-
-def validation_intervals(val_h5):
-    """{seqid: [(lo, hi)]} of the genomic stretches the validation file holds (both strands)."""
-    return covered_intervals(val_h5)
 
 
 def gene_agreement(transcripts, reference, intervals):
@@ -113,28 +105,17 @@ def _tie(check, names):
     return None
 
 
-def evidence_share(genome_h5, junctions):
-    """Share of the genome's chunk bases in chunks that hold a read junction: how much of the final
-    annotation is decoded with reads."""
-    seqids, start_ends = read_keys(genome_h5)
-    held = evidence_intervals(genome_h5, junctions)
-    lengths = np.abs(start_ends[:, 1] - start_ends[:, 0])
-    with_reads = [inside(held, str(s), int(min(a, b)), int(max(a, b))) for s, (a, b) in zip(seqids, start_ends)]
-    return float(lengths[with_reads].sum() / lengths.sum()) if lengths.sum() else 0.0
-
-
 def evidence_check(names, junctions, intervals, decoding, held_out, tmp_dir):
     """The read-junction check of every stage, or the reason it cannot decide (too few junctions).
     intervals: the validation stretches that hold junctions (evidence_intervals)."""
     truth = validation_junctions(junctions, intervals)
-    supported = {i[:4] for i in truth}
     genes = None
     if held_out is not None:
         genes = sum(1 for t in held_out if len(t.exons) > 1 and inside(intervals, t.seqid, t.start, t.end)
-                    and all(i in supported for i in intron_keys(t)))
+                    and all(i in truth for i in intron_keys(t)))
     check = Check(EVIDENCE_CHECK, {}, junctions=len(truth), genes=genes)
     if len(truth) < MIN_CHECK_JUNCTIONS:
-        check.cannot_decide = (f"validation holds {len(truth)} read junctions (>= 2 reads), fewer than the "
+        check.cannot_decide = (f"validation holds {len(truth)} read junctions (>= {MIN_READS} reads), fewer than the "
                                f"{MIN_CHECK_JUNCTIONS} needed to decide")
         return check
     if decoding is None:
@@ -177,7 +158,7 @@ def judge(val_h5, stages, junctions=None, held_out=None, decoding=None, tmp_dir=
     names = list(stages)
     if not junctions and held_out is None:
         raise InputError("the final check needs junctions (read evidence) or the held-out pseudolabel genes")
-    intervals = validation_intervals(val_h5)
+    intervals = covered_intervals(val_h5)
     checks = []
     if junctions:
         checks.append(evidence_check(names, junctions, evidence_intervals(val_h5, junctions), decoding, held_out,
@@ -205,7 +186,7 @@ def protein_scores(val_h5, stages, genome_h5, model):
     for every stage, never deciding (it sees frame errors, not structure)."""
     from .protein_score import score_cds
     from .split import cds_sequences
-    intervals = validation_intervals(val_h5)
+    intervals = covered_intervals(val_h5)
     out = {}
     for name, path in stages.items():
         genes = [t for t in read_gff3(path) if t.cds and inside(intervals, t.seqid, t.start, t.end)]

@@ -25,6 +25,7 @@ import numpy as np
 from . import layout
 from .chunks import StrandReader, read_keys, seq_lengths, strand_runs
 from .errors import InputError
+from .evidence import MIN_READS, junctions_per_chunk
 from .fasta import codes_from_onehot
 from .fileio import atomic_path, open_h5, require
 from .subset import mask_genes, write_subset
@@ -33,7 +34,6 @@ log = logging.getLogger("genetune.split")
 
 MIN_UNITS = 10  # fewer sequences than this: split by region
 MIN_EVIDENCE_UNITS = 5  # fewer units with junctions than this: cut their sequences into one-chunk regions
-MIN_READS = 2  # a junction with fewer reads is not evidence (the final check's own threshold)
 
 
 def split_seqids(seqids, val_fraction=0.2, seed=1, evidence=None):
@@ -101,19 +101,14 @@ def split_units(seqids, start_ends, length, min_units=MIN_UNITS, fine=()):
     return units, region_chunks
 
 
-def junction_units(junctions, seqids, start_ends, units, min_reads=MIN_READS):
-    """{unit id: junctions (>= min_reads reads) whose intron starts in a chunk of the unit}."""
-    where = {}
-    for u, s, (a, b) in zip(units, np.asarray(seqids).astype(str), start_ends):
-        where.setdefault(str(s), []).append((int(min(a, b)), int(max(a, b)), str(u)))
+def junction_units(junctions, seqids, start_ends, units):
+    """{unit id: junctions (>= evidence.MIN_READS reads) whose intron starts in a chunk of the unit},
+    counted on the plus chunks, which tile every sequence once."""
+    counts = junctions_per_chunk(seqids, start_ends, junctions)
     out = Counter()
-    for j in junctions:
-        if j[4] < min_reads:
-            continue
-        for lo, hi, u in where.get(j[0], ()):
-            if lo <= j[2] < hi:
-                out[u] += 1
-                break
+    for u, n, (a, b) in zip(units, counts, start_ends):
+        if n and a < b:
+            out[str(u)] += int(n)
     return dict(out)
 
 
