@@ -51,10 +51,11 @@ SCORE_COLUMNS = ("step", "parameter", "value", "score", "nuc_sn", "nuc_sp", "exo
                  "gene_sp", "intron_f1", "held_out_junction_f1", "kept")
 
 
-def decoded_without_evidence(genome_h5, predictions_h5, prof, cfg, seqids, out):
-    """The annotation of `seqids`: the predictions decoded with the profile, no reads."""
+def decoded_without_evidence(genome_h5, predictions_h5, prof, cfg, seqids, out, junctions=()):
+    """The coding genes of `seqids`: the predictions decoded with the profile, without coverage
+    hints and with only the `junctions` given (none: no reads at all)."""
     cfg = dataclasses.replace(cfg, rnaseq_hint_weight=0.0)
-    decode_h5(genome_h5, predictions_h5, out, cfg, prof=prof, seqids_only=seqids)
+    decode_h5(genome_h5, predictions_h5, out, cfg, prof=prof, junctions=junctions, seqids_only=seqids)
     return [t for t in read_gff3(out) if t.cds]
 
 
@@ -70,12 +71,10 @@ def held_out_junction_f1(genome_h5, predictions_h5, prof, cfg, seqids, junctions
     for fold in (0, 1):
         given = [j for j in junctions if _fold(j) != fold]
         known = {tuple(j[:4]) for j in given}
-        held = {k for k in validation_junctions([j for j in junctions if _fold(j) == fold], intervals)}
+        held = validation_junctions([j for j in junctions if _fold(j) == fold], intervals)
         with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
-            out = Path(tmp) / "a.gff3"
-            decode_h5(genome_h5, predictions_h5, out, dataclasses.replace(cfg, rnaseq_hint_weight=0.0), prof=prof,
-                      junctions=given, seqids_only=seqids)
-            decoded = [t for t in read_gff3(out) if t.cds]
+            decoded = decoded_without_evidence(genome_h5, predictions_h5, prof, cfg, seqids, Path(tmp) / "a.gff3",
+                                               given)
         pred = {i for t in decoded for i in intron_keys(t) if i not in known and inside(intervals, i[0], i[2], i[3])}
         hit, n_pred, n_truth = hit + len(pred & held), n_pred + len(pred), n_truth + len(held)
     return prf(hit, n_pred, hit, n_truth)[2]

@@ -398,7 +398,7 @@ def decoder_fit_args(wildcards, input):
         f"--fit-predictions {shlex.quote(input.fit_predictions)} "
         f"--fit-train-h5 {shlex.quote(input.fit_train)} "
         f"--corrections {shlex.quote(input.corrections)} "
-        f"--decode-settings {shlex.quote(json.dumps(cfg(wildcards).get('decode', {}), sort_keys=True))}"
+        f"--decode-settings {shlex.quote(settings('decode')(wildcards))}"
     )
 
 
