@@ -206,12 +206,9 @@ PSAURON_WEIGHTS = ROOT / "resources" / "models" / "psauron_model_state_dict.pt"
 def coding_share(gff3, genome_h5, model):
     """Share of the annotation's genes that PSAURON calls protein-coding."""
     from genetune.gff import read_gff3
-    from genetune.protein_score import score_cds
-    from genetune.split import cds_sequences
-    genes = [t for t in read_gff3(gff3) if t.cds]
-    seqs = cds_sequences(genome_h5, genes)
-    scored = [x for x in score_cds(model, [seqs[k] for k in range(len(genes))]) if x]
-    return sum(x[2] for x in scored) / len(scored) if scored else float("nan")
+    from genetune.protein_score import coding_count
+    coding, scored = coding_count(model, genome_h5, [t for t in read_gff3(gff3) if t.cds])
+    return coding / scored if scored else float("nan")
 
 
 def scores(reference, annotations, genome_h5):

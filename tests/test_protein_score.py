@@ -53,3 +53,5 @@ def test_real_genes_are_protein_coding_and_their_frame_shifts_are_not(tmp_path):
     assert len(right) == len(genes) >= 20
     assert np.mean([s[2] for s in right]) >= 0.8
     assert np.mean([s[2] for s in shifted]) <= 0.2
+    from genetune.protein_score import coding_count
+    assert coding_count(model, tmp_path / "g.h5", genes) == (sum(s[2] for s in right), len(right))

@@ -117,3 +117,11 @@ def score_cds(model, cds_codes):
     for k, a, b in zip(index, s_own, s_other):
         result[k] = (float(a), float(b), bool(a >= 0.5 and b <= 0.5))
     return result
+
+
+def coding_count(model, genome_h5, genes):
+    """(genes PSAURON calls protein-coding, genes it scored) of coding transcripts on genome.h5."""
+    from .split import cds_sequences
+    seqs = cds_sequences(genome_h5, genes)
+    scored = [x for x in score_cds(model, [seqs[k] for k in range(len(genes))]) if x is not None]
+    return sum(x[2] for x in scored), len(scored)

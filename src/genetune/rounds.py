@@ -184,17 +184,14 @@ def judge(val_h5, stages, junctions=None, held_out=None, decoding=None, tmp_dir=
 def protein_scores(val_h5, stages, genome_h5, model):
     """{stage: (share of its validation genes PSAURON calls protein-coding, genes scored)}: reported
     for every stage, never deciding (it sees frame errors, not structure)."""
-    from .protein_score import score_cds
-    from .split import cds_sequences
+    from .protein_score import coding_count
     intervals = covered_intervals(val_h5)
     out = {}
     for name, path in stages.items():
         genes = [t for t in read_gff3(path) if t.cds and inside(intervals, t.seqid, t.start, t.end)]
-        seqs = cds_sequences(genome_h5, genes)
-        scored = [s for s in score_cds(model, [seqs[k] for k in range(len(genes))]) if s is not None]
-        out[name] = (sum(s[2] for s in scored) / len(scored) if scored else 0.0, len(scored))
-        log.info("%s: PSAURON calls %d of %d validation genes protein-coding", name, sum(s[2] for s in scored),
-                 len(scored))
+        coding, scored = coding_count(model, genome_h5, genes)
+        out[name] = (coding / scored if scored else 0.0, scored)
+        log.info("%s: PSAURON calls %d of %d validation genes protein-coding", name, coding, scored)
     return out
 
 
