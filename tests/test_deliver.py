@@ -101,3 +101,13 @@ def test_the_gtf_holds_the_same_transcripts_as_the_gff3(delivered, tmp_path):
         proc = subprocess.run(["gffread", str(tmp_path / "a.gtf"), "-o", str(tmp_path / "back.gff3")],
                               capture_output=True, text=True)
         assert proc.returncode == 0 and "Error" not in proc.stderr
+
+
+def test_a_stop_codon_split_by_an_intron_leaves_the_gtf_cds_on_both_strands():
+    from genetune.deliver import _codon, _trim_stop
+    from genetune.gff import Transcript
+    plus = Transcript("c", "+", [(0, 30), (80, 82)], [(0, 30), (80, 82)])  # stop = 1 base + 2 bases
+    assert _codon(plus, at_start=False) == [(29, 30), (80, 82)] and _trim_stop(plus) == [(0, 29)]
+    minus = Transcript("c", "-", [(0, 1), (50, 80)], [(0, 1), (50, 80)])  # stop at the genomic left end
+    assert _codon(minus, at_start=False) == [(0, 1), (50, 52)] and _trim_stop(minus) == [(52, 80)]
+    assert _codon(minus, at_start=True) == [(77, 80)]

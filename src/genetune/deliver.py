@@ -74,18 +74,18 @@ def write_sequences(transcripts, genome_h5, out_faa, out_cds, out_mrna, table=1)
 
 
 def _trim_stop(t):
-    """The CDS segments without the stop codon (its 3 bases at the 3' end), genomic order."""
-    segs = [list(s) for s in (t.cds if t.strand == "+" else t.cds[::-1])]
-    left = 3
-    while left and segs:
-        s, e = segs[-1]
-        cut = min(left, e - s)
-        segs[-1] = [s, e - cut] if t.strand == "+" else [s + cut, e]
-        left -= cut
-        if segs[-1][0] >= segs[-1][1]:
-            segs.pop()
-    segs = [tuple(s) for s in segs]
-    return segs if t.strand == "+" else segs[::-1]
+    """The CDS segments without the stop codon's bases (_codon), genomic order."""
+    stop = _codon(t, at_start=False)
+    out = []
+    for s, e in t.cds:
+        for a, b in stop:  # the codon lies at the segment's 3' end, so at most one end is cut
+            if a <= s < b:
+                s = min(b, e)
+            if a < e <= b:
+                e = max(a, s)
+        if s < e:
+            out.append((s, e))
+    return out
 
 
 def _codon(t, at_start):
