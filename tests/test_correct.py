@@ -153,3 +153,12 @@ def test_a_rare_alternative_splice_is_no_contradiction():
     # 4 reads against 50 on an overlapping junction: minor; the same 4 reads alone on the other strand: kept;
     # 2 reads: under min_reads
     assert well_supported(junctions, 3) == [("c", "+", 100, 200), ("c", "+", 150, 400), ("c", "-", 100, 210)]
+
+
+def test_two_strong_overlapping_junctions_that_contradict_a_gene_mask_it(tiny_species):
+    t = _truth(tiny_species)[0]
+    a, b = _introns(t)[0]
+    junctions = [(t.seqid, t.strand, a + 3, b, 9), (t.seqid, t.strand, a, b + 3, 9)]  # alternative splice forms
+    fixed, rows = correct_genes([t], junctions, tiny_species["dir"] / "genome.h5")
+    assert rows[0]["action"] == "masked" and rows[0]["reason"].startswith("overlapping read junctions")
+    assert fixed == [t]

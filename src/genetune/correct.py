@@ -28,6 +28,7 @@ from .errors import InputError
 from .evidence import intron_keys
 from .fasta import CODE, STOP_CODON_SEQS
 from .fileio import atomic_path, read_table
+from .intervals import any_overlap
 from .split import cds_sequences
 
 log = logging.getLogger("genetune.correct")
@@ -57,10 +58,6 @@ def well_supported(junctions, min_reads):
     return sorted(out)
 
 
-def _overlaps(a, b):
-    return a[0] < b[1] and b[0] < a[1]
-
-
 def _replace_introns(t, junctions):
     """The transcript with its introns that overlap any of `junctions` replaced by them (exons and
     CDS re-cut from the same span), or None when a junction reaches outside the CDS span."""
@@ -68,7 +65,7 @@ def _replace_introns(t, junctions):
     if any(j0 <= lo or j1 >= hi for j0, j1 in junctions):
         return None
     introns = [iv for iv in zip([e for _, e in t.exons[:-1]], [s for s, _ in t.exons[1:]])
-               if not any(_overlaps(iv, j) for j in junctions)]
+               if not any_overlap([iv], junctions)]
     introns = sorted(introns + list(junctions))
     exons, pos = [], t.exons[0][0]
     for i0, i1 in introns:
@@ -121,7 +118,7 @@ def correct_genes(transcripts, junctions, genome_h5, min_reads=3, min_intron=30)
         elif conflicting:
             if t.partial5 or t.partial3:
                 action, reason = "masked", "read junctions contradict a gene cut by a sequence end"
-            elif any(_overlaps(a, b) for i, a in enumerate(conflicting) for b in conflicting[i + 1:]):
+            elif any(any_overlap([a], conflicting[i + 1:]) for i, a in enumerate(conflicting)):
                 action, reason = "masked", "overlapping read junctions (alternative splicing) contradict the gene"
             else:
                 fixed = _replace_introns(t, conflicting)
