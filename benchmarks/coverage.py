@@ -22,8 +22,8 @@ import h5py
 import numpy as np
 from common import ROOT, SCRIPTS, median_runs, report, work_dir
 
-from genetune import layout
-from genetune.simulate import simulate_species
+from genetune.core import layout
+from genetune.demo.simulate import simulate_species
 
 
 def same_coverage(hx, gt):

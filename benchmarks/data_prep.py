@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from common import ROOT, SCRIPTS, median_runs, report, work_dir
 
-from genetune.gff import write_gff3
-from genetune.simulate import simulate_genome, write_fasta
+from genetune.demo.simulate import simulate_genome, write_fasta
+from genetune.io.gff import write_gff3
 
 L = 21384
 

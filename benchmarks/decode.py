@@ -22,10 +22,10 @@ from pathlib import Path
 import yaml
 from common import ROOT, SCRIPTS, median_runs, work_dir
 
-from genetune.evaluate import evaluate
-from genetune.fasta import ingest_genome
-from genetune.gff import read_gff3, write_gff3
-from genetune.simulate import simulate_genome, write_fasta
+from genetune.demo.simulate import simulate_genome, write_fasta
+from genetune.evaluate.evaluate import evaluate
+from genetune.io.fasta import ingest_genome
+from genetune.io.gff import read_gff3, write_gff3
 
 DEMO = ROOT / "results" / "target_demo"
 HELIXERPOST = ("import sys, helixerpost; "

@@ -13,7 +13,7 @@ import yaml
 from common import ROOT, work_dir
 from real_genomes import LEVELS, _link_checkout, print_taxonomy, run_workflow, scores
 
-from genetune.gff import read_gff3, write_gff3
+from genetune.io.gff import read_gff3, write_gff3
 
 
 def on_sequences(gff3, seqids, lengths, out):
@@ -36,7 +36,7 @@ def main():
         _link_checkout(work)
         wall = run_workflow(work, a.config.stem, a.cores)
         res = work / "results" / species
-        from genetune.chunks import read_keys, seq_lengths
+        from genetune.io.chunks import read_keys, seq_lengths
         lengths = seq_lengths(*read_keys(res / "genome.h5"))
         scored = [s for s in lengths if s not in read_contigs]
         stages = {"first pass": res / "first_pass/annotation.gff3"}

@@ -26,10 +26,10 @@ from pathlib import Path
 import torch
 from common import ROOT, SCRIPTS, median_runs, work_dir
 
-from genetune.checkpoint import load_model
+from genetune.demo.simulate import simulate_genome, write_fasta
+from genetune.models.checkpoint import load_model
 from genetune.models.hybrid import HybridArchitecture, HybridModel, conv_flops_per_bp, flops_per_bp
-from genetune.predict import window_starts
-from genetune.simulate import simulate_genome, write_fasta
+from genetune.models.predict import window_starts
 
 MODEL = ROOT / "resources" / "models" / "demo_base.pt"
 L = 21384

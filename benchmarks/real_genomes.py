@@ -43,7 +43,7 @@ from pathlib import Path
 
 from common import ROOT, SCRIPTS, measure, work_dir
 
-from genetune.evaluate import evaluate_stages
+from genetune.evaluate.evaluate import evaluate_stages
 
 GENEML = ROOT / ".oracle-geneml-venv"
 HELIXER = ROOT / ".oracle-venv"
@@ -114,9 +114,9 @@ def model_alone(work, genome, cores):
     import numpy as np
     import torch
 
-    from genetune import layout
-    from genetune.checkpoint import load_model
-    from genetune.chunks import StrandReader, read_keys, strand_runs
+    from genetune.core import layout
+    from genetune.io.chunks import StrandReader, read_keys, strand_runs
+    from genetune.models.checkpoint import load_model
 
     d = work / "speed"
     fasta = ROOT / "resources" / "real" / DATA[genome] / "genome.fa"
@@ -205,8 +205,8 @@ PSAURON_WEIGHTS = ROOT / "resources" / "models" / "psauron_model_state_dict.pt"
 
 def coding_share(gff3, genome_h5, model):
     """Share of the annotation's genes that PSAURON calls protein-coding."""
-    from genetune.gff import read_gff3
-    from genetune.protein_score import coding_count
+    from genetune.deliver.protein_score import coding_count
+    from genetune.io.gff import read_gff3
     coding, scored = coding_count(model, genome_h5, [t for t in read_gff3(gff3) if t.cds])
     return coding / scored if scored else float("nan")
 
@@ -303,7 +303,7 @@ def main():
             table = scores(reference, annotations, res / "genome.h5")
             psauron = None
             if PSAURON_WEIGHTS.exists():
-                from genetune.protein_score import load
+                from genetune.deliver.protein_score import load
                 psauron = load(PSAURON_WEIGHTS)
             print(f"\n{genome}: accuracy against {REFERENCE[genome]} (genetune's evaluator{where}; PSAURON: "
                   "share of the genes it calls protein-coding)")

@@ -9,9 +9,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "workflow" / "scripts"
 sys.path.insert(0, str(ROOT / "src"))
 
-from genetune.fasta import ingest_genome  # noqa: E402
-from genetune.labels import gff_to_labels  # noqa: E402
-from genetune.simulate import simulate_species  # noqa: E402
+from genetune.demo.simulate import simulate_species  # noqa: E402
+from genetune.io.fasta import ingest_genome  # noqa: E402
+from genetune.pseudolabels.labels import gff_to_labels  # noqa: E402
 
 TINY_L = 4608  # 64 x 72: small chunks keep tests fast
 

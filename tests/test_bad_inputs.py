@@ -19,11 +19,11 @@ import pytest
 import torch
 from conftest import SCRIPTS, TINY_L
 
-from genetune.checkpoint import input_channels, save_checkpoint
-from genetune.fasta import ingest_genome
+from genetune.demo.simulate import predictions_from_labels
+from genetune.io.fasta import ingest_genome
 from genetune.models import with_coverage_adapter
+from genetune.models.checkpoint import input_channels, save_checkpoint
 from genetune.models.hybrid import HybridArchitecture, HybridModel
-from genetune.simulate import predictions_from_labels
 
 OUT = "OUT"  # stands for the case's output path (tmp/out/<name>)
 

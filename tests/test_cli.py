@@ -7,7 +7,7 @@ import pytest
 ALLOCATE_IN_A_THREAD = textwrap.dedent("""
     import resource, sys, threading
     import numpy as np
-    from genetune import cli
+    from genetune.core import cli
     if sys.argv[1] == "keep":
         cli.keep_freed_memory()
     def batches():

@@ -18,10 +18,10 @@ import pytest
 import torch
 from conftest import SCRIPTS
 
-from genetune import layout
-from genetune.checkpoint import load_model
-from genetune.chunks import StrandReader, read_keys, strand_runs
-from genetune.fasta import ingest_genome
+from genetune.core import layout
+from genetune.io.chunks import StrandReader, read_keys, strand_runs
+from genetune.io.fasta import ingest_genome
+from genetune.models.checkpoint import load_model
 from genetune.models.residual import BOUNDARY_OF_CLASS, GENEML_CLASSES, GENIC_OF_CLASS
 
 ROOT = Path(__file__).resolve().parents[1]

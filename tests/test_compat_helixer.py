@@ -17,15 +17,15 @@ import pytest
 from conftest import SCRIPTS
 from zoo import write_zoo
 
-from genetune import layout
-from genetune.chunks import StrandReader, read_keys, strand_runs
-from genetune.coverage import add_coverage
+from genetune.core import layout
 from genetune.decode import DecodeConfig, decode_h5
-from genetune.fasta import ingest_genome
-from genetune.gff import read_gff3
-from genetune.labels import gff_to_labels
-from genetune.regions import helixerpost_regions
-from genetune.simulate import predictions_from_labels, simulate_species
+from genetune.decode.regions import helixerpost_regions
+from genetune.demo.simulate import predictions_from_labels, simulate_species
+from genetune.evidence.coverage import add_coverage
+from genetune.io.chunks import StrandReader, read_keys, strand_runs
+from genetune.io.fasta import ingest_genome
+from genetune.io.gff import read_gff3
+from genetune.pseudolabels.labels import gff_to_labels
 
 ROOT = Path(__file__).resolve().parents[1]
 ORACLE = Path(os.environ.get("GENETUNE_ORACLE_VENV", ROOT / ".oracle-venv"))
@@ -209,7 +209,7 @@ def test_imported_keras_model_predicts_what_helixer_predicts(keras_models, tmp_p
 
     import torch
 
-    from genetune.checkpoint import load_model
+    from genetune.models.checkpoint import load_model
 
     norm = json.loads((keras_models / "configs.json").read_text())[name]["coverage_norm"]
     script = SCRIPTS / "import_model.py"

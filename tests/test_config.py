@@ -53,9 +53,9 @@ def test_config_readme_describes_every_key_of_the_schema():
     """config/README.md is made from the schema, so no key goes undocumented."""
     from conftest import ROOT
 
-    from genetune.settings import markdown
+    from genetune.core.settings import markdown
     assert (ROOT / "config" / "README.md").read_text() == markdown(), \
-        "regenerate it: python -m genetune.settings > config/README.md"
+        "regenerate it: python -m genetune.core.settings > config/README.md"
 
 
 def test_the_schema_is_the_one_source_of_every_scripts_setting():
@@ -64,10 +64,10 @@ def test_the_schema_is_the_one_source_of_every_scripts_setting():
     the dataclass field this test checks."""
     from dataclasses import fields
 
+    from genetune.core.settings import schema, section_defaults
     from genetune.decode import DecodeConfig
-    from genetune.select import SelectConfig
-    from genetune.settings import schema, section_defaults
-    from genetune.train import TrainConfig
+    from genetune.pseudolabels.select import SelectConfig
+    from genetune.training.train import TrainConfig
     props = schema()["properties"]
     json_types = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
     for section, cls in (("finetune", TrainConfig), ("decode", DecodeConfig), ("select", SelectConfig)):

@@ -5,11 +5,11 @@ import dataclasses
 import h5py
 import numpy as np
 
-from genetune import layout
-from genetune.correct import correct_genes, read_tsv, write_tsv
-from genetune.doubt import deep_intron_bases, split_gaps
-from genetune.gff import Transcript, read_gff3, select_transcripts
-from genetune.profile import Profile
+from genetune.core import layout
+from genetune.decode.profile import Profile
+from genetune.io.gff import Transcript, read_gff3, select_transcripts
+from genetune.pseudolabels.correct import correct_genes, read_tsv, write_tsv
+from genetune.pseudolabels.doubt import deep_intron_bases, split_gaps
 
 
 def _introns(t):
@@ -104,8 +104,8 @@ def test_selection_weighs_evidence_genes_masks_doubt_and_contradicted_genes(tiny
     """Real files: labels from the truth, perfect predictions. Genes with all introns in the reads
     weigh evidence_gene_weight; a masked gene is never kept; a split-gene gap and deep intron bases
     get weight 0."""
-    from genetune.select import SelectConfig, select_confident
-    from genetune.simulate import predictions_from_labels
+    from genetune.demo.simulate import predictions_from_labels
+    from genetune.pseudolabels.select import SelectConfig, select_confident
     d = tiny_species["dir"]
     predictions_from_labels(d / "labels.h5", tmp_path / "p.h5")
     genes = select_transcripts(read_gff3(d / "annotation.gff3"))
@@ -147,7 +147,7 @@ def test_selection_weighs_evidence_genes_masks_doubt_and_contradicted_genes(tiny
 
 
 def test_a_rare_alternative_splice_is_no_contradiction():
-    from genetune.correct import well_supported
+    from genetune.pseudolabels.correct import well_supported
     junctions = [("c", "+", 100, 200, 50), ("c", "+", 100, 210, 4), ("c", "+", 150, 400, 10),
                  ("c", "-", 100, 210, 4), ("c", "+", 500, 600, 2)]
     # 4 reads against 50 on an overlapping junction: minor; the same 4 reads alone on the other strand: kept;

@@ -4,10 +4,10 @@ import pysam
 import pytest
 from conftest import write
 
-from genetune import layout
-from genetune.coverage import add_coverage
-from genetune.errors import InputError
-from genetune.fasta import ingest_genome
+from genetune.core import layout
+from genetune.core.errors import InputError
+from genetune.evidence.coverage import add_coverage
+from genetune.io.fasta import ingest_genome
 
 L = 72
 

@@ -2,12 +2,13 @@ import numpy as np
 import pytest
 from Bio.Seq import Seq
 
-from genetune.decode import DecodeConfig, decode_h5, decode_strand, first_atg, genes_from_path
-from genetune.errors import InputError
-from genetune.fasta import CODE, ingest_genome
-from genetune.gff import Transcript, read_gff3, write_gff3
-from genetune.labels import gff_to_labels
-from genetune.simulate import predictions_from_labels, write_fasta
+from genetune.core.errors import InputError
+from genetune.decode import DecodeConfig, Scorer, decode_h5, decode_strand
+from genetune.decode.genes import Gene, first_atg, genes_from_path
+from genetune.demo.simulate import predictions_from_labels, write_fasta
+from genetune.io.fasta import CODE, ingest_genome
+from genetune.io.gff import Transcript, read_gff3, write_gff3
+from genetune.pseudolabels.labels import gff_to_labels
 
 
 def _key(t):
@@ -59,9 +60,9 @@ def test_decoder_never_reads_through_an_in_frame_stop():
     probs[:, 0] = 0.97
     probs[4:n - 4] = [0.01, 0.01, 0.97, 0.01]  # the network claims one long CDS
     phase = np.full((n, 4), 0.25, np.float32)
-    path = decode_strand(codes, probs, phase, DecodeConfig(min_cds_length=6, gene_penalty=0.0))
-    genes = genes_from_path(path, DecodeConfig(min_cds_length=6))
-    assert genes and all(g["cds"][-1][1] <= 4 + 9 for g in genes if g["cds"][0][0] == 4)
+    path = decode_strand(codes, probs, phase, Scorer.build(DecodeConfig(min_cds_length=6, gene_penalty=0.0)))
+    genes = genes_from_path(path, 6)
+    assert genes and all(g.cds[-1][1] <= 4 + 9 for g in genes if g.cds[0][0] == 4)
 
 
 def test_unknown_decoder_setting_is_an_error():
@@ -80,11 +81,12 @@ def test_start_codon_is_never_split_by_an_intron():
     probs[7:7 + len(intron)] = [0.01, 0.01, 0.01, 0.97]
     probs[7 + len(intron): n - 5] = [0.01, 0.01, 0.97, 0.01]
     cfg = DecodeConfig(min_cds_length=6, gene_penalty=0.0, min_intron=20)
-    genes = genes_from_path(decode_strand(codes, probs, np.full((n, 4), 0.25, np.float32), cfg), cfg)
+    genes = genes_from_path(decode_strand(codes, probs, np.full((n, 4), 0.25, np.float32), Scorer.build(cfg)),
+                            cfg.min_cds_length)
     for g in genes:
-        cds = "".join(seq[s:e] for s, e in g["cds"])
-        assert g["partial5"] or cds.startswith("ATG")
-        assert g["cds"][0][1] - g["cds"][0][0] >= 3 or g["partial5"]
+        cds = "".join(seq[s:e] for s, e in g.cds)
+        assert g.partial5 or cds.startswith("ATG")
+        assert g.cds[0][1] - g.cds[0][0] >= 3 or g.partial5
 
 
 def test_rnaseq_hints_recover_an_intron_the_network_missed():
@@ -101,11 +103,12 @@ def test_rnaseq_hints_recover_an_intron_the_network_missed():
     cov[5:a] = cov[b:n - 5] = 20
     spl[a:b] = 20
     cfg = DecodeConfig(min_cds_length=6, min_intron=20, gene_penalty=0.0)
-    without = genes_from_path(decode_strand(codes, probs, phase, cfg), cfg)
-    assert not any(len(g["cds"]) == 2 for g in without)
+    without = genes_from_path(decode_strand(codes, probs, phase, Scorer.build(cfg)), cfg.min_cds_length)
+    assert not any(len(g.cds) == 2 for g in without)
     hinted = DecodeConfig(**{**cfg.__dict__, "rnaseq_hint_weight": 3.0})
-    (gene,) = genes_from_path(decode_strand(codes, probs, phase, hinted, cov, spl), hinted)
-    assert gene["cds"] == [(5, a), (b, n - 5)]
+    (gene,) = genes_from_path(decode_strand(codes, probs, phase, Scorer.build(hinted), cov, spl),
+                              hinted.min_cds_length)
+    assert gene.cds == [(5, a), (b, n - 5)]
 
 
 def _reader(p_ig, depth=None):
@@ -114,7 +117,7 @@ def _reader(p_ig, depth=None):
 
 @pytest.mark.parametrize("block", [100_000, 997])  # whole strand at once, and runs across blocks
 def test_strands_are_decoded_in_pieces_around_long_confident_intergenic_runs(block):
-    from genetune.regions import quiet_pieces
+    from genetune.decode.regions import quiet_pieces
     p_ig = np.full(20000, 0.999)
     p_ig[3000:6000] = 0.1  # a gene
     p_ig[9000:9500] = 0.5  # short uncertain stretch: the run 6000..9000 is still long
@@ -131,7 +134,7 @@ def test_strands_are_decoded_in_pieces_around_long_confident_intergenic_runs(blo
 
 def _helixerpost_regions_by_definition(p_ig, window, edge, peak):
     """HelixerPost's window scan written out base by base, as window.rs does it."""
-    from genetune.regions import genic_units
+    from genetune.decode.regions import genic_units
     units = genic_units(p_ig)
     edge_u = int(np.float32(edge) * np.float32(1e6) * np.float32(window))
     peak_u = int(np.float32(peak) * np.float32(1e6) * np.float32(window))
@@ -152,7 +155,7 @@ def _helixerpost_regions_by_definition(p_ig, window, edge, peak):
 
 @pytest.mark.parametrize("block", [100_000, 333])
 def test_helixerpost_regions_follow_its_window_scan(block):
-    from genetune.regions import helixerpost_regions
+    from genetune.decode.regions import helixerpost_regions
     rng = np.random.default_rng(2)
     p_ig = np.ones(6000, np.float32)
     for a, b, level in ((200, 900, 0.05), (1500, 1600, 0.85), (2500, 3400, 0.3), (5800, 6000, 0.01),
@@ -189,7 +192,7 @@ def test_config_validation_keeps_a_decoder_preset_intact():
 
     import yaml
 
-    from genetune.settings import validate_config
+    from genetune.core.settings import validate_config
 
     root = Path(__file__).resolve().parents[1]
     config = yaml.safe_load((root / "config" / "config.yaml").read_text())
@@ -203,7 +206,8 @@ def test_config_validation_keeps_a_decoder_preset_intact():
 @pytest.mark.parametrize("preset", [None, "helixerpost"])
 def test_decoding_streams_strands_in_pieces_with_the_same_result(tiny_species, tmp_path, monkeypatch, preset):
     """With small streaming blocks no read spans a whole strand, and the gene models are unchanged."""
-    from genetune import chunks, regions
+    from genetune.decode import regions
+    from genetune.io import chunks
 
     d = tiny_species["dir"]
     predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.995)  # confident intergenic
@@ -246,21 +250,24 @@ def test_boundary_probabilities_put_the_exon_edge_where_the_classes_alone_miss_i
     codes, probs, boundary = _donor_choice_case()
     phase = np.full((len(codes), 4), 0.25, np.float32)
     cfg = DecodeConfig(min_cds_length=6, gene_penalty=0.0, phase_weight=0.0, boundary_weight=1.0)
-    alone = genes_from_path(decode_strand(codes, probs, phase, cfg), cfg)
-    with_boundaries = genes_from_path(decode_strand(codes, probs, phase, cfg, boundary=boundary), cfg)
-    assert alone[0]["cds"] == [(20, 53), (99, 117)]  # intron opened at the first GT: wrong
-    assert with_boundaries[0]["cds"] == [(20, 59), (99, 117)]
+    alone = genes_from_path(decode_strand(codes, probs, phase, Scorer.build(cfg)), cfg.min_cds_length)
+    with_boundaries = genes_from_path(decode_strand(codes, probs, phase, Scorer.build(cfg), boundary=boundary),
+                                      cfg.min_cds_length)
+    assert alone[0].cds == [(20, 53), (99, 117)]  # intron opened at the first GT: wrong
+    assert with_boundaries[0].cds == [(20, 59), (99, 117)]
     off = DecodeConfig(min_cds_length=6, gene_penalty=0.0, phase_weight=0.0, boundary_weight=0.0)
-    assert genes_from_path(decode_strand(codes, probs, phase, off, boundary=boundary), off)[0]["cds"] == alone[0]["cds"]
+    genes_off = genes_from_path(decode_strand(codes, probs, phase, Scorer.build(off), boundary=boundary),
+                                off.min_cds_length)
+    assert genes_off[0].cds == alone[0].cds
 
 
 def test_gene_score_rewards_agreement_and_confident_boundaries():
-    from genetune.decode import gene_score
+    from genetune.decode.genes import gene_score
     codes, probs, boundary = _donor_choice_case()
     phase = np.full((len(codes), 4), 0.25, np.float32)
     cfg = DecodeConfig(min_cds_length=6, gene_penalty=0.0, phase_weight=0.0)
-    path = decode_strand(codes, probs, phase, cfg, boundary=boundary)
-    gene = genes_from_path(path, cfg)[0]
+    path = decode_strand(codes, probs, phase, Scorer.build(cfg), boundary=boundary)
+    gene = genes_from_path(path, cfg.min_cds_length)[0]
     good = gene_score(gene, path, probs, boundary)
     weak = boundary.copy()
     weak[weak > 0.5] = 0.3
@@ -270,8 +277,8 @@ def test_gene_score_rewards_agreement_and_confident_boundaries():
 
 
 def test_of_genes_overlapping_on_opposite_strands_the_better_scored_stays():
-    from genetune.decode import resolve_opposite_strand_overlaps
-    from genetune.gff import Transcript
+    from genetune.decode.genes import resolve_opposite_strand_overlaps
+    from genetune.io.gff import Transcript
     a = Transcript("s", "+", [(100, 400)], [(100, 400)], score=0.9)
     b = Transcript("s", "-", [(300, 700)], [(300, 700)], score=0.5)  # overlaps a on the other strand
     c = Transcript("s", "-", [(800, 900)], [(800, 900)], score=0.2)
@@ -282,7 +289,7 @@ def test_of_genes_overlapping_on_opposite_strands_the_better_scored_stays():
 def test_scattered_decoding_gathers_into_the_bytes_one_run_writes(tiny_species, tmp_path):
     """Pieces are consecutive groups of whole sequences; their GFF3 bodies in piece order with the
     first piece's header are the unscattered file, byte for byte."""
-    from genetune.gather import gather_gff3
+    from genetune.io.gather import gather_gff3
     d = tiny_species["dir"]
     predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.6, seed=1)
     decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "whole.gff3", comments=["x"])
@@ -300,7 +307,7 @@ def _codes(seq):
 
 
 def _gene(exons, cds):
-    return {"exons": exons, "cds": cds, "partial5": False, "partial3": False, "first_codon_pos": 0}
+    return Gene(exons=exons, cds=cds)
 
 
 def test_a_start_moves_up_to_the_first_in_frame_atg_of_its_open_frame():
@@ -309,17 +316,17 @@ def test_a_start_moves_up_to_the_first_in_frame_atg_of_its_open_frame():
     called = 24
     gene = _gene([(called, len(seq))], [(called, len(seq))])
     moved = first_atg(gene, _codes(seq))
-    assert moved["cds"] == [(12, len(seq))] and moved["exons"] == [(12, len(seq))]
-    assert first_atg(gene, _codes(seq), floor=14)["cds"] == [(18, len(seq))]  # not into the previous gene
+    assert moved.cds == [(12, len(seq))] and moved.exons == [(12, len(seq))]
+    assert first_atg(gene, _codes(seq), not_before=14).cds == [(18, len(seq))]  # not into the previous gene
     assert first_atg(_gene([(0, 3)], [(0, 3)]), _codes("ATG")) == _gene([(0, 3)], [(0, 3)])
 
 
 def test_a_start_stays_in_its_exon_when_the_exon_begins_upstream_of_it():
     seq = "ATG" + "CCC" + "ATG" + "CCC" + "ATG" + "AAA" * 10 + "TGA"
     utr = _gene([(3, len(seq))], [(12, len(seq))])  # a 5'UTR from 3: the ATG at 0 is outside the exon
-    assert first_atg(utr, _codes(seq))["cds"] == [(6, len(seq))]
-    assert first_atg(utr, _codes(seq))["exons"] == [(3, len(seq))]
-    cut = dict(_gene([(12, len(seq))], [(12, len(seq))]), partial5=True)
+    assert first_atg(utr, _codes(seq)).cds == [(6, len(seq))]
+    assert first_atg(utr, _codes(seq)).exons == [(3, len(seq))]
+    cut = Gene([(12, len(seq))], [(12, len(seq))], partial5=True)
     assert first_atg(cut, _codes(seq)) == cut  # a gene cut by the sequence end has no start to move
 
 

@@ -8,8 +8,8 @@ import pytest
 from Bio import SeqIO
 from Bio.Seq import Seq
 
-from genetune.deliver import write_gtf, write_sequences
-from genetune.gff import read_gff3, read_gtf, select_transcripts, write_gff3
+from genetune.deliver.deliver import write_gtf, write_sequences
+from genetune.io.gff import read_gff3, read_gtf, select_transcripts, write_gff3
 
 
 def _fasta(path):
@@ -104,8 +104,8 @@ def test_the_gtf_holds_the_same_transcripts_as_the_gff3(delivered, tmp_path):
 
 
 def test_a_stop_codon_split_by_an_intron_leaves_the_gtf_cds_on_both_strands():
-    from genetune.deliver import _codon, _trim_stop
-    from genetune.gff import Transcript
+    from genetune.deliver.deliver import _codon, _trim_stop
+    from genetune.io.gff import Transcript
     plus = Transcript("c", "+", [(0, 30), (80, 82)], [(0, 30), (80, 82)])  # stop = 1 base + 2 bases
     assert _codon(plus, at_start=False) == [(29, 30), (80, 82)] and _trim_stop(plus) == [(0, 29)]
     minus = Transcript("c", "-", [(0, 1), (50, 80)], [(0, 1), (50, 80)])  # stop at the genomic left end

@@ -6,9 +6,9 @@ import subprocess
 import pytest
 
 from genetune.decode import DecodeConfig, decode_h5
-from genetune.evaluate import evaluate, evaluate_stages, plot, plot_confusion, write_tsv
-from genetune.gff import read_gff3, write_gff3
-from genetune.simulate import predictions_from_labels
+from genetune.demo.simulate import predictions_from_labels
+from genetune.evaluate.evaluate import evaluate, evaluate_stages, plot, plot_confusion, write_tsv
+from genetune.io.gff import read_gff3, write_gff3
 
 
 def _f1(rows):
@@ -22,7 +22,7 @@ def test_reference_against_itself_scores_one_everywhere(tiny_species):
 
 
 def test_the_confusion_figure_shows_the_confusion_the_base_scores_come_from(tiny_species, tmp_path):
-    from genetune import metrics
+    from genetune.core import metrics
     d = tiny_species["dir"]
     lines = (d / "annotation.gff3").read_text().splitlines()
     first = read_gff3(d / "annotation.gff3")[0].gene_id

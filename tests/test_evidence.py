@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genetune import evidence, rounds
-from genetune.errors import InputError
-from genetune.gff import Transcript, read_gff3, write_gff3
+from genetune.core.errors import InputError
+from genetune.evaluate import rounds
+from genetune.evidence import splicing
+from genetune.io.gff import Transcript, read_gff3, write_gff3
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
 
@@ -22,13 +23,13 @@ def _true_introns(d):
 
 def test_bam_junctions_are_the_simulated_introns_on_their_transcript_strand(tiny_species):
     d = tiny_species["dir"]
-    rows = evidence.collect(d / "genome.h5", [d / "rnaseq.bam"], ["reverse"])
+    rows = splicing.collect(d / "genome.h5", [d / "rnaseq.bam"], ["reverse"])
     found = {r[:4] for r in rows if r[4] >= 2}
     truth = _true_introns(d)
     assert len(found & truth) >= 0.8 * len(truth)
     assert len(found - truth) <= 0.05 * len(found)
     # the same reads read as forward-stranded put every junction on the other strand
-    flipped = {r[:4] for r in evidence.collect(d / "genome.h5", [d / "rnaseq.bam"], ["forward"]) if r[4] >= 2}
+    flipped = {r[:4] for r in splicing.collect(d / "genome.h5", [d / "rnaseq.bam"], ["forward"]) if r[4] >= 2}
     assert not flipped & truth
 
 
@@ -43,10 +44,10 @@ def test_hints_introns_take_their_strand_from_the_splice_motif(tiny_species, tmp
               f"{plus[0]}\tb2h\tintron\t{plus[2] + 1}\t{plus[3]}\t0\t.\t.\tmult=2;",  # the same intron again
               f"{plus[0]}\tb2h\tintron\t10\t99999999\t0\t.\t.\tmult=2;"]  # past the sequence end: left out
     (tmp_path / "hints.gff").write_text("\n".join(lines) + "\n")
-    rows = evidence.collect(d / "genome.h5", hints=[tmp_path / "hints.gff"])
+    rows = splicing.collect(d / "genome.h5", hints=[tmp_path / "hints.gff"])
     assert rows == sorted([(*plus, 9), (*minus, 3)], key=lambda r: (r[0] != plus[0], r[2]))  # summed per intron
-    evidence.write_tsv(rows, tmp_path / "j.tsv")
-    assert evidence.read_tsv(tmp_path / "j.tsv") == rows
+    splicing.write_tsv(rows, tmp_path / "j.tsv")
+    assert splicing.read_tsv(tmp_path / "j.tsv") == rows
 
 
 def test_a_broken_hints_file_is_one_error_line_naming_it(tiny_species, tmp_path):
@@ -59,7 +60,7 @@ def test_a_broken_hints_file_is_one_error_line_naming_it(tiny_species, tmp_path)
     assert proc.stderr.strip().splitlines()[-1].startswith("error: ") and "hints.gff line 1" in proc.stderr
     assert "Traceback" not in proc.stderr
     with pytest.raises(InputError, match="not a junctions table"):
-        evidence.read_tsv(tmp_path / "hints.gff")
+        splicing.read_tsv(tmp_path / "hints.gff")
 
 
 def _gene(seqid, start, exons, gene_id, strand="+"):

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from conftest import write
 
-from genetune import layout
-from genetune.chunks import chunk_coords
-from genetune.errors import InputError
-from genetune.fasta import ingest_genome
+from genetune.core import layout
+from genetune.core.errors import InputError
+from genetune.io.chunks import chunk_coords
+from genetune.io.fasta import ingest_genome
 
 
 def _ingest(tmp_path, text, length=72, name="g.fa"):

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from conftest import SCRIPTS, write
 
-from genetune import layout
-from genetune.fasta import ingest_genome
-from genetune.qc import QC
-from genetune.simulate import simulate_genome, write_fasta
+from genetune.core import layout
+from genetune.core.qc import QC
+from genetune.demo.simulate import simulate_genome, write_fasta
+from genetune.io.fasta import ingest_genome
 
 
 def _kill_when_temp_appears(cmd, out, timeout=120):
@@ -47,7 +47,7 @@ def big_genome(tmp_path_factory):
 
 
 def test_a_killed_predict_leaves_only_a_temp_file_which_the_rerun_removes_and_matches(big_genome, tmp_path):
-    from genetune.checkpoint import input_channels, save_checkpoint
+    from genetune.models.checkpoint import input_channels, save_checkpoint
     from genetune.models.hybrid import HybridArchitecture, HybridModel
     save_checkpoint(tmp_path / "m.pt", HybridModel(HybridArchitecture(filter_depth=16, units=16)), input_channels())
     out = tmp_path / "p.h5"
@@ -92,7 +92,7 @@ def test_a_full_disk_is_one_clear_error_and_leaves_nothing(big_genome, tmp_path)
 
 
 def test_most_cds_phases_disagreeing_is_a_warning_and_a_qc_row(tmp_path, caplog):
-    from genetune.labels import gff_to_labels
+    from genetune.pseudolabels.labels import gff_to_labels
     seq = "C" * 10 + "ATGAAAGTAAGTTTTAGCCCTAA" + "G" * 39
     fa = write(tmp_path / "g.fa", f">s\n{seq}\n")
     ingest_genome(fa, "sp", tmp_path / "g.h5", 72)
@@ -110,7 +110,7 @@ def test_most_cds_phases_disagreeing_is_a_warning_and_a_qc_row(tmp_path, caplog)
 
 
 def test_a_reference_covering_a_few_sequences_is_a_warning(tiny_species, tmp_path):
-    from genetune.evaluate import reference_spread
+    from genetune.evaluate.evaluate import reference_spread
     d = tiny_species["dir"]
     first = [ln for ln in (d / "annotation.gff3").read_text().splitlines() if ln.startswith("chr3")]
     write(tmp_path / "ref.gff3", "##gff-version 3\n" + "\n".join(first) + "\n")

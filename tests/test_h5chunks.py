@@ -2,8 +2,8 @@ import h5py
 import numpy as np
 import pytest
 
-from genetune import layout
-from genetune.h5chunks import ChunkIO
+from genetune.core import layout
+from genetune.io.h5chunks import ChunkIO
 
 
 @pytest.mark.parametrize("dtype, shape", [(np.float16, (50, 4)), (np.uint32, (50,)), (np.int8, (50, 6))])

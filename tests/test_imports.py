@@ -1,5 +1,6 @@
-"""The package's import graph, function-level imports included: no cycle, and nothing runs back up
-(prediction never imports training; the helpers everyone uses sit at the bottom)."""
+"""The package's import graph, function-level imports included: no cycle, and the stage subpackages
+stacked in floors that only ever import down (prediction never imports training; core imports
+nothing of genetune)."""
 
 import ast
 from pathlib import Path
@@ -30,7 +31,7 @@ def _graph():
                     target = node.module or ""
                 if not target.startswith("genetune"):
                     continue
-                for alias in node.names:  # `from . import layout` imports the module genetune.layout
+                for alias in node.names:  # `from genetune.core import layout` imports a module
                     sub = f"{target}.{alias.name}"
                     deps.add(sub if (SRC.parent / (sub.replace(".", "/") + ".py")).exists()
                              or (SRC.parent / sub.replace(".", "/")).is_dir() else target)
@@ -56,13 +57,39 @@ def test_the_package_has_no_import_cycle():
     assert not cycles, f"modules on an import cycle: {cycles}"
 
 
-def test_prediction_and_the_bottom_helpers_never_import_training():
+# The stage subpackages, bottom floor first: a module may import its own subpackage and those below.
+FLOORS = ["core", "io", "evidence", "decode", "pseudolabels", "models", "training", "deliver", "evaluate", "demo"]
+
+
+def _floor(module):
+    parts = module.split(".")
+    return FLOORS.index(parts[1]) if len(parts) > 1 and parts[1] in FLOORS else None
+
+
+def test_every_module_lives_in_a_stage_subpackage():
+    loose = sorted(p.name for p in SRC.glob("*.py") if p.name != "__init__.py")
+    packages = sorted(p.name for p in SRC.iterdir() if (p / "__init__.py").exists())
+    assert not loose, f"modules outside a stage subpackage: {loose}"
+    assert packages == sorted(FLOORS), packages
+
+
+def test_no_subpackage_imports_one_above_it():
+    upward = []
+    for module, deps in _graph().items():
+        floor = _floor(module)
+        assert floor is not None or module == "genetune", module
+        upward += [f"{module} -> {dep}" for dep in deps
+                   if floor is not None and _floor(dep) is not None and _floor(dep) > floor]
+    assert not upward, f"imports that run up a floor: {upward}"
+
+
+def test_prediction_and_core_never_import_training():
     graph = _graph()
-    for module in ("genetune.predict", "genetune.decode", "genetune.device", "genetune.progress",
-                   "genetune.metrics_table", "genetune.cli", "genetune.fileio", "genetune.settings"):
-        assert "genetune.train" not in _reach(graph, module), module
-    for bottom in ("genetune.device", "genetune.progress", "genetune.metrics_table"):
-        assert _reach(graph, bottom) <= {"genetune.fileio", "genetune.errors"}, bottom
+    for module in ("genetune.models.predict", "genetune.decode.run", "genetune.core.cli"):
+        assert not any(d.startswith("genetune.training") for d in _reach(graph, module)), module
+    for module in graph:
+        if module.startswith("genetune.core"):
+            assert all(d.startswith("genetune.core") for d in _reach(graph, module)), module
 
 
 def test_no_family_name_is_spelled_outside_the_models_package():

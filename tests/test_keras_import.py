@@ -7,7 +7,7 @@ import h5py
 import pytest
 import torch
 
-from genetune.errors import InputError
+from genetune.core.errors import InputError
 from genetune.models.hybrid import HybridArchitecture, HybridModel
 from genetune.models.import_helixer import import_keras_model
 

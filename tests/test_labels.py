@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 from conftest import write
 
-from genetune import layout
-from genetune.errors import InputError
-from genetune.fasta import ingest_genome
-from genetune.gff import read_gff3
-from genetune.labels import gff_to_labels
+from genetune.core import layout
+from genetune.core.errors import InputError
+from genetune.io.fasta import ingest_genome
+from genetune.io.gff import read_gff3
+from genetune.pseudolabels.labels import gff_to_labels
 
 SEQ = "C" * 10 + "ATGAAAGTAAGTTTTAGCCCTAA" + "G" * 39  # 72 bp; gene 11..33, intron 17..24 (GT..AG)
 GFF = """##gff-version 3

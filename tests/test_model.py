@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from genetune.checkpoint import check_channels, input_channels, load_model, save_checkpoint
-from genetune.errors import InputError
+from genetune.core.errors import InputError
 from genetune.models import with_coverage_adapter
+from genetune.models.checkpoint import check_channels, input_channels, load_model, save_checkpoint
 from genetune.models.hybrid import HybridArchitecture, HybridModel
 from genetune.models.residual import ResidualArchitecture, ResidualCNN
 

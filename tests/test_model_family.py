@@ -9,12 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from genetune import layout, models
-from genetune.checkpoint import load_model, save_checkpoint
+from genetune import models
+from genetune.core import layout
 from genetune.models import FamilyModel, ModelFamily, input_channels
-from genetune.predict import predict_h5
-from genetune.split import split_train_val
-from genetune.train import TrainConfig, train
+from genetune.models.checkpoint import load_model, save_checkpoint
+from genetune.models.predict import predict_h5
+from genetune.pseudolabels.split import split_train_val
+from genetune.training.train import TrainConfig, train
 
 
 @dataclass
@@ -90,6 +91,6 @@ def test_a_third_family_predicts_and_fine_tunes_through_the_interface(toy_family
 
 
 def test_a_family_without_a_boundary_head_says_so(toy_family):
-    from genetune.errors import InputError
+    from genetune.core.errors import InputError
     with pytest.raises(InputError, match="toy models cannot grow a boundary head"):
         ToyCNN(ToyArchitecture()).with_boundary_head()

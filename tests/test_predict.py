@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from genetune import layout
-from genetune.checkpoint import input_channels, save_checkpoint
-from genetune.fasta import ingest_genome
+from genetune.core import layout
+from genetune.io.fasta import ingest_genome
+from genetune.models.checkpoint import input_channels, save_checkpoint
 from genetune.models.hybrid import HybridArchitecture, HybridModel
-from genetune.predict import fast_softmax, predict_h5, window_cores, window_starts
+from genetune.models.predict import fast_softmax, predict_h5, window_cores, window_starts
 
 
 @pytest.mark.parametrize("n", [100, 4608, 4609, 10000, 23040])
@@ -122,8 +122,8 @@ def test_a_boundary_head_is_stitched_across_overlapping_windows_like_the_classes
 
 
 def test_scattered_prediction_gathers_into_the_arrays_one_run_writes(tmp_path, model_path):
-    from genetune.chunks import pieces, read_keys
-    from genetune.gather import gather_predictions
+    from genetune.io.chunks import pieces, read_keys
+    from genetune.io.gather import gather_predictions
     path, _ = model_path
     rng = np.random.default_rng(3)
     (tmp_path / "g.fa").write_text("".join(f">s{i}\n" + "".join(rng.choice(list("ACGT"), n)) + "\n"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from Bio.Seq import Seq
 
-from genetune.genetic_code import TABLES, translate
-from genetune.protein_score import load, score_cds
+from genetune.deliver.genetic_code import TABLES, translate
+from genetune.deliver.protein_score import load, score_cds
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "resources" / "models" / "psauron_model_state_dict.pt"
@@ -26,7 +26,7 @@ def test_translation_follows_ncbis_tables():
 def test_weights_that_are_not_psauron_are_one_clear_error(tmp_path):
     import torch
 
-    from genetune.errors import InputError
+    from genetune.core.errors import InputError
     torch.save({"w": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(InputError, match="not PSAURON's model_state_dict.pt"):
         load(tmp_path / "other.pt")
@@ -40,9 +40,9 @@ def test_weights_that_are_not_psauron_are_one_clear_error(tmp_path):
 def test_real_genes_are_protein_coding_and_their_frame_shifts_are_not(tmp_path):
     """RefSeq's Micromonas genes: PSAURON calls most protein-coding, and the same CDS read one base
     off (a frame error) almost never."""
-    from genetune.fasta import CODE, ingest_genome
-    from genetune.gff import read_gff3, select_transcripts
-    from genetune.split import cds_sequences
+    from genetune.io.fasta import CODE, ingest_genome
+    from genetune.io.gff import read_gff3, select_transcripts
+    from genetune.io.sequences import cds_sequences
     ingest_genome(MICROMONAS / "genome.fa", "micromonas", tmp_path / "g.h5", 21384)
     genes = [t for t in select_transcripts(read_gff3(MICROMONAS / "annotation.gff3")) if t.cds
              and not t.partial5 and not t.partial3 and t.coding_length >= 600][:40]
@@ -53,5 +53,5 @@ def test_real_genes_are_protein_coding_and_their_frame_shifts_are_not(tmp_path):
     assert len(right) == len(genes) >= 20
     assert np.mean([s[2] for s in right]) >= 0.8
     assert np.mean([s[2] for s in shifted]) <= 0.2
-    from genetune.protein_score import coding_count
+    from genetune.deliver.protein_score import coding_count
     assert coding_count(model, tmp_path / "g.h5", genes) == (sum(s[2] for s in right), len(right))

@@ -8,16 +8,16 @@ import pytest
 import torch
 from keras3_like import write_keras3_like
 
-from genetune import layout
-from genetune.checkpoint import input_channels, load_model, save_checkpoint
-from genetune.errors import InputError
-from genetune.fasta import ingest_genome
+from genetune.core import layout
+from genetune.core.errors import InputError
+from genetune.io.fasta import ingest_genome
 from genetune.models import FAMILIES, build
+from genetune.models.checkpoint import input_channels, load_model, save_checkpoint
 from genetune.models.hybrid import HybridArchitecture, HybridModel
 from genetune.models.import_geneml import import_geneml_model
+from genetune.models.predict import predict_h5
 from genetune.models.residual import GENEML_CLASSES, ResidualArchitecture, ResidualCNN
 from genetune.models.sources import import_model, source_format
-from genetune.predict import predict_h5
 
 SMALL = dict(channels=8, groups=[[2, 3, 1], [1, 5, 2]])  # context 2*1*1*2 + 2*2*2 = 12
 
@@ -125,7 +125,7 @@ def test_flanked_spans_predict_exactly_what_one_pass_over_the_strand_gives(tmp_p
     ingest_genome(tmp_path / "g.fa", "sp", tmp_path / "g.h5", L)
     save_checkpoint(tmp_path / "m.pt", small, input_channels())
     predict_h5(tmp_path / "g.h5", tmp_path / "m.pt", tmp_path / "p.h5", batch_size=2, show_progress=False)
-    from genetune.chunks import StrandReader, read_keys, strand_runs
+    from genetune.io.chunks import StrandReader, read_keys, strand_runs
     with h5py.File(tmp_path / "g.h5") as g, h5py.File(tmp_path / "p.h5") as p:
         assert p.attrs["model_family"] == "residual" and not p.attrs["phase_head"]
         assert p[layout.PREDICTIONS_BOUNDARY].shape == p[layout.PREDICTIONS].shape == g[layout.X].shape

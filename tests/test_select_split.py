@@ -2,11 +2,11 @@ import h5py
 import numpy as np
 import pytest
 
-from genetune import layout
-from genetune.errors import InputError
-from genetune.select import SelectConfig, gene_scores, select_confident, select_rows
-from genetune.simulate import predictions_from_labels
-from genetune.split import split_seqids, split_train_val, split_units
+from genetune.core import layout
+from genetune.core.errors import InputError
+from genetune.demo.simulate import predictions_from_labels
+from genetune.pseudolabels.select import SelectConfig, gene_scores, select_confident, select_rows
+from genetune.pseudolabels.split import split_seqids, split_train_val, split_units
 
 
 def test_each_stratum_keeps_its_most_confident_chunks():
@@ -56,7 +56,7 @@ def test_split_is_by_whole_sequence_deterministic_and_never_empty():
 
 
 def test_split_files_are_self_contained_with_coverage(tiny_species, tmp_path):
-    from genetune.coverage import add_coverage
+    from genetune.evidence.coverage import add_coverage
     d = tiny_species["dir"]
     add_coverage(d / "genome.h5", [d / "rnaseq.bam"], "reverse", tmp_path / "cov.h5")
     train, val = split_train_val(d / "labels.h5", tmp_path / "t.h5", tmp_path / "v.h5", tmp_path / "cov.h5",
@@ -72,7 +72,7 @@ def test_split_files_are_self_contained_with_coverage(tiny_species, tmp_path):
 
 
 def test_a_genome_of_few_sequences_is_split_by_region_with_both_strands_together():
-    from genetune.chunks import chunk_coords
+    from genetune.io.chunks import chunk_coords
     L = 100
     keys = [("big", c) for c in chunk_coords(2000, L)] + [("small", c) for c in chunk_coords(150, L)]
     seqids = np.array([k for k, _ in keys])
@@ -99,7 +99,7 @@ def test_split_fraction_and_outputs_are_checked(tiny_species, tmp_path):
 
 def _with_decoy(tiny_species, tmp_path):
     """The truth annotation plus a decoy two-exon gene in an intergenic stretch of chr... (no reads)."""
-    from genetune.gff import read_gff3
+    from genetune.io.gff import read_gff3
     d = tiny_species["dir"]
     genes = read_gff3(d / "annotation.gff3")
     seq = next(t.seqid for t in genes)
@@ -121,8 +121,8 @@ def test_gene_scores_use_spliced_reads_and_rejected_genes_are_masked_on_their_st
     """The network is equally sure of every gene (perfect predictions of the labels), so the reads
     decide: the decoy's intron has no spliced read and its exons no coverage. Kept genes keep their
     weights; the rejected ones are masked, margin included, on their own strand only."""
-    from genetune.coverage import add_coverage
-    from genetune.labels import gff_to_labels
+    from genetune.evidence.coverage import add_coverage
+    from genetune.pseudolabels.labels import gff_to_labels
     d = tiny_species["dir"]
     gff, seq, lo = _with_decoy(tiny_species, tmp_path)
     gff_to_labels(gff, d / "genome.h5", tmp_path / "labels.h5", error_masks=False)
@@ -152,7 +152,7 @@ def test_gene_scores_use_spliced_reads_and_rejected_genes_are_masked_on_their_st
 
 
 def test_without_rnaseq_the_network_confidence_ranks_the_genes(tiny_species, tmp_path):
-    from genetune.gff import read_gff3, select_transcripts
+    from genetune.io.gff import read_gff3, select_transcripts
     d = tiny_species["dir"]
     predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.8, seed=2)
     transcripts = select_transcripts(read_gff3(d / "annotation.gff3"))
@@ -166,8 +166,8 @@ def test_without_rnaseq_the_network_confidence_ranks_the_genes(tiny_species, tmp
 def test_genes_whose_every_intron_the_reads_show_are_chosen_first(tiny_species, tmp_path):
     """BRAKER's rule: with junctions, multi-exon genes with all introns supported outrank any
     unsupported gene, however confident the network is about it."""
-    from genetune.gff import read_gff3, select_transcripts
-    from genetune.select import read_genes_tsv
+    from genetune.io.gff import read_gff3, select_transcripts
+    from genetune.pseudolabels.select import read_genes_tsv
     d = tiny_species["dir"]
     predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.8, seed=2)
     transcripts = [t for t in select_transcripts(read_gff3(d / "annotation.gff3")) if len(t.exons) > 1]
@@ -184,7 +184,7 @@ def test_genes_whose_every_intron_the_reads_show_are_chosen_first(tiny_species, 
 
 
 def test_a_validation_gene_near_identical_to_a_training_gene_is_a_paralog():
-    from genetune.split import paralogs_across
+    from genetune.pseudolabels.split import paralogs_across
     rng = np.random.default_rng(0)
     base = rng.integers(0, 4, 900).astype(np.uint8)
     copy = base.copy()
@@ -207,8 +207,8 @@ def test_selection_settings_are_checked():
 def test_reads_on_one_sequence_still_put_junctions_into_validation_and_training():
     """Twelve sequences, split by whole sequence, but reads on one of them only: that sequence is cut
     into one-chunk regions, and about val_fraction of its junctions go to validation, the rest train."""
-    from genetune.chunks import chunk_coords
-    from genetune.split import evidence_units
+    from genetune.io.chunks import chunk_coords
+    from genetune.pseudolabels.split import evidence_units
     L = 100
     keys = [(f"s{i:02d}", c) for i in range(12) for c in chunk_coords(1000 if i == 3 else 300, L)]
     seqids = np.array([k for k, _ in keys])
@@ -226,7 +226,7 @@ def test_reads_on_one_sequence_still_put_junctions_into_validation_and_training(
 
 def test_the_split_file_records_its_validation_junctions(tiny_species, tmp_path):
     d = tiny_species["dir"]
-    from genetune.gff import read_gff3
+    from genetune.io.gff import read_gff3
     genes = [t for t in read_gff3(d / "annotation.gff3") if t.seqid == "chr1" and len(t.exons) > 1]
     junctions = [(t.seqid, t.strand, a, b, 4) for t in genes for a, b in zip([e for _, e in t.exons[:-1]],
                                                                                  [s for s, _ in t.exons[1:]])]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from genetune.checkpoint import load_model
+from genetune.models.checkpoint import load_model
 
 MODEL = Path(__file__).resolve().parents[1] / "resources" / "models" / "demo_base.pt"
 

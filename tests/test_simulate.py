@@ -4,8 +4,8 @@ import numpy as np
 import pysam
 from Bio.Seq import Seq
 
-from genetune.gff import read_gff3
-from genetune.simulate import PRESETS, codon_table, simulate_genome
+from genetune.demo.simulate import PRESETS, codon_table, simulate_genome
+from genetune.io.gff import read_gff3
 
 
 def _oriented(genome, t, segments):

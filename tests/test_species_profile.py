@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
-from genetune import layout, profile
-from genetune.decode import DecodeConfig, decode_strand, genes_from_path
-from genetune.errors import InputError
-from genetune.fasta import CODE, ONE_HOT
-from genetune.gff import Transcript
-from genetune.profile import Profile
+from genetune.core import layout
+from genetune.core.errors import InputError
+from genetune.decode import DecodeConfig, Scorer, decode_strand, profile
+from genetune.decode.genes import genes_from_path
+from genetune.decode.profile import Profile
+from genetune.io.fasta import CODE, ONE_HOT
+from genetune.io.gff import Transcript
 
 LONG = Profile(intron_lengths=[[0.5, 100.0], [0.5, 3000.0]], boundary_weight=0.0)
 
@@ -25,8 +26,8 @@ def _probs(n, calls):
 def _decode(seq, probs, cfg, prof=LONG, junctions=()):
     codes = CODE[np.frombuffer(seq.encode(), np.uint8)].astype(np.int64)
     phase = np.full((len(seq), 4), 0.25, np.float32)
-    path = decode_strand(codes, probs, phase, cfg, prof=prof, onehot=ONE_HOT[codes], junctions=junctions)
-    return genes_from_path(path, cfg)
+    path = decode_strand(codes, probs, phase, Scorer.build(cfg, prof), onehot=ONE_HOT[codes], junctions=junctions)
+    return genes_from_path(path, cfg.min_cds_length)
 
 
 def _long_intron_case():
@@ -47,9 +48,9 @@ def test_a_long_intron_the_network_calls_intergenic_is_bridged():
     seq, probs, exons = _long_intron_case()
     cfg = DecodeConfig(min_cds_length=6, min_intron=20)
     (gene,) = _decode(seq, probs, cfg)
-    assert gene["cds"] == exons
+    assert gene.cds == exons
     # without long-intron states the same predictions give no such gene: the middle would have to be called intron
-    assert all(g["cds"] != exons for g in _decode(seq, probs, DecodeConfig(min_cds_length=6, min_intron=20,
+    assert all(g.cds != exons for g in _decode(seq, probs, DecodeConfig(min_cds_length=6, min_intron=20,
                                                                            long_introns=False)))
 
 
@@ -61,7 +62,7 @@ def test_a_real_intergenic_gap_of_the_same_length_is_not_bridged():
     probs = _probs(len(seq), [((0, len(seq)), layout.IG), ((a0, a0 + len(gene_a)), layout.CDS),
                               ((b0, b0 + len(gene_b)), layout.CDS)])
     genes = _decode(seq, probs, DecodeConfig(min_cds_length=6, min_intron=20))
-    assert [g["cds"] for g in genes] == [[(a0, a0 + len(gene_a))], [(b0, b0 + len(gene_b))]]
+    assert [g.cds for g in genes] == [[(a0, a0 + len(gene_a))], [(b0, b0 + len(gene_b))]]
 
 
 def test_the_intron_length_distribution_decides_whether_a_long_intron_is_bridged():
@@ -69,7 +70,7 @@ def test_the_intron_length_distribution_decides_whether_a_long_intron_is_bridged
     seq, probs, exons = _long_intron_case()
     cfg = DecodeConfig(min_cds_length=6, min_intron=20)
     short = Profile(intron_lengths=[[0.9, 60.0], [0.1, 150.0]], boundary_weight=0.0)
-    assert all(g["cds"] != exons for g in _decode(seq, probs, cfg, prof=short))
+    assert all(g.cds != exons for g in _decode(seq, probs, cfg, prof=short))
 
 
 def test_a_read_junction_is_an_intron_whatever_the_network_says_inside_it():
@@ -81,10 +82,10 @@ def test_a_read_junction_is_an_intron_whatever_the_network_says_inside_it():
     probs = _probs(len(seq), [((0, len(seq)), layout.IG), ((50, i1 + len(exon2)), layout.CDS)])
     cfg = DecodeConfig(min_cds_length=6, min_intron=20)
     (alone,) = _decode(seq, probs, cfg)
-    assert alone["cds"] == [(50, i1 + len(exon2))]
+    assert alone.cds == [(50, i1 + len(exon2))]
     (gene,) = _decode(seq, probs, cfg, junctions=[(i0 - 1, i1, 40)])
-    assert gene["cds"] == [(50, i0), (i1, i1 + len(exon2))]
-    assert gene["exons"] == gene["cds"]
+    assert gene.cds == [(50, i0), (i1, i1 + len(exon2))]
+    assert gene.exons == gene.cds
 
 
 def test_geometric_mixture_fit_recovers_short_and_long_introns():

@@ -4,13 +4,13 @@ import h5py
 import numpy as np
 from conftest import write
 
-from genetune import layout
-from genetune.data import ChunkDataset
-from genetune.fasta import ingest_genome
-from genetune.gff import read_gff3, select_transcripts
-from genetune.labels import gff_to_labels
+from genetune.core import layout
+from genetune.io.fasta import ingest_genome
+from genetune.io.gff import read_gff3, select_transcripts
 from genetune.models.residual import GENEML_CLASSES
-from genetune.targets import boundary_targets, geneml_targets
+from genetune.pseudolabels.labels import gff_to_labels
+from genetune.training.data import ChunkDataset
+from genetune.training.targets import boundary_targets, geneml_targets
 
 
 def _expected_boundaries(transcripts, seq_lengths):

@@ -1,7 +1,7 @@
 """The error taxonomy: what became of each reference gene."""
 
-from genetune import taxonomy
-from genetune.gff import Transcript
+from genetune.evaluate import taxonomy
+from genetune.io.gff import Transcript
 
 
 def _t(gene_id, cds, strand="+", seqid="chr1"):

@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from genetune.checkpoint import input_channels, load_checkpoint, save_checkpoint
-from genetune.errors import InputError
+from genetune.core.errors import InputError
+from genetune.models.checkpoint import input_channels, load_checkpoint, save_checkpoint
 from genetune.models.hybrid import HybridArchitecture, HybridModel
-from genetune.split import split_train_val
-from genetune.train import TrainConfig, lr_at, train
+from genetune.pseudolabels.split import split_train_val
+from genetune.training.train import TrainConfig, lr_at, train
 
 ARCH = dict(cnn_layers=1, filter_depth=8, kernel_size=9, units=8)
 
@@ -40,7 +40,7 @@ def test_cosine_restarts_and_multistep_match_torchs_schedulers():
 
 
 def test_plateau_cuts_the_lr_as_reduce_lr_on_plateau_would_after_the_warmup():
-    from genetune.schedule import plateau_reductions
+    from genetune.training.schedule import plateau_reductions
     history = [0.5, 0.6, 0.6, 0.59, 0.6, 0.61, 0.61, 0.605, 0.6, 0.6, 0.6, 0.62]
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     ref = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3, threshold=0.0,
@@ -55,7 +55,7 @@ def test_plateau_cuts_the_lr_as_reduce_lr_on_plateau_would_after_the_warmup():
 
 
 def test_focal_loss_gamma_and_alpha_change_the_loss():
-    from genetune.losses import weighted_loss
+    from genetune.training.losses import weighted_loss
     logits = torch.tensor([[4.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 0, 3.0]])
     target, w = torch.tensor([0, 1, 2]), torch.ones(3)
     ce = weighted_loss(logits, target, w)
@@ -81,7 +81,7 @@ def split(tiny_species, tmp_path_factory):
 
 
 def _rows(path):
-    from genetune.metrics_table import read_metrics
+    from genetune.training.metrics_table import read_metrics
     return read_metrics(path)
 
 
@@ -125,7 +125,7 @@ def test_a_second_run_of_finished_training_changes_nothing(split, tmp_path):
 def test_a_run_cut_off_mid_epoch_resumes_to_identical_weights_and_metrics(split, tmp_path):
     """The state saved every save_every steps holds the position in the epoch's seeded batch order:
     a run killed after step 5 (of 2 epochs) and rerun ends exactly as one uninterrupted run."""
-    import genetune.train as tr
+    import genetune.training.train as tr
     cfg = TrainConfig(mode="scratch", epochs=2, batch_size=2, lr=3e-3, architecture=ARCH, patience=5, save_every=2,
                       seed=4)
     train(cfg, *split, tmp_path / "whole")
@@ -152,7 +152,7 @@ def test_a_run_cut_off_mid_epoch_resumes_to_identical_weights_and_metrics(split,
 
 
 def test_a_diverging_loss_stops_with_one_clear_error_and_keeps_the_last_good_weights(split, tmp_path, monkeypatch):
-    import genetune.train as tr
+    import genetune.training.train as tr
     real, calls = tr.batch_loss, {"n": 0}
 
     def diverging(*args, **kwargs):
@@ -169,7 +169,7 @@ def test_a_diverging_loss_stops_with_one_clear_error_and_keeps_the_last_good_wei
 def test_trunk_trains_at_its_lower_lr_ratio(split, tmp_path):
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "base.pt", HybridModel(HybridArchitecture(**ARCH)), input_channels())
-    from genetune.train import freeze_for_mode
+    from genetune.training.train import freeze_for_mode
     model = HybridModel(HybridArchitecture(**ARCH))
     groups = freeze_for_mode(model, TrainConfig(mode="full", trunk_lr_ratio=0.1))
     assert [g["lr_ratio"] for g in groups] == [1.0, 0.1]
@@ -220,7 +220,7 @@ def residual_base(tmp_path_factory):
 
 
 def _changed_groups(base_state, ckpt, model):
-    from genetune.checkpoint import build_model
+    from genetune.models.checkpoint import build_model
     tuned = build_model(ckpt)
     names = {id(p): n for n, p in tuned.named_parameters()}
     changed = []
@@ -244,7 +244,7 @@ def test_residual_modes_train_exactly_their_layer_groups(split, tmp_path, residu
     train(cfg, *split, tmp_path, base_model=residual_base)
     last = load_checkpoint(tmp_path / "last.pt")
     assert last["family"] == "residual" and last["epoch"] == 1
-    from genetune.checkpoint import build_model
+    from genetune.models.checkpoint import build_model
     assert _changed_groups(base["model_state"], last, build_model(base)) == expect
     stats = [k for k in base["model_state"] if k.endswith(("running_mean", "running_var"))]
     assert stats and all(torch.equal(base["model_state"][k], last["model_state"][k]) for k in stats)
@@ -261,15 +261,15 @@ def test_unfreeze_last_beyond_the_trunk_and_without_a_count_are_errors(split, tm
 def test_a_new_boundary_head_learns_from_the_transitions(split, tmp_path):
     """A HybridModel base without boundaries gains a boundary head (add_boundary_head); training on
     the labels' transitions lowers its loss, and the checkpoint predicts boundaries."""
-    from genetune.data import ChunkDataset
-    from genetune.losses import weighted_loss as _weighted_ce
+    from genetune.training.data import ChunkDataset
+    from genetune.training.losses import weighted_loss as _weighted_ce
 
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "base.pt", HybridModel(HybridArchitecture(**ARCH)), input_channels())
     cfg = TrainConfig(mode="full", add_boundary_head=True, boundary_loss_weight=1.0, epochs=4, batch_size=2,
                       lr=1e-2, patience=5, transition_weights=None)
     train(cfg, *split, tmp_path / "ft", base_model=tmp_path / "base.pt")
-    from genetune.checkpoint import load_model
+    from genetune.models.checkpoint import load_model
     tuned, ckpt = load_model(tmp_path / "ft" / "last.pt")
     assert ckpt["outputs"] == ["genic", "phase", "boundary"] and ckpt["architecture"]["predict_boundaries"]
     batch = torch.utils.data.default_collate([ChunkDataset(split[0], [1, 1, 1, 1])[i] for i in range(4)])
@@ -289,9 +289,9 @@ def test_with_read_backed_genes_in_validation_checkpoints_follow_them(split, tmp
 
     import h5py
 
-    from genetune import layout
-    from genetune.data import ChunkDataset
-    from genetune.train import MIN_EVIDENCE_BASES, checkpoint_metric
+    from genetune.core import layout
+    from genetune.training.data import ChunkDataset
+    from genetune.training.train import MIN_EVIDENCE_BASES, checkpoint_metric
     train_h5, val_h5 = split
     shutil.copy(val_h5, tmp_path / "v.h5")
     with h5py.File(tmp_path / "v.h5", "r+") as h5:

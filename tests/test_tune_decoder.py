@@ -3,9 +3,9 @@
 import pytest
 
 from genetune.decode import DecodeConfig
-from genetune.gff import Transcript, read_gff3, select_transcripts
-from genetune.profile import Profile
-from genetune.tune_decoder import MIN_GENES, braker_score, fit_decoder
+from genetune.decode.profile import Profile
+from genetune.decode.tune import MIN_GENES, braker_score, fit_decoder
+from genetune.io.gff import Transcript, read_gff3, select_transcripts
 
 
 def _t(exons, gene_id, strand="+", seqid="c"):
@@ -28,9 +28,9 @@ def test_the_score_is_brakers_weighted_sum_counted_at_the_evidence_loci_only():
 @pytest.fixture(scope="module")
 def species(tmp_path_factory):
     """200 kb of the target preset: labels from the truth, noisy predictions of them."""
-    from genetune.fasta import ingest_genome
-    from genetune.labels import gff_to_labels
-    from genetune.simulate import predictions_from_labels, simulate_species
+    from genetune.demo.simulate import predictions_from_labels, simulate_species
+    from genetune.io.fasta import ingest_genome
+    from genetune.pseudolabels.labels import gff_to_labels
     d = tmp_path_factory.mktemp("fit")
     simulate_species("target", 3, d, [120_000, 80_000], 0)
     ingest_genome(d / "genome.fa", "fit", d / "genome.h5", 4608)
@@ -62,7 +62,7 @@ def test_what_the_config_sets_and_too_few_genes_are_left_alone(species, tmp_path
 def test_read_junctions_alone_fit_the_gene_density_where_they_lie(species, tmp_path):
     """No evidence gene, but every intron of the first sequence shown by reads: the intron F1 there
     judges the candidates (merged genes make introns the reads never show)."""
-    from genetune.chunks import covered_intervals
+    from genetune.io.chunks import covered_intervals
     d, genes = species
     first = genes[0].seqid
     junctions = [(t.seqid, t.strand, e, s, 5) for t in genes if t.seqid == first
@@ -79,8 +79,8 @@ def test_read_junctions_alone_fit_the_gene_density_where_they_lie(species, tmp_p
 def test_half_the_junctions_given_predict_the_other_half(species, tmp_path):
     """Given half of the true introns as reads, a decoder with a sane gene density finds many of the
     other half; one that merges everything (gene penalty far too high) finds fewer."""
-    from genetune.chunks import covered_intervals
-    from genetune.tune_decoder import held_out_junction_f1
+    from genetune.decode.tune import held_out_junction_f1
+    from genetune.io.chunks import covered_intervals
     d, genes = species
     junctions = [(t.seqid, t.strand, e, s, 5) for t in genes for (_, e), (s, _) in zip(t.exons[:-1], t.exons[1:])]
     intervals = covered_intervals(d / "genome.h5")

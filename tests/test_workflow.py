@@ -12,10 +12,11 @@ import pytest
 import yaml
 from Bio.Seq import Seq
 
-from genetune import layout, rounds
-from genetune.checkpoint import load_checkpoint
-from genetune.fasta import IUPAC, read_fasta
-from genetune.gff import read_gff3
+from genetune.core import layout
+from genetune.evaluate import rounds
+from genetune.io.fasta import IUPAC, read_fasta
+from genetune.io.gff import read_gff3
+from genetune.models.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -134,7 +135,7 @@ def test_workflow_trains_a_coverage_model_from_the_confident_pseudolabels(tiny_r
 
 def test_each_round_fine_tunes_the_previous_rounds_model_and_the_final_is_the_best_by_validation(tiny_run):
     res = tiny_run / "results/tiny"
-    from genetune.checkpoint import sha256
+    from genetune.models.checkpoint import sha256
     r1, r2 = (load_checkpoint(res / f"round{r}/finetune/best.pt") for r in (1, 2))
     assert r2["parent_sha256"] == sha256(res / "round1/finetune/best.pt")
     assert r1["parent_sha256"] == sha256(tiny_run / "resources/models/demo_base.pt")
@@ -401,7 +402,7 @@ def test_a_species_sheet_runs_several_species_in_one_dag(tmp_path):
 
 def test_every_gff3_header_says_what_made_it(tiny_run):
     from genetune import __version__
-    from genetune.checkpoint import sha256
+    from genetune.models.checkpoint import sha256
     for stage in ("first_pass", "round1", "final"):
         head = [ln for ln in (tiny_run / "results/tiny" / stage / "annotation.gff3").read_text().splitlines()
                 if ln.startswith("#")]

@@ -6,7 +6,7 @@ overlapping and nested genes, genes cut by a contig end (hanging introns), an ex
 strand; both strands throughout. Written gene line first, sorted, as GeenuFF's reader needs.
 """
 
-from genetune.gff import cds_phases
+from genetune.io.gff import cds_phases
 
 
 def _row(seqid, kind, s, e, strand, attrs, phase="."):

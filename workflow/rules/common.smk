@@ -12,9 +12,9 @@ from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, str(Path(workflow.current_basedir).parents[1] / "src"))
 from genetune import __version__ as GENETUNE_VERSION
-from genetune.errors import InputError
-from genetune.rounds import MAX_AUTO_ROUNDS, read_verdict
-from genetune.settings import validate_config
+from genetune.core.errors import InputError
+from genetune.evaluate.rounds import MAX_AUTO_ROUNDS, read_verdict
+from genetune.core.settings import validate_config
 
 # A species config given with --configfile is complete by itself: the demo's keys in
 # config/config.yaml (the Snakefile's configfile) do not leak into it, so a species without

@@ -3,8 +3,8 @@
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli, layout
-from genetune.coverage import STRANDEDNESS, add_coverage
+from genetune.core import cli, layout
+from genetune.evidence.coverage import STRANDEDNESS, add_coverage
 
 
 def main():

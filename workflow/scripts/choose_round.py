@@ -6,8 +6,8 @@ annotation.gff3 and a TSV of every stage's checks."""
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
-from genetune.rounds import add_stage_arguments, choose_final, stage_inputs
+from genetune.core import cli
+from genetune.evaluate.rounds import add_stage_arguments, choose_final, stage_inputs
 
 
 def main():

@@ -5,8 +5,9 @@ for the species profile, and the junctions the final check scores annotations ag
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli, evidence
-from genetune.errors import InputError
+from genetune.core import cli
+from genetune.core.errors import InputError
+from genetune.evidence import splicing
 
 
 def main():
@@ -19,8 +20,8 @@ def main():
     a = p.parse_args()
     if len(a.strandedness) != len(a.bam):
         raise InputError(f"--strandedness: {len(a.strandedness)} value(s) for {len(a.bam)} BAM(s); give one per BAM")
-    rows = evidence.collect(a.genome_h5, a.bam, a.strandedness, a.hints)
-    evidence.write_tsv(rows, a.out)
+    rows = splicing.collect(a.genome_h5, a.bam, a.strandedness, a.hints)
+    splicing.write_tsv(rows, a.out)
     print(f"wrote {len(rows)} junctions ({sum(r[4] for r in rows)} reads) to {a.out}")
 
 

@@ -3,8 +3,8 @@
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
-from genetune.subset import concatenate
+from genetune.core import cli
+from genetune.io.subset import concatenate
 
 
 def main():

@@ -5,10 +5,12 @@ became of every gene and of every junction inside no gene: supported, corrected,
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli, correct, evidence
-from genetune.chunks import read_keys, seq_lengths
-from genetune.gff import read_gff3, select_transcripts, write_gff3
-from genetune.select import SelectConfig
+from genetune.core import cli
+from genetune.evidence import splicing
+from genetune.io.chunks import read_keys, seq_lengths
+from genetune.io.gff import read_gff3, select_transcripts, write_gff3
+from genetune.pseudolabels import correct
+from genetune.pseudolabels.select import SelectConfig
 
 
 def main():
@@ -24,7 +26,7 @@ def main():
     cfg = SelectConfig.from_dict(cli.load_settings(a.settings), cli.settings_source(a.settings))
     lengths = seq_lengths(*read_keys(a.genome_h5))
     genes = select_transcripts(read_gff3(a.gff3, lengths))
-    fixed, rows = correct.correct_genes(genes, evidence.read_tsv(a.junctions), a.genome_h5, cfg.min_junction_reads,
+    fixed, rows = correct.correct_genes(genes, splicing.read_tsv(a.junctions), a.genome_h5, cfg.min_junction_reads,
                                         a.min_intron)
     write_gff3(fixed, lengths, a.out_gff3, "genetune", comments=[f"pseudolabel genes of {a.gff3}, checked against "
                                                                   f"the read junctions of {a.junctions}"])

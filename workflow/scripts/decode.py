@@ -3,9 +3,10 @@
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli, evidence, profile
-from genetune.decode import DecodeConfig, decode_h5
-from genetune.fileio import sha256
+from genetune.core import cli
+from genetune.core.fileio import sha256
+from genetune.decode import DecodeConfig, decode_h5, profile
+from genetune.evidence import splicing
 
 
 def main():
@@ -26,7 +27,7 @@ def main():
     if a.base_model:
         a.comment.append(f"base model {a.base_model} sha256 {sha256(a.base_model)}")
     prof = profile.load(a.profile) if a.profile else None
-    junctions = evidence.read_tsv(a.junctions) if a.junctions else ()
+    junctions = splicing.read_tsv(a.junctions) if a.junctions else ()
     n = decode_h5(a.genome_h5, a.predictions, a.out, cfg, a.coverage_h5, piece=cli.piece(a), comments=a.comment,
                   prof=prof, junctions=junctions)
     print(f"wrote {n} genes to {a.out}")

@@ -4,11 +4,11 @@ and annotation.gtf (GTF2.2)."""
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
-from genetune.chunks import read_keys, seq_lengths
-from genetune.deliver import write_gtf, write_sequences
-from genetune.genetic_code import TABLES
-from genetune.gff import read_gff3
+from genetune.core import cli
+from genetune.deliver.deliver import write_gtf, write_sequences
+from genetune.deliver.genetic_code import TABLES
+from genetune.io.chunks import read_keys, seq_lengths
+from genetune.io.gff import read_gff3
 
 
 def main():

@@ -3,10 +3,11 @@
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli, taxonomy
-from genetune.errors import InputError
-from genetune.evaluate import evaluate_stages, plot, plot_confusion, reference_spread, write_tsv
-from genetune.qc import QC
+from genetune.core import cli
+from genetune.core.errors import InputError
+from genetune.core.qc import QC
+from genetune.evaluate import taxonomy
+from genetune.evaluate.evaluate import evaluate_stages, plot, plot_confusion, reference_spread, write_tsv
 
 
 def main():

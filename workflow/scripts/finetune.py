@@ -9,9 +9,9 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
-from genetune.curves import plot_learning_curves
-from genetune.train import TrainConfig, train
+from genetune.core import cli
+from genetune.evaluate.curves import plot_learning_curves
+from genetune.training.train import TrainConfig, train
 
 
 def main():

@@ -3,8 +3,8 @@
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
-from genetune.gather import gather_predictions
+from genetune.core import cli
+from genetune.io.gather import gather_predictions
 
 
 def main():

@@ -4,9 +4,9 @@ lengths) -> TSV and an SVG of the length distributions."""
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
-from genetune.errors import InputError
-from genetune.stats import gene_stats, lengths_of, plot_lengths, write_stats
+from genetune.core import cli
+from genetune.core.errors import InputError
+from genetune.evaluate.stats import gene_stats, lengths_of, plot_lengths, write_stats
 
 
 def main():

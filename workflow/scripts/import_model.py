@@ -8,8 +8,8 @@ the format is told by the file's signature.
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
-from genetune.checkpoint import save_checkpoint
+from genetune.core import cli
+from genetune.models.checkpoint import save_checkpoint
 from genetune.models.sources import import_model
 
 

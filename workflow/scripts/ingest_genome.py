@@ -3,8 +3,8 @@
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli, layout
-from genetune.fasta import ingest_genome
+from genetune.core import cli, layout
+from genetune.io.fasta import ingest_genome
 
 
 def main():

@@ -5,8 +5,8 @@ best stage so far, or after the last round auto allows; else continue."""
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
-from genetune.rounds import MAX_AUTO_ROUNDS, add_stage_arguments, round_verdict, stage_inputs
+from genetune.core import cli
+from genetune.evaluate.rounds import MAX_AUTO_ROUNDS, add_stage_arguments, round_verdict, stage_inputs
 
 
 def main():

@@ -8,10 +8,13 @@ stage's profile."""
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli, correct, evidence, profile
-from genetune.chunks import covered_intervals, inside, read_keys, seq_lengths
-from genetune.errors import InputError
-from genetune.select import kept_genes
+from genetune.core import cli
+from genetune.core.errors import InputError
+from genetune.decode import profile
+from genetune.evidence import splicing
+from genetune.io.chunks import covered_intervals, inside, read_keys, seq_lengths
+from genetune.pseudolabels import correct
+from genetune.pseudolabels.select import kept_genes
 
 
 def main():
@@ -38,7 +41,7 @@ def main():
             raise InputError("--prior needs --gff3 and --genome-h5 (the genes and genome to learn from)")
         prior = profile.load(a.prior)
         genes = kept_genes(a.gff3, a.genes_tsv)
-        junctions = evidence.read_tsv(a.junctions) if a.junctions else []
+        junctions = splicing.read_tsv(a.junctions) if a.junctions else []
         lengths = seq_lengths(*read_keys(a.genome_h5))
         starts = profile.start_context_counts(a.genome_h5, genes)
         out = profile.estimate(prior, genes, lengths, junctions, starts, a.min_intron,
@@ -50,12 +53,12 @@ def main():
         if a.profile:
             out = profile.load(a.profile)
         elif a.base_model:
-            from genetune.checkpoint import load_checkpoint
+            from genetune.models.checkpoint import load_checkpoint
             out = profile.for_model(load_checkpoint(a.base_model).get("model_card"))
         else:
             out = profile.Profile()
         if a.junctions:  # a species with reads: its intron lengths from them before the first pass
-            out = profile.from_junctions(out, evidence.read_tsv(a.junctions), a.min_intron)
+            out = profile.from_junctions(out, splicing.read_tsv(a.junctions), a.min_intron)
     profile.save(out, a.out)
     if a.out_tsv:
         profile.write_tsv(out, a.out_tsv)
@@ -67,8 +70,8 @@ def fit_decoder(a, prof):
     """The profile with the decoder's meta-parameters fitted to the evidence (genes the reads support, and
     the read junctions) on the training side."""
     from genetune.decode import DecodeConfig
-    from genetune.gff import read_gff3
-    from genetune.tune_decoder import fit_decoder as fit
+    from genetune.decode.tune import fit_decoder as fit
+    from genetune.io.gff import read_gff3
     if not (a.fit_train_h5 and a.corrections and a.genome_h5):
         raise InputError("--fit-predictions needs --fit-train-h5, --corrections and --genome-h5")
     supported = {(r["seqid"], r["gene_id"]) for r in correct.read_tsv(a.corrections) if r["action"] == "supported"}
@@ -76,9 +79,9 @@ def fit_decoder(a, prof):
     genes = [t for t in read_gff3(a.gff3) if t.cds and (t.seqid, t.gene_id) in supported
              and inside(train, t.seqid, t.start, t.end)]
     cfg = DecodeConfig.from_dict(cli.load_settings(a.decode_settings), cli.settings_source(a.decode_settings))
-    junctions = evidence.read_tsv(a.junctions) if a.junctions else []
+    junctions = splicing.read_tsv(a.junctions) if a.junctions else []
     fitted, rows = fit(a.genome_h5, a.fit_predictions, prof, cfg, genes, junctions,
-                       evidence.evidence_intervals(a.fit_train_h5, junctions))
+                       splicing.evidence_intervals(a.fit_train_h5, junctions))
     for r in rows:
         print("\t".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
     return fitted

@@ -3,8 +3,8 @@
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
-from genetune.predict import predict_h5
+from genetune.core import cli
+from genetune.models.predict import predict_h5
 
 
 def main():

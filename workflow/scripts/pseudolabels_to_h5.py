@@ -3,9 +3,9 @@
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
-from genetune.labels import gff_to_labels
-from genetune.qc import QC
+from genetune.core import cli
+from genetune.core.qc import QC
+from genetune.pseudolabels.labels import gff_to_labels
 
 
 def main():

@@ -4,8 +4,11 @@ RNA-seq, read evidence; doubtful genes masked) or per chunk (Helixer's stratifie
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli, correct, evidence, profile
-from genetune.select import SelectConfig, select_confident
+from genetune.core import cli
+from genetune.decode import profile
+from genetune.evidence import splicing
+from genetune.pseudolabels import correct
+from genetune.pseudolabels.select import SelectConfig, select_confident
 
 
 def main():
@@ -22,7 +25,7 @@ def main():
     p.add_argument("--out", required=True)
     a = p.parse_args()
     cfg = SelectConfig.from_dict(cli.load_settings(a.settings), cli.settings_source(a.settings))
-    junctions = evidence.read_tsv(a.junctions) if a.junctions else None
+    junctions = splicing.read_tsv(a.junctions) if a.junctions else None
     rows, conf = select_confident(a.labels_h5, a.predictions, a.out, cfg, a.gff3, a.coverage_h5, a.genes_tsv,
                                   junctions, correct.read_tsv(a.corrections) if a.corrections else None,
                                   profile.load(a.profile) if a.profile else None)

@@ -3,8 +3,8 @@
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli
-from genetune.simulate import PRESETS, simulate_species
+from genetune.core import cli
+from genetune.demo.simulate import PRESETS, simulate_species
 
 
 def main():

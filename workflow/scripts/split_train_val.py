@@ -4,9 +4,10 @@ with junctions, about the validation share of the read junctions goes to validat
 
 import _bootstrap  # noqa: F401
 
-from genetune import cli, evidence
-from genetune.select import kept_genes
-from genetune.split import split_train_val
+from genetune.core import cli
+from genetune.evidence import splicing
+from genetune.pseudolabels.select import kept_genes
+from genetune.pseudolabels.split import split_train_val
 
 
 def main():
@@ -25,7 +26,7 @@ def main():
     genes = kept_genes(a.gff3, a.genes_tsv) if a.gff3 else None
     train, val = split_train_val(a.labels_h5, a.out_train, a.out_val, a.coverage_h5, a.val_fraction, a.seed,
                                  genes=genes, genome_h5=a.genome_h5,
-                                 junctions=evidence.read_tsv(a.junctions) if a.junctions else None)
+                                 junctions=splicing.read_tsv(a.junctions) if a.junctions else None)
     print(f"training: {', '.join(train)}\nvalidation: {', '.join(val)}")
 
 

@@ -6,11 +6,11 @@ name is spelled outside this package.
 import dataclasses
 import os
 
-from .. import layout
-from ..errors import InputError
-from .family import FamilyModel, ModelFamily  # noqa: F401  (the interface, re-exported)
-from .hybrid import HybridArchitecture, HybridModel
-from .residual import ResidualArchitecture, ResidualCNN
+from genetune.core import layout
+from genetune.core.errors import InputError
+from genetune.models.family import FamilyModel, ModelFamily  # noqa: F401  (the interface, re-exported)
+from genetune.models.hybrid import HybridArchitecture, HybridModel
+from genetune.models.residual import ResidualArchitecture, ResidualCNN
 
 FAMILIES = {
     "hybrid": (HybridModel, HybridArchitecture),

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from ..errors import InputError
+from genetune.core.errors import InputError
 
 
 @runtime_checkable

@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import layout
-from .adapter import AdapterSettings, CoverageAdapter, adapter_flops_per_bp
-from .family import FamilyModel
+from genetune.core import layout
+from genetune.models.adapter import AdapterSettings, CoverageAdapter, adapter_flops_per_bp
+from genetune.models.family import FamilyModel
 
 N_BOUNDARY_LOGITS = 1 + len(layout.BOUNDARY_CLASSES)  # "none" first
 

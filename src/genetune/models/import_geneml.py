@@ -23,9 +23,9 @@ import h5py
 import numpy as np
 import torch
 
-from .. import layout
-from ..errors import InputError
-from .residual import GENEML_CLASSES, ResidualArchitecture, ResidualCNN
+from genetune.core import layout
+from genetune.core.errors import InputError
+from genetune.models.residual import GENEML_CLASSES, ResidualArchitecture, ResidualCNN
 
 GENEML_BASES = ("A", "C", "G", "T")  # geneML's one-hot columns (its model_loader._one_hot_encode)
 STEM_COLUMNS = [GENEML_BASES.index(b) for b in layout.BASES]

@@ -18,8 +18,8 @@ import h5py
 import numpy as np
 import torch
 
-from ..errors import InputError
-from .hybrid import HybridArchitecture, HybridModel
+from genetune.core.errors import InputError
+from genetune.models.hybrid import HybridArchitecture, HybridModel
 
 
 def _config(h5, path):

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import layout
-from .adapter import AdapterSettings, CoverageAdapter, adapter_flops_per_bp
-from .family import FamilyModel
+from genetune.core import layout
+from genetune.models.adapter import AdapterSettings, CoverageAdapter, adapter_flops_per_bp
+from genetune.models.family import FamilyModel
 
 GENEML_CLASSES = layout.GENEML_CLASSES
 

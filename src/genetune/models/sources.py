@@ -11,13 +11,13 @@ dist-info metadata.
 import email.parser
 from pathlib import Path
 
-from .. import layout
-from ..errors import InputError
-from ..fileio import sha256
-from . import input_channels
-from .import_geneml import import_geneml_model
-from .import_helixer import import_keras_model
-from .residual import GENEML_CLASSES
+from genetune.core import layout
+from genetune.core.errors import InputError
+from genetune.core.fileio import sha256
+from genetune.models import input_channels
+from genetune.models.import_geneml import import_geneml_model
+from genetune.models.import_helixer import import_keras_model
+from genetune.models.residual import GENEML_CLASSES
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURE = b"PK\x03\x04"

@@ -1,0 +1,3 @@
+"""Fine-tuning: the training loop, its data, targets, losses, learning-rate schedule and metrics
+table.
+"""
