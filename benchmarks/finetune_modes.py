@@ -39,8 +39,10 @@ VARIANTS = {
     "no_doubt_masks": {"select": {"split_gap_quantile": 0, "deep_intron_mask": False}},
     "chunk_selection": {"select": {"unit": "chunk", "keep_fraction": 0.9, "strata": 6}},
     "keep_half": {"select": {"keep_fraction": 0.5}},
-    "boundary_head": {"finetune": {"add_boundary_head": True, "boundary_loss_weight": 0.5},
-                      "decode": {"boundary_weight": 10}},
+    "boundary_head": {
+        "finetune": {"add_boundary_head": True, "boundary_loss_weight": 0.5},
+        "decode": {"boundary_weight": 10},
+    },
     "plateau": {"finetune": {"schedule": "plateau", "warmup_steps": 10, "epochs": 16, "patience": 5}},
     "focal": {"finetune": {"loss": "focal", "focal_gamma": 2.0}},
 }
@@ -73,8 +75,9 @@ def run_variant(name, base_cfg, work, cache, cores):
             subprocess.run(["cp", "-a", str(cache / n), str(wd / "results" / sp / n)], check=True)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     t0 = time.time()
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(cores)], cwd=wd, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", str(cores)], cwd=wd, env=env, capture_output=True, text=True
+    )
     if proc.returncode:
         return None, f"failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}"
     rows = [ln.split("\t") for ln in (wd / "results" / sp / "evaluation/metrics.tsv").read_text().splitlines()[1:]]
@@ -82,16 +85,23 @@ def run_variant(name, base_cfg, work, cache, cores):
     for r in rows:
         if (r[1], r[2]) in (("gene", "gene"), ("cds_exon", "cds_exon"), ("base", "genic")):
             scores.setdefault(r[0], {})[r[1]] = float(r[5])
-    ft = sum(float(line.split("\t")[0]) for f in (wd / "logs/benchmark/finetune").glob("*.tsv")
-             for line in f.read_text().splitlines()[1:])
+    ft = sum(
+        float(line.split("\t")[0])
+        for f in (wd / "logs/benchmark/finetune").glob("*.tsv")
+        for line in f.read_text().splitlines()[1:]
+    )
     return scores, f"fine-tuning {ft:.0f} s, run {time.time() - t0:.0f} s"
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="config/config.yaml", help="the species config (default: the demo)")
-    p.add_argument("--variants", nargs="+", default=["default", "full", "head", "unfreeze_last1", "coverage",
-                                                     "no_rnaseq_hints", "rounds2"], choices=sorted(VARIANTS))
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        default=["default", "full", "head", "unfreeze_last1", "coverage", "no_rnaseq_hints", "rounds2"],
+        choices=sorted(VARIANTS),
+    )
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--keep", type=Path, help="work folder to keep (default: a temporary one)")
     p.add_argument("--list", action="store_true")
@@ -114,8 +124,9 @@ def main():
         if scores is None:
             print(f"{name:<18}{note}")
             continue
-        cells = " | ".join(f"{stage} {v['gene']:.3f} / {v['cds_exon']:.3f} / {v['base']:.3f}"
-                           for stage, v in scores.items())
+        cells = " | ".join(
+            f"{stage} {v['gene']:.3f} / {v['cds_exon']:.3f} / {v['base']:.3f}" for stage, v in scores.items()
+        )
         gain = scores["final"]["gene"] - scores["first_pass"]["gene"]
         print(f"{name:<18}{cells} | gene F1 {gain:+.3f} | {note}", flush=True)
     if not a.keep:

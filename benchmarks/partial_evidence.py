@@ -24,8 +24,12 @@ def on_sequences(gff3, seqids, lengths, out):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", type=Path, default=Path("config/species/demo_reads_chr1.yaml"),
-                   help="a species config under config/species/ whose demo_inputs have read_contigs")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=Path("config/species/demo_reads_chr1.yaml"),
+        help="a species config under config/species/ whose demo_inputs have read_contigs",
+    )
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--keep", type=Path)
     a = p.parse_args()
@@ -37,11 +41,17 @@ def main():
         wall = run_workflow(work, a.config.stem, a.cores)
         res = work / "results" / species
         from genetune.io.chunks import read_keys, seq_lengths
+
         lengths = seq_lengths(*read_keys(res / "genome.h5"))
         scored = [s for s in lengths if s not in read_contigs]
         stages = {"first pass": res / "first_pass/annotation.gff3"}
-        stages.update({f"round {r}": res / f"round{r}/annotation.gff3" for r in range(1, 10)
-                       if (res / f"round{r}/annotation.gff3").exists()})
+        stages.update(
+            {
+                f"round {r}": res / f"round{r}/annotation.gff3"
+                for r in range(1, 10)
+                if (res / f"round{r}/annotation.gff3").exists()
+            }
+        )
         stages["final"] = res / "final/annotation.gff3"
         subset = {k: on_sequences(v, scored, lengths, work / f"{k.replace(' ', '_')}.gff3") for k, v in stages.items()}
         reference = on_sequences(work / cfg["reference"], scored, lengths, work / "reference.gff3")
@@ -56,8 +66,10 @@ def main():
             print(f"{verdict.relative_to(res)}: {verdict.read_text().splitlines()[1]}")
         first, final = table["first pass"][0], table["final"][0]
         gain = {lvl: final[lvl] - first[lvl] for lvl in LEVELS[:3]}
-        print(f"final - first pass where no read reached: gene F1 {gain['gene', 'gene']:+.3f}, "
-              f"CDS-exon F1 {gain['cds_exon', 'cds_exon']:+.3f}")
+        print(
+            f"final - first pass where no read reached: gene F1 {gain['gene', 'gene']:+.3f}, "
+            f"CDS-exon F1 {gain['cds_exon', 'cds_exon']:+.3f}"
+        )
         print(f"whole workflow: {wall:.0f} s on {a.cores} cores")
 
 

@@ -43,7 +43,7 @@ def matmul_peak_gflops(n=2048, repeats=5):
     a = torch.randn(n, n)
     a @ a
     best = min(_timed(lambda: a @ a) for _ in range(repeats))
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n**3 / best / 1e9
 
 
 def _timed(fn):
@@ -65,14 +65,14 @@ def conv_bases_per_base(lengths, reach, batch=8, overlap=True):
     for n in lengths:
         starts = window_starts(n, L, overlap)
         for b0 in range(0, len(starts), batch):
-            ws = starts[b0: b0 + batch]
+            ws = starts[b0 : b0 + batch]
             total += ws[-1] + L - ws[0] + len(ws) * 4 * reach
     return total / sum(lengths)
 
 
 def gpu_throughput(arch_or_model, seconds=20, batch=64):
     """Mb/s of forward passes (bf16 autocast) on CUDA for one model, windows of L."""
-    model = (arch_or_model if isinstance(arch_or_model, torch.nn.Module) else HybridModel(arch_or_model))
+    model = arch_or_model if isinstance(arch_or_model, torch.nn.Module) else HybridModel(arch_or_model)
     model = model.cuda().eval()
     x = torch.rand(batch, L, 4, device="cuda")
     with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
@@ -92,8 +92,11 @@ def simulated_genome(work, name, sizes):
     if not genome.exists():
         g, _ = simulate_genome("target", 5, sizes)
         write_fasta(g, fasta)
-        subprocess.run([sys.executable, SCRIPTS / "ingest_genome.py", "--fasta", fasta, "--species", "bench",
-                        "--out", genome], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, SCRIPTS / "ingest_genome.py", "--fasta", fasta, "--species", "bench", "--out", genome],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return fasta, genome
 
 
@@ -135,9 +138,9 @@ def main():
         def steps_for(fa, h5):
             return {
                 "genetune 1 thread": [predict(h5, "--threads", 1)],
-                "genetune 1 thread, no overlap": [predict(h5, "--threads", 1, "--no-overlap")],
+                "genetune 1 thread, no overlap": [predict(h5, "--threads", 1, "--settings", '{"overlap": false}')],
                 "genetune 2 threads": [predict(h5, "--threads", 2)],
-                "genetune 2 threads, no overlap": [predict(h5, "--threads", 2, "--no-overlap")],
+                "genetune 2 threads, no overlap": [predict(h5, "--threads", 2, "--settings", '{"overlap": false}')],
                 "AUGUSTUS --species=fly": [["augustus", "--species=fly", "--outfile=" + str(work / "aug.gff"), fa]],
             }
 
@@ -154,17 +157,23 @@ def main():
         aug, aug_marginal = per_core["AUGUSTUS --species=fly"], marginal["AUGUSTUS --species=fly"]
         for k in res:
             if k.startswith("genetune"):
-                print(f"{k} vs AUGUSTUS: {per_core[k] / aug:.1f}x the bp/s/core, marginal "
-                      f"{marginal[k] / aug_marginal:.1f}x (goal 50x)")
+                print(
+                    f"{k} vs AUGUSTUS: {per_core[k] / aug:.1f}x the bp/s/core, marginal "
+                    f"{marginal[k] / aug_marginal:.1f}x (goal 50x)"
+                )
         flops, conv = flops_per_bp(demo.arch), conv_flops_per_bp(demo.arch)
         spent = 2 * ((flops - conv) * windows_per_base(sizes) + conv * conv_bases_per_base(sizes, demo.conv_reach))
         peak = matmul_peak_gflops()
         achieved = marginal["genetune 1 thread"] * spent / 1e9
-        print(f"demo model: {flops / 1e3:.1f} kFLOPs per base per forward pass; with both strands and Helixer's "
-              f"overlap (convolutions shared by overlapping windows) {spent / 1e3:.1f} kFLOPs per genome base")
-        print(f"1 thread, marginal: {achieved:.1f} GFLOP/s of a {peak:.1f} GFLOP/s float32 GEMM peak per core "
-              f"({100 * achieved / peak:.0f}%); 50x AUGUSTUS's marginal rate would need "
-              f"{50 * aug_marginal * spent / 1e9:.1f} GFLOP/s per core")
+        print(
+            f"demo model: {flops / 1e3:.1f} kFLOPs per base per forward pass; with both strands and Helixer's "
+            f"overlap (convolutions shared by overlapping windows) {spent / 1e3:.1f} kFLOPs per genome base"
+        )
+        print(
+            f"1 thread, marginal: {achieved:.1f} GFLOP/s of a {peak:.1f} GFLOP/s float32 GEMM peak per core "
+            f"({100 * achieved / peak:.0f}%); 50x AUGUSTUS's marginal rate would need "
+            f"{50 * aug_marginal * spent / 1e9:.1f} GFLOP/s per core"
+        )
 
 
 if __name__ == "__main__":

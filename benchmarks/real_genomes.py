@@ -47,19 +47,28 @@ from genetune.evaluate.evaluate import evaluate_stages
 
 GENEML = ROOT / ".oracle-geneml-venv"
 HELIXER = ROOT / ".oracle-venv"
-REFERENCE = {"micromonas": "resources/real/micromonas/annotation.gff3",
-             "human_chr16": "resources/real/human_chr16/annotation.gtf",
-             "human_chr16_hints": "resources/real/human_chr16/annotation.gtf",
-             "human_chr16_mouse_profile": "resources/real/human_chr16/annotation.gtf",
-             "human_chr16_part_hints": "resources/real/human_chr16/annotation.gtf"}
-DATA = {"micromonas": "micromonas", "human_chr16": "human_chr16", "human_chr16_hints": "human_chr16",
-        "human_chr16_mouse_profile": "human_chr16", "human_chr16_part_hints": "human_chr16"}
+REFERENCE = {
+    "micromonas": "resources/real/micromonas/annotation.gff3",
+    "human_chr16": "resources/real/human_chr16/annotation.gtf",
+    "human_chr16_hints": "resources/real/human_chr16/annotation.gtf",
+    "human_chr16_mouse_profile": "resources/real/human_chr16/annotation.gtf",
+    "human_chr16_part_hints": "resources/real/human_chr16/annotation.gtf",
+}
+DATA = {
+    "micromonas": "micromonas",
+    "human_chr16": "human_chr16",
+    "human_chr16_hints": "human_chr16",
+    "human_chr16_mouse_profile": "human_chr16",
+    "human_chr16_part_hints": "human_chr16",
+}
 SCORED_REGION = {"human_chr16_part_hints": ("chr16", 0, 100_500)}  # scored where the reads never were
 BEFORE = {"human_chr16_mouse_profile": "mouse_chr17"}  # the related species whose profile it reuses
 # Micromonas: AUGUSTUS has no parameters
 AUGUSTUS_SPECIES = {"human_chr16": "human", "human_chr16_hints": "human", "human_chr16_part_hints": "human"}
-HINTS = {"human_chr16_hints": "resources/real/human_chr16/hints.gff",
-         "human_chr16_part_hints": "resources/real/human_chr16/hints_from_100kb.gff"}
+HINTS = {
+    "human_chr16_hints": "resources/real/human_chr16/hints.gff",
+    "human_chr16_part_hints": "resources/real/human_chr16/hints_from_100kb.gff",
+}
 AUGUSTUS_EXTRINSIC = Path("/usr/share/augustus/config/extrinsic/extrinsic.M.RM.E.W.cfg")
 LEVELS = [("gene", "gene"), ("transcript", "transcript"), ("cds_exon", "cds_exon"), ("base", "genic")]
 
@@ -80,8 +89,13 @@ def _env():
 def run_workflow(work, genome, cores):
     """Wall seconds of the whole workflow on one species config; results under work/results/<genome>."""
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile",
-                           f"config/species/{genome}.yaml"], cwd=work, env=_env(), capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", f"config/species/{genome}.yaml"],
+        cwd=work,
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode:
         raise SystemExit(f"workflow on {genome} failed:\n{proc.stderr[-4000:]}")
     return time.perf_counter() - t0
@@ -94,17 +108,48 @@ def geneml_cli(fasta, out, cores, *extra):
 def first_pass_steps(work, genome, cores):
     """genetune's ingest + import + predict + decode of the first pass, as the workflow runs them."""
     import yaml
+
     cfg = yaml.safe_load((ROOT / "config" / "species" / f"{genome}.yaml").read_text())
     py, s, d = sys.executable, SCRIPTS, work / "speed"
     d.mkdir(exist_ok=True)
     return [
-        [py, s / "ingest_genome.py", "--fasta", ROOT / cfg["genome"], "--species", genome,
-         "--subsequence-length", cfg["subsequence_length"], "--out", d / "genome.h5"],
+        [
+            py,
+            s / "ingest_genome.py",
+            "--fasta",
+            ROOT / cfg["genome"],
+            "--species",
+            genome,
+            "--subsequence-length",
+            cfg["subsequence_length"],
+            "--out",
+            d / "genome.h5",
+        ],
         [py, s / "import_model.py", "--keras", ROOT / cfg["base_model"], "--out", d / "base.pt"],
-        [py, s / "predict.py", "--genome-h5", d / "genome.h5", "--model", d / "base.pt", "--threads", cores,
-         "--out", d / "predictions.h5"],
-        [py, s / "decode.py", "--genome-h5", d / "genome.h5", "--predictions", d / "predictions.h5",
-         "--settings", json.dumps(cfg["decode"]), "--out", d / "annotation.gff3"],
+        [
+            py,
+            s / "predict.py",
+            "--genome-h5",
+            d / "genome.h5",
+            "--model",
+            d / "base.pt",
+            "--threads",
+            cores,
+            "--out",
+            d / "predictions.h5",
+        ],
+        [
+            py,
+            s / "decode.py",
+            "--genome-h5",
+            d / "genome.h5",
+            "--predictions",
+            d / "predictions.h5",
+            "--settings",
+            json.dumps(cfg["decode"]),
+            "--out",
+            d / "annotation.gff3",
+        ],
     ]
 
 
@@ -121,9 +166,18 @@ def model_alone(work, genome, cores):
     d = work / "speed"
     fasta = ROOT / "resources" / "real" / DATA[genome] / "genome.fa"
     env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(cores), "TF_NUM_INTEROP_THREADS": "1"}
-    proc = subprocess.run([GENEML / "bin" / "python", ROOT / "tests" / "geneml_oracle.py", fasta, d / "geneml.npz",
-                           ROOT / "resources" / "models" / "geneML_default.keras"], capture_output=True, text=True,
-                          env=env)
+    proc = subprocess.run(
+        [
+            GENEML / "bin" / "python",
+            ROOT / "tests" / "geneml_oracle.py",
+            fasta,
+            d / "geneml.npz",
+            ROOT / "resources" / "models" / "geneML_default.keras",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if proc.returncode:
         raise SystemExit(f"geneML oracle failed:\n{proc.stderr[-3000:]}")
     ref = np.load(d / "geneml.npz")
@@ -147,25 +201,67 @@ def helixer_keras_timing(work, cores, repeats):
     """(Helixer HybridModel.py seconds, genetune predict.py seconds) for a released-size model."""
     d = work / "helixer"
     d.mkdir(exist_ok=True)
-    oracle = subprocess.run([HELIXER / "bin" / "python", ROOT / "tests" / "keras_oracle.py", d,
-                             "released_land_plant"], capture_output=True, text=True)
+    oracle = subprocess.run(
+        [HELIXER / "bin" / "python", ROOT / "tests" / "keras_oracle.py", d, "released_land_plant"],
+        capture_output=True,
+        text=True,
+    )
     if oracle.returncode:
         raise SystemExit(f"Helixer Keras oracle failed:\n{oracle.stderr[-3000:]}")
-    subprocess.run([sys.executable, SCRIPTS / "import_model.py", "--keras", d / "released_land_plant.h5",
-                    "--out", d / "released.pt"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            SCRIPTS / "import_model.py",
+            "--keras",
+            d / "released_land_plant.h5",
+            "--out",
+            d / "released.pt",
+        ],
+        check=True,
+        capture_output=True,
+    )
     genome = work / "speed" / "genome.h5"
-    hybrid_model_py = subprocess.run([HELIXER / "bin" / "python", "-c",
-                                      "import helixer, os; print(os.path.dirname(helixer.__file__))"],
-                                     capture_output=True, text=True, check=True).stdout.strip()
-    helixer_cmd = ["taskset", "-c", f"0-{cores - 1}", HELIXER / "bin" / "python",
-                   Path(hybrid_model_py) / "prediction" / "HybridModel.py", "--load-model-path",
-                   d / "released_land_plant.h5", "--test-data", genome, "--overlap", "--val-test-batch-size", 8,
-                   "--prediction-output-path", d / "hx_predictions.h5"]
-    ours_cmd = ["taskset", "-c", f"0-{cores - 1}", sys.executable, SCRIPTS / "predict.py", "--genome-h5",
-                genome, "--model", d / "released.pt", "--threads", cores, "--out", d / "gt_predictions.h5"]
+    hybrid_model_py = subprocess.run(
+        [HELIXER / "bin" / "python", "-c", "import helixer, os; print(os.path.dirname(helixer.__file__))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    helixer_cmd = [
+        "taskset",
+        "-c",
+        f"0-{cores - 1}",
+        HELIXER / "bin" / "python",
+        Path(hybrid_model_py) / "prediction" / "HybridModel.py",
+        "--load-model-path",
+        d / "released_land_plant.h5",
+        "--test-data",
+        genome,
+        "--overlap",
+        "--val-test-batch-size",
+        8,
+        "--prediction-output-path",
+        d / "hx_predictions.h5",
+    ]
+    ours_cmd = [
+        "taskset",
+        "-c",
+        f"0-{cores - 1}",
+        sys.executable,
+        SCRIPTS / "predict.py",
+        "--genome-h5",
+        genome,
+        "--model",
+        d / "released.pt",
+        "--threads",
+        cores,
+        "--out",
+        d / "gt_predictions.h5",
+    ]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
-    theirs = statistics.median(measure(helixer_cmd, tolerate=lambda e: "PackageNotFoundError" in e, env=env)[0]
-                               for _ in range(repeats))
+    theirs = statistics.median(
+        measure(helixer_cmd, tolerate=lambda e: "PackageNotFoundError" in e, env=env)[0] for _ in range(repeats)
+    )
     ours = statistics.median(measure(ours_cmd)[0] for _ in range(repeats))
     return theirs, ours
 
@@ -178,6 +274,7 @@ def in_region(path, out, region):
 
     def inside(cols):
         return cols[0] == seqid and int(cols[3]) - 1 >= lo and int(cols[4]) <= hi
+
     if str(path).endswith(".gtf"):
         spans = {}
         for ln in lines:
@@ -186,8 +283,16 @@ def in_region(path, out, region):
                 tid = cols[8].split('transcript_id "')[1].split('"')[0]
                 spans.setdefault(tid, []).append(inside(cols))
         keep = {t for t, flags in spans.items() if all(flags)}
-        kept = [ln for ln in lines if ln.startswith("#") or (len(ln.split("\t")) == 9 and 'transcript_id "' in ln
-                and ln.split('transcript_id "')[1].split('"')[0] in keep)]
+        kept = [
+            ln
+            for ln in lines
+            if ln.startswith("#")
+            or (
+                len(ln.split("\t")) == 9
+                and 'transcript_id "' in ln
+                and ln.split('transcript_id "')[1].split('"')[0] in keep
+            )
+        ]
     else:
         kept, keep = [], True
         for ln in lines:
@@ -207,6 +312,7 @@ def coding_share(gff3, genome_h5, model):
     """Share of the annotation's genes that PSAURON calls protein-coding."""
     from genetune.deliver.protein_score import coding_count
     from genetune.io.gff import read_gff3
+
     coding, scored = coding_count(model, genome_h5, [t for t in read_gff3(gff3) if t.cds])
     return coding / scored if scored else float("nan")
 
@@ -255,8 +361,11 @@ def main():
     p.add_argument("--skip-speed", action="store_true", help="accuracy only (no timing runs)")
     p.add_argument("--keep", type=Path)
     a = p.parse_args()
-    missing = [str(x) for x in (ROOT / "resources" / "models" / "geneML_default.keras",
-                                *(ROOT / REFERENCE[g] for g in a.genomes)) if not Path(x).exists()]
+    missing = [
+        str(x)
+        for x in (ROOT / "resources" / "models" / "geneML_default.keras", *(ROOT / REFERENCE[g] for g in a.genomes))
+        if not Path(x).exists()
+    ]
     if missing:
         raise SystemExit(f"missing: {', '.join(missing)}\nrun `python workflow/scripts/fetch_real_data.py`")
     with_geneml = (GENEML / "bin" / "geneml").exists()
@@ -274,15 +383,22 @@ def main():
             wall = run_workflow(work, genome, a.cores)
             annotations, cli_walls = {}, {}
             if with_geneml:
-                gml = {"geneML CLI (defaults)": work / f"{genome}_geneml.gff3",
-                       "geneML CLI (--max-transcripts 1)": work / f"{genome}_geneml_mt1.gff3"}
+                gml = {
+                    "geneML CLI (defaults)": work / f"{genome}_geneml.gff3",
+                    "geneML CLI (--max-transcripts 1)": work / f"{genome}_geneml_mt1.gff3",
+                }
                 annotations.update(gml)
                 repeats = 1 if a.skip_speed else a.repeats
                 cli_walls = {  # the defaults timed --repeats times; one transcript per gene run once, for accuracy
-                    "geneML CLI (defaults)": [measure(geneml_cli(fasta, gml["geneML CLI (defaults)"], a.cores))
-                                              for _ in range(repeats)],
-                    "geneML CLI (--max-transcripts 1)": [measure(geneml_cli(
-                        fasta, gml["geneML CLI (--max-transcripts 1)"], a.cores, "--max-transcripts", 1))]}
+                    "geneML CLI (defaults)": [
+                        measure(geneml_cli(fasta, gml["geneML CLI (defaults)"], a.cores)) for _ in range(repeats)
+                    ],
+                    "geneML CLI (--max-transcripts 1)": [
+                        measure(
+                            geneml_cli(fasta, gml["geneML CLI (--max-transcripts 1)"], a.cores, "--max-transcripts", 1)
+                        )
+                    ],
+                }
             if with_augustus and genome in AUGUSTUS_SPECIES:
                 hints = ROOT / HINTS[genome] if genome in HINTS else None
                 name = f"AUGUSTUS {AUGUSTUS_SPECIES[genome]}" + (" + hints" if hints else "")
@@ -298,20 +414,28 @@ def main():
                 region = SCORED_REGION[genome]
                 where = f", on {region[0]}:{region[1] + 1}-{region[2]} only"
                 reference = in_region(reference, work / f"{genome}_reference{reference.suffix}", region)
-                annotations = {k: in_region(v, work / f"{genome}_{k.replace(' ', '_')}.gff3", region)
-                               for k, v in annotations.items()}
+                annotations = {
+                    k: in_region(v, work / f"{genome}_{k.replace(' ', '_')}.gff3", region)
+                    for k, v in annotations.items()
+                }
             table = scores(reference, annotations, res / "genome.h5")
             psauron = None
             if PSAURON_WEIGHTS.exists():
                 from genetune.deliver.protein_score import load
+
                 psauron = load(PSAURON_WEIGHTS)
-            print(f"\n{genome}: accuracy against {REFERENCE[genome]} (genetune's evaluator{where}; PSAURON: "
-                  "share of the genes it calls protein-coding)")
+            print(
+                f"\n{genome}: accuracy against {REFERENCE[genome]} (genetune's evaluator{where}; PSAURON: "
+                "share of the genes it calls protein-coding)"
+            )
             print(f"{'':<40}{'gene F1':>9}{'transcr.':>9}{'CDS-exon':>9}{'base':>7}{'genes':>7}{'PSAURON':>9}")
             for label, (f1, n, _) in table.items():
                 share = coding_share(annotations[label], res / "genome.h5", psauron) if psauron else float("nan")
-                print(f"{label:<40}" + "".join(f"{f1[lvl]:>9.3f}" for lvl in LEVELS[:3])
-                      + f"{f1[LEVELS[3]]:>7.3f}{n:>7}{share:>9.3f}")
+                print(
+                    f"{label:<40}"
+                    + "".join(f"{f1[lvl]:>9.3f}" for lvl in LEVELS[:3])
+                    + f"{f1[LEVELS[3]]:>7.3f}{n:>7}{share:>9.3f}"
+                )
             print_taxonomy(genome, table)
             rounds_tsv = (res / "final" / "rounds.tsv").read_text()
             print(f"\n{genome}: the final check (results/{genome}/final/rounds.tsv)\n{rounds_tsv}")
@@ -328,22 +452,31 @@ def main():
             med = [statistics.median(run[i][0] for run in ours) for i in range(len(stages))]
             rss = max(m for run in ours for _, m in run)
             total = sum(med)
-            print(f"\n{genome}: speed on {a.cores} cores, medians of {a.repeats} (whole workflow incl. fine-tuning: "
-                  f"{wall:.0f} s)")
+            print(
+                f"\n{genome}: speed on {a.cores} cores, medians of {a.repeats} (whole workflow incl. fine-tuning: "
+                f"{wall:.0f} s)"
+            )
             for label, runs in cli_walls.items():
                 w = statistics.median(x for x, _ in runs)
                 print(f"{label:<40}{w:>8.1f} s {max(m for _, m in runs):>7.0f} MiB")
-            print(f"{'genetune ingest+import+predict+decode':<40}{total:>8.1f} s {rss:>7.0f} MiB  ("
-                  + ", ".join(f"{s} {t:.1f}" for s, t in zip(stages, med)) + ")")
+            print(
+                f"{'genetune ingest+import+predict+decode':<40}{total:>8.1f} s {rss:>7.0f} MiB  ("
+                + ", ".join(f"{s} {t:.1f}" for s, t in zip(stages, med))
+                + ")"
+            )
             base_cli = statistics.median(x for x, _ in cli_walls["geneML CLI (defaults)"])
             print(f"end to end: genetune {base_cli / total:.1f}x faster than geneML's CLI (goal >= 3x)")
             tf_s, torch_s, diff = model_alone(work, genome, a.cores)
-            print(f"model alone, both strands: geneML/TensorFlow {tf_s:.1f} s, genetune/torch {torch_s:.1f} s: "
-                  f"{tf_s / torch_s:.1f}x; max abs diff of the 7 outputs {diff:.1e}")
+            print(
+                f"model alone, both strands: geneML/TensorFlow {tf_s:.1f} s, genetune/torch {torch_s:.1f} s: "
+                f"{tf_s / torch_s:.1f}x; max abs diff of the 7 outputs {diff:.1e}"
+            )
         if not a.skip_helixer and not a.skip_speed:
             theirs, ours = helixer_keras_timing(work, a.cores, a.repeats)
-            print(f"\nreleased-size HybridModel on {a.genomes[-1]} (both strands, overlap, {a.cores} cores): Helixer "
-                  f"HybridModel.py {theirs:.1f} s, genetune predict.py {ours:.1f} s: {theirs / ours:.1f}x")
+            print(
+                f"\nreleased-size HybridModel on {a.genomes[-1]} (both strands, overlap, {a.cores} cores): Helixer "
+                f"HybridModel.py {theirs:.1f} s, genetune predict.py {ours:.1f} s: {theirs / ours:.1f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -21,10 +21,12 @@ TIMED = ("wall_s", "seconds", "elapsed", "time")  # columns and attributes that 
 def _h5_items(path):
     out = {}
     with h5py.File(path, "r") as f:
+
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset):
                 out[name] = obj[()]
             out.update({f"{name}@{k}": v for k, v in obj.attrs.items() if not any(t in k for t in TIMED)})
+
         f.visititems(visit)
         out.update({f"/@{k}": v for k, v in f.attrs.items() if not any(t in k for t in TIMED)})
     return out
@@ -53,8 +55,16 @@ def _pt_items(path):
             yield prefix, obj.detach().cpu().numpy()
         else:
             yield prefix, obj
-    return {k: v for k, v in flatten(torch.load(path, map_location="cpu", weights_only=False))
-            if not any(t in k for t in TIMED)}
+
+    return {
+        k: v
+        for k, v in flatten(torch.load(path, map_location="cpu", weights_only=False))
+        if not any(t in k for t in TIMED)
+    }
+
+
+def _different_keys(ia, ib):
+    return sorted(k for k in ia.keys() | ib.keys() if k not in ia or k not in ib or not _same_value(ia[k], ib[k]))
 
 
 def differences(a: Path, b: Path):
@@ -66,16 +76,11 @@ def differences(a: Path, b: Path):
         pa, pb = a / rel, b / rel
         if rel.suffix == ".log" or "benchmark" in rel.parts:
             continue
-        if rel.suffix == ".h5":
-            ia, ib = _h5_items(pa), _h5_items(pb)
-            bad = sorted(k for k in ia.keys() | ib.keys() if k not in ia or k not in ib or not _same_value(ia[k], ib[k]))
+        if rel.suffix in (".h5", ".pt"):
+            items = _h5_items if rel.suffix == ".h5" else _pt_items
+            bad = _different_keys(items(pa), items(pb))
             if bad:
-                yield f"{rel}: {len(bad)} datasets or attributes differ, first {bad[:3]}"
-        elif rel.suffix == ".pt":
-            ia, ib = _pt_items(pa), _pt_items(pb)
-            bad = sorted(k for k in ia.keys() | ib.keys() if k not in ia or k not in ib or not _same_value(ia[k], ib[k]))
-            if bad:
-                yield f"{rel}: {len(bad)} entries differ, first {bad[:3]}"
+                yield f"{rel}: {len(bad)} datasets, entries or attributes differ, first {bad[:3]}"
         elif pa.read_bytes() != pb.read_bytes():
             yield f"{rel}: bytes differ"
 

@@ -13,19 +13,37 @@ from genetune.models.import_geneml import STEM_COLUMNS
 
 
 def _tensor(name, channels):
-    return {"class_name": "__keras_tensor__", "config": {"shape": [None, None, channels], "dtype": "float32",
-                                                          "keras_history": [name, 0, 0]}}
+    return {
+        "class_name": "__keras_tensor__",
+        "config": {"shape": [None, None, channels], "dtype": "float32", "keras_history": [name, 0, 0]},
+    }
 
 
 def _layer(kind, name, inputs, channels=32, **config):
     args = [[_tensor(i, channels) for i in inputs]] if kind == "Add" else [_tensor(i, channels) for i in inputs]
-    return {"module": "keras.layers", "class_name": kind, "name": name, "config": {"name": name, **config},
-            "inbound_nodes": [{"args": args, "kwargs": {}}] if inputs else []}
+    return {
+        "module": "keras.layers",
+        "class_name": kind,
+        "name": name,
+        "config": {"name": name, **config},
+        "inbound_nodes": [{"args": args, "kwargs": {}}] if inputs else [],
+    }
 
 
 def _conv(name, inp, filters, k, d=1, activation="linear", channels=32):
-    return _layer("Conv1D", name, [inp], channels, filters=filters, kernel_size=[k], strides=[1],
-                  padding="same" if k > 1 else "valid", dilation_rate=[d], activation=activation, use_bias=True)
+    return _layer(
+        "Conv1D",
+        name,
+        [inp],
+        channels,
+        filters=filters,
+        kernel_size=[k],
+        strides=[1],
+        padding="same" if k > 1 else "valid",
+        dilation_rate=[d],
+        activation=activation,
+        use_bias=True,
+    )
 
 
 def write_keras3_like(model, path, rename=None):
@@ -58,8 +76,9 @@ def write_keras3_like(model, path, rename=None):
         x = stream
         for j in (1, 2):
             bn, act, conv = name("bn"), name("act"), name("conv")
-            layers.append(_layer("BatchNormalization", bn, [x], axis=-1, epsilon=0.001, momentum=0.99,
-                                 center=True, scale=True))
+            layers.append(
+                _layer("BatchNormalization", bn, [x], axis=-1, epsilon=0.001, momentum=0.99, center=True, scale=True)
+            )
             weights[bn] = [sd[f"units.{i}.norm{j}.{v}"] for v in ("weight", "bias", "running_mean", "running_var")]
             layers.append(_layer("Activation", act, [bn], activation="relu"))
             layers.append(_conv(conv, act, c, k, d))
@@ -88,9 +107,16 @@ def write_keras3_like(model, path, rename=None):
         for lay in layers:
             if lay["name"] == role:
                 lay["class_name"] = kind
-    config = {"module": "keras.src.models.functional", "class_name": "Functional",
-              "config": {"name": "functional", "layers": layers, "input_layers": [["input_layer", 0, 0]],
-                         "output_layers": [[head, 0, 0]]}}
+    config = {
+        "module": "keras.src.models.functional",
+        "class_name": "Functional",
+        "config": {
+            "name": "functional",
+            "layers": layers,
+            "input_layers": [["input_layer", 0, 0]],
+            "output_layers": [[head, 0, 0]],
+        },
+    }
     # Keras 3 saving_lib: weight groups named by class in snake case, counted in layer-list order
     counts, paths = {}, {}
     for lay in layers:

@@ -22,17 +22,56 @@ from helixer.prediction.HybridModel import HybridModel  # noqa: E402
 
 # name -> (Helixer CLI args, predict_phase, coverage_count, post_coverage_hidden_layer, coverage norm)
 CONFIGS = {
-    "phase_1conv_1lstm": (["--cnn-layers", "1", "--lstm-layers", "1", "--units", "16", "--filter-depth", "16",
-                           "--kernel-size", "26"], True, 0, False, None),
-    "nophase_2conv_2lstm_dropout": (["--cnn-layers", "2", "--lstm-layers", "2", "--units", "12", "--filter-depth",
-                                     "8", "--kernel-size", "9", "--dropout1", "0.2", "--dropout2", "0.3"],
-                                    False, 0, False, None),
-    "coverage2_phase": (["--cnn-layers", "2", "--lstm-layers", "1", "--units", "16", "--filter-depth", "16",
-                         "--kernel-size", "10"], True, 2, False, None),
-    "coverage1_hidden_3lstm_log": (["--cnn-layers", "3", "--lstm-layers", "3", "--units", "10", "--filter-depth",
-                                    "12", "--kernel-size", "6"], True, 1, True, "log"),
-    "released_land_plant": (["--cnn-layers", "4", "--lstm-layers", "3", "--units", "128", "--filter-depth", "96",
-                             "--kernel-size", "10"], True, 0, False, None),
+    "phase_1conv_1lstm": (
+        ["--cnn-layers", "1", "--lstm-layers", "1", "--units", "16", "--filter-depth", "16", "--kernel-size", "26"],
+        True,
+        0,
+        False,
+        None,
+    ),
+    "nophase_2conv_2lstm_dropout": (
+        [
+            "--cnn-layers",
+            "2",
+            "--lstm-layers",
+            "2",
+            "--units",
+            "12",
+            "--filter-depth",
+            "8",
+            "--kernel-size",
+            "9",
+            "--dropout1",
+            "0.2",
+            "--dropout2",
+            "0.3",
+        ],
+        False,
+        0,
+        False,
+        None,
+    ),
+    "coverage2_phase": (
+        ["--cnn-layers", "2", "--lstm-layers", "1", "--units", "16", "--filter-depth", "16", "--kernel-size", "10"],
+        True,
+        2,
+        False,
+        None,
+    ),
+    "coverage1_hidden_3lstm_log": (
+        ["--cnn-layers", "3", "--lstm-layers", "3", "--units", "10", "--filter-depth", "12", "--kernel-size", "6"],
+        True,
+        1,
+        True,
+        "log",
+    ),
+    "released_land_plant": (
+        ["--cnn-layers", "4", "--lstm-layers", "3", "--units", "128", "--filter-depth", "96", "--kernel-size", "10"],
+        True,
+        0,
+        False,
+        None,
+    ),
 }
 L = 1800  # 200 steps of 9 bp
 
@@ -50,9 +89,10 @@ def one_hot(seq):
 
 def real_sequence():
     import helixer
+
     fa = Path(helixer.__file__).parent / "testdata" / "mini_test_data.fa"
     seq = "".join(line.strip() for line in fa.read_text().splitlines()[1:] if not line.startswith(">"))
-    return np.stack([one_hot(seq[k * L: (k + 1) * L]) for k in (3, 7)])
+    return np.stack([one_hot(seq[k * L : (k + 1) * L]) for k in (3, 7)])
 
 
 def cov_norm(x, method):

@@ -65,12 +65,20 @@ def files(tiny_species, tmp_path_factory):
     write("past_end.gff3", f"##gff-version 3\n{sid}\tt\tgene\t1\t99999999\t.\t+\t.\tID=g\n")
     write("orphan_cds.gff3", f"##gff-version 3\n{sid}\tt\tCDS\t1\t30\t.\t+\t0\tID=c\n")
     write("parent.gff3", f"##gff-version 3\n{sid}\tt\tCDS\t1\t30\t.\t+\t0\tParent=nobody\n")
-    write("phase.gff3", f"##gff-version 3\n{sid}\tt\tmRNA\t1\t30\t.\t+\t.\tID=m\n"
-                        f"{sid}\tt\tCDS\t1\t30\t.\t+\t.\tParent=m\n")
-    write("overlap.gff3", f"##gff-version 3\n{sid}\tt\tmRNA\t1\t90\t.\t+\t.\tID=m\n"
-                          f"{sid}\tt\texon\t1\t50\t.\t+\t.\tParent=m\n{sid}\tt\texon\t40\t90\t.\t+\t.\tParent=m\n")
-    write("outside.gff3", f"##gff-version 3\n{sid}\tt\tmRNA\t1\t90\t.\t+\t.\tID=m\n"
-                          f"{sid}\tt\texon\t1\t30\t.\t+\t.\tParent=m\n{sid}\tt\tCDS\t40\t60\t.\t+\t0\tParent=m\n")
+    write(
+        "phase.gff3",
+        f"##gff-version 3\n{sid}\tt\tmRNA\t1\t30\t.\t+\t.\tID=m\n{sid}\tt\tCDS\t1\t30\t.\t+\t.\tParent=m\n",
+    )
+    write(
+        "overlap.gff3",
+        f"##gff-version 3\n{sid}\tt\tmRNA\t1\t90\t.\t+\t.\tID=m\n"
+        f"{sid}\tt\texon\t1\t50\t.\t+\t.\tParent=m\n{sid}\tt\texon\t40\t90\t.\t+\t.\tParent=m\n",
+    )
+    write(
+        "outside.gff3",
+        f"##gff-version 3\n{sid}\tt\tmRNA\t1\t90\t.\t+\t.\tID=m\n"
+        f"{sid}\tt\texon\t1\t30\t.\t+\t.\tParent=m\n{sid}\tt\tCDS\t40\t60\t.\t+\t0\tParent=m\n",
+    )
     write("no_genes.gff3", "##gff-version 3\n")
     write("attrs.gff3", f"##gff-version 3\n{sid}\tt\tgene\t1\t10\t.\t+\t.\tID=g;;=;%\n")
     write("no_tid.gtf", f'{sid}\tt\tCDS\t1\t30\t.\t+\t0\tgene_id "g";\n')
@@ -128,6 +136,7 @@ def files(tiny_species, tmp_path_factory):
     write("truncated.pt", pt[: len(pt) // 2], "wb")
     write("text.keras", "not keras")
     import zipfile
+
     with zipfile.ZipFile(f / "empty.keras", "w") as z:
         z.writestr("metadata.json", "{}")
     w["empty.keras"] = f / "empty.keras"
@@ -138,8 +147,16 @@ def files(tiny_species, tmp_path_factory):
         ro.mkdir()
         os.chmod(ro, 0o500)
     w["readonly"] = ro
-    return {"d": d, "f": f, **w, "genome.h5": d / "genome.h5", "labels.h5": d / "labels.h5",
-            "genome.fa": genome, "gff3": d / "annotation.gff3", "bam": d / "rnaseq.bam"}
+    return {
+        "d": d,
+        "f": f,
+        **w,
+        "genome.h5": d / "genome.h5",
+        "labels.h5": d / "labels.h5",
+        "genome.fa": genome,
+        "gff3": d / "annotation.gff3",
+        "bam": d / "rnaseq.bam",
+    }
 
 
 def _args(spec, files, out):
@@ -148,12 +165,13 @@ def _args(spec, files, out):
             stage, _, rest = a.partition("=")
             return f"{stage}={one(rest)}"
         if a.startswith(OUT):
-            return str(out) + a[len(OUT):]
+            return str(out) + a[len(OUT) :]
         if a.startswith("@"):
             name, _, rest = a[1:].partition("/")
             base = files.get(name, files["f"] / name)
             return str(base / rest) if rest else str(base)
         return a
+
     return [one(a) for a in spec]
 
 
@@ -165,8 +183,18 @@ S["predict"] = ["--genome-h5", "@genome.h5", "--model", "@model.pt", "--out", OU
 S["decode"] = ["--genome-h5", "@genome.h5", "--predictions", "@pred.h5", "--out", OUT]
 S["select_confident"] = ["--labels-h5", "@labels.h5", "--predictions", "@pred.h5", "--gff3", "@gff3", "--out", OUT]
 S["split_train_val"] = ["--labels-h5", "@labels.h5", "--out-train", OUT, "--out-val", OUT + "2"]
-S["finetune"] = ["--train-h5", "@labels.h5", "--val-h5", "@labels.h5", "--base-model", "@model.pt",
-                 "--settings", '{"epochs": 1}', "--out-dir", OUT]
+S["finetune"] = [
+    "--train-h5",
+    "@labels.h5",
+    "--val-h5",
+    "@labels.h5",
+    "--base-model",
+    "@model.pt",
+    "--settings",
+    '{"epochs": 1}',
+    "--out-dir",
+    OUT,
+]
 S["evaluate"] = ["--reference", "@gff3", "--genome-h5", "@genome.h5", "--prediction", "@gff3", "--out", OUT]
 S["import_model"] = ["--keras", "@text.keras", "--out", OUT]
 
@@ -177,7 +205,7 @@ def case(script, replace, expect, extra=()):
     for key, value in replace.items():
         i = args.index(key)
         if value is None:
-            del args[i: i + 2]
+            del args[i : i + 2]
         else:
             args[i + 1] = value
     return pytest.param(script, args + list(extra), expect, id=f"{script}:{expect}")
@@ -234,7 +262,7 @@ CASES = [
     case("predict", {"--genome-h5": "@not_h5.h5"}, "not_h5.h5"),
     case("predict", {"--genome-h5": "@truncated.h5"}, "truncated.h5"),
     case("predict", {"--genome-h5": "@no_x.h5"}, "no_x.h5"),
-    case("predict", {}, "--batch-size", extra=["--batch-size", "-3"]),
+    case("predict", {}, "predict.batch_size: -3 must be >= 1", extra=["--settings", '{"batch_size": -3}']),
     case("decode", {"--predictions": "@other.h5"}, "do not match"),
     case("decode", {"--predictions": "@labels.h5"}, "no predictions"),
     case("decode", {"--predictions": "@truncated.h5"}, "truncated.h5"),
@@ -267,14 +295,15 @@ CASES = [
     case("decode", {}, "decode.min_intron: -5 must be >= 4", extra=["--settings", '{"min_intron": -5}']),
     case("select_confident", {}, "select.keep_fraction: 0 must be > 0", extra=["--settings", '{"keep_fraction": 0}']),
     case("select_confident", {}, "select.strata: 0 must be >= 1", extra=["--settings", '{"strata": 0}']),
-    case("split_train_val", {}, "--val-fraction", extra=["--val-fraction", "1"]),
-    case("split_train_val", {}, "--val-fraction", extra=["--val-fraction", "0"]),
+    case("split_train_val", {}, "split.val_fraction: 1 must be < 1", extra=["--settings", '{"val_fraction": 1}']),
+    case("split_train_val", {}, "split.val_fraction: 0 must be > 0", extra=["--settings", '{"val_fraction": 0}']),
 ]
 
 
 @pytest.mark.parametrize("script,args,expect", CASES)
-def test_bad_input_is_one_line_exit_1_no_traceback_nothing_left(script, args, expect, files, tmp_path, capsys,
-                                                                 monkeypatch):
+def test_bad_input_is_one_line_exit_1_no_traceback_nothing_left(
+    script, args, expect, files, tmp_path, capsys, monkeypatch
+):
     out = tmp_path / "out" / "result"
     argv = [str(SCRIPTS / f"{script}.py"), *_args(args, files, out)]
     monkeypatch.setattr(sys, "argv", argv)

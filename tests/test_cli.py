@@ -26,8 +26,9 @@ ALLOCATE_IN_A_THREAD = textwrap.dedent("""
 def test_freed_batch_memory_is_reused_not_faulted_in_again():
     faults = {}
     for mode in ("default", "keep"):
-        out = subprocess.run([sys.executable, "-c", ALLOCATE_IN_A_THREAD, mode], check=True, capture_output=True,
-                             text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", ALLOCATE_IN_A_THREAD, mode], check=True, capture_output=True, text=True
+        )
         faults[mode] = int(out.stdout)
     one_batch = 8 * 768  # 4 KiB pages
     assert faults["keep"] < 2 * one_batch  # faulted in once, then reused

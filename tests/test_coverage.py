@@ -29,6 +29,7 @@ def _bam(path, reads, contigs=(("s", 100),), sort=True):
 
 def _split(cigar):
     import re
+
     parts = re.findall(r"(\d+)([MIDNSHP=X])", cigar)
     return [p[0] for p in parts], [p[1] for p in parts]
 
@@ -114,7 +115,7 @@ def _reference_counts(bam_path, seq_lengths, strandedness, min_mapq=0, skip_dupl
             arr, pos = out[read.reference_name], read.reference_start
             for op, n in read.cigartuples:
                 if op in (0, 7, 8, 2, 3):
-                    arr[(2 if op in (2, 3) else 0) + minus, pos: pos + n] += 1
+                    arr[(2 if op in (2, 3) else 0) + minus, pos : pos + n] += 1
                     pos += n
     return out
 
@@ -221,10 +222,14 @@ def test_truncated_bam_is_an_error(genome, tmp_path):
     assert not (tmp_path / "c.h5").exists()
 
 
-@pytest.mark.parametrize("declared, verdict", [
-    ("reverse", "ok"),
-    ("forward", "declared 'forward' but the reads look 'reverse'"),
-    ("unstranded", "declared 'unstranded' but the reads look 'reverse'")])
+@pytest.mark.parametrize(
+    "declared, verdict",
+    [
+        ("reverse", "ok"),
+        ("forward", "declared 'forward' but the reads look 'reverse'"),
+        ("unstranded", "declared 'unstranded' but the reads look 'reverse'"),
+    ],
+)
 def test_strandedness_check_reads_intron_motifs(tiny_species, tmp_path, caplog, declared, verdict):
     """The simulated library is dUTP: intron motifs (GT-AG on the transcript strand) say so."""
     d = tiny_species["dir"]

@@ -58,7 +58,7 @@ def test_decoder_never_reads_through_an_in_frame_stop():
     n = len(seq)
     probs = np.full((n, 4), 0.01, np.float32)
     probs[:, 0] = 0.97
-    probs[4:n - 4] = [0.01, 0.01, 0.97, 0.01]  # the network claims one long CDS
+    probs[4 : n - 4] = [0.01, 0.01, 0.97, 0.01]  # the network claims one long CDS
     phase = np.full((n, 4), 0.25, np.float32)
     path = decode_strand(codes, probs, phase, Scorer.build(DecodeConfig(min_cds_length=6, gene_penalty=0.0)))
     genes = genes_from_path(path, 6)
@@ -78,11 +78,13 @@ def test_start_codon_is_never_split_by_an_intron():
     n = len(seq)
     probs = np.tile(np.float32([0.97, 0.01, 0.01, 0.01]), (n, 1))
     probs[5:7] = [0.01, 0.01, 0.97, 0.01]
-    probs[7:7 + len(intron)] = [0.01, 0.01, 0.01, 0.97]
-    probs[7 + len(intron): n - 5] = [0.01, 0.01, 0.97, 0.01]
+    probs[7 : 7 + len(intron)] = [0.01, 0.01, 0.01, 0.97]
+    probs[7 + len(intron) : n - 5] = [0.01, 0.01, 0.97, 0.01]
     cfg = DecodeConfig(min_cds_length=6, gene_penalty=0.0, min_intron=20)
-    genes = genes_from_path(decode_strand(codes, probs, np.full((n, 4), 0.25, np.float32), Scorer.build(cfg)),
-                            cfg.min_cds_length)
+    genes = genes_from_path(
+        decode_strand(codes, probs, np.full((n, 4), 0.25, np.float32), Scorer.build(cfg)), cfg.min_cds_length
+    )
+    assert genes
     for g in genes:
         cds = "".join(seq[s:e] for s, e in g.cds)
         assert g.partial5 or cds.startswith("ATG")
@@ -96,18 +98,17 @@ def test_rnaseq_hints_recover_an_intron_the_network_missed():
     n = len(seq)
     a, b = 14, 14 + len(intron)
     probs = np.tile(np.float32([0.05, 0.05, 0.85, 0.05]), (n, 1))
-    probs[:5] = probs[n - 5:] = [0.97, 0.01, 0.01, 0.01]
+    probs[:5] = probs[n - 5 :] = [0.97, 0.01, 0.01, 0.01]
     probs[a:b] = [0.6, 0.05, 0.3, 0.05]  # the network calls the intron intergenic-ish
     phase = np.full((n, 4), 0.25, np.float32)
     cov, spl = np.zeros(n), np.zeros(n)
-    cov[5:a] = cov[b:n - 5] = 20
+    cov[5:a] = cov[b : n - 5] = 20
     spl[a:b] = 20
     cfg = DecodeConfig(min_cds_length=6, min_intron=20, gene_penalty=0.0)
     without = genes_from_path(decode_strand(codes, probs, phase, Scorer.build(cfg)), cfg.min_cds_length)
     assert not any(len(g.cds) == 2 for g in without)
     hinted = DecodeConfig(**{**cfg.__dict__, "rnaseq_hint_weight": 3.0})
-    (gene,) = genes_from_path(decode_strand(codes, probs, phase, Scorer.build(hinted), cov, spl),
-                              hinted.min_cds_length)
+    (gene,) = genes_from_path(decode_strand(codes, probs, phase, Scorer.build(hinted), cov, spl), hinted.min_cds_length)
     assert gene.cds == [(5, a), (b, n - 5)]
 
 
@@ -118,6 +119,7 @@ def _reader(p_ig, depth=None):
 @pytest.mark.parametrize("block", [100_000, 997])  # whole strand at once, and runs across blocks
 def test_strands_are_decoded_in_pieces_around_long_confident_intergenic_runs(block):
     from genetune.decode.regions import quiet_pieces
+
     p_ig = np.full(20000, 0.999)
     p_ig[3000:6000] = 0.1  # a gene
     p_ig[9000:9500] = 0.5  # short uncertain stretch: the run 6000..9000 is still long
@@ -135,17 +137,18 @@ def test_strands_are_decoded_in_pieces_around_long_confident_intergenic_runs(blo
 def _helixerpost_regions_by_definition(p_ig, window, edge, peak):
     """HelixerPost's window scan written out base by base, as window.rs does it."""
     from genetune.decode.regions import genic_units
+
     units = genic_units(p_ig)
     edge_u = int(np.float32(edge) * np.float32(1e6) * np.float32(window))
     peak_u = int(np.float32(peak) * np.float32(1e6) * np.float32(window))
     n, p, out = len(p_ig), 0, []
     while p + window <= n:
-        if units[p:p + window].sum() < edge_u:
+        if units[p : p + window].sum() < edge_u:
             p += 1
             continue
         start, best = p, 0
-        while p + window <= n and units[p:p + window].sum() >= edge_u:
-            best = max(best, units[p:p + window].sum())
+        while p + window <= n and units[p : p + window].sum() >= edge_u:
+            best = max(best, units[p : p + window].sum())
             p += 1
         end = p + window - 1 if p + window <= n else n
         if best > peak_u:
@@ -156,10 +159,10 @@ def _helixerpost_regions_by_definition(p_ig, window, edge, peak):
 @pytest.mark.parametrize("block", [100_000, 333])
 def test_helixerpost_regions_follow_its_window_scan(block):
     from genetune.decode.regions import helixerpost_regions
+
     rng = np.random.default_rng(2)
     p_ig = np.ones(6000, np.float32)
-    for a, b, level in ((200, 900, 0.05), (1500, 1600, 0.85), (2500, 3400, 0.3), (5800, 6000, 0.01),
-                        (4000, 4060, 0.0)):
+    for a, b, level in ((200, 900, 0.05), (1500, 1600, 0.85), (2500, 3400, 0.3), (5800, 6000, 0.01), (4000, 4060, 0.0)):
         p_ig[a:b] = level
     p_ig = np.clip(p_ig + rng.normal(0, 0.02, len(p_ig)), 0, 1).astype(np.float16)
     expected = _helixerpost_regions_by_definition(p_ig, 100, 0.1, 0.8)
@@ -232,7 +235,7 @@ def _donor_choice_case():
     """Exon 1 from the ATG at 20 ends at 58 (donor GT at 59); a GT six bases earlier keeps the frame
     too. The class probabilities call those six bases intron (0.6 against 0.35), the boundary
     probabilities put the donor on base 58."""
-    seq = ("C" * 20 + "ATG" + "AAA" * 10 + "GTAAGA" + "GT" + "C" * 36 + "AG" + "AAA" * 5 + "TAA" + "C" * 20)
+    seq = "C" * 20 + "ATG" + "AAA" * 10 + "GTAAGA" + "GT" + "C" * 36 + "AG" + "AAA" * 5 + "TAA" + "C" * 20
     n = len(seq)
     probs = np.tile(np.array([0.95, 0.01, 0.02, 0.02], np.float32), (n, 1))
     probs[20:53] = [0.04, 0.01, 0.9, 0.05]
@@ -251,18 +254,21 @@ def test_boundary_probabilities_put_the_exon_edge_where_the_classes_alone_miss_i
     phase = np.full((len(codes), 4), 0.25, np.float32)
     cfg = DecodeConfig(min_cds_length=6, gene_penalty=0.0, phase_weight=0.0, boundary_weight=1.0)
     alone = genes_from_path(decode_strand(codes, probs, phase, Scorer.build(cfg)), cfg.min_cds_length)
-    with_boundaries = genes_from_path(decode_strand(codes, probs, phase, Scorer.build(cfg), boundary=boundary),
-                                      cfg.min_cds_length)
+    with_boundaries = genes_from_path(
+        decode_strand(codes, probs, phase, Scorer.build(cfg), boundary=boundary), cfg.min_cds_length
+    )
     assert alone[0].cds == [(20, 53), (99, 117)]  # intron opened at the first GT: wrong
     assert with_boundaries[0].cds == [(20, 59), (99, 117)]
     off = DecodeConfig(min_cds_length=6, gene_penalty=0.0, phase_weight=0.0, boundary_weight=0.0)
-    genes_off = genes_from_path(decode_strand(codes, probs, phase, Scorer.build(off), boundary=boundary),
-                                off.min_cds_length)
+    genes_off = genes_from_path(
+        decode_strand(codes, probs, phase, Scorer.build(off), boundary=boundary), off.min_cds_length
+    )
     assert genes_off[0].cds == alone[0].cds
 
 
 def test_gene_score_rewards_agreement_and_confident_boundaries():
     from genetune.decode.genes import gene_score
+
     codes, probs, boundary = _donor_choice_case()
     phase = np.full((len(codes), 4), 0.25, np.float32)
     cfg = DecodeConfig(min_cds_length=6, gene_penalty=0.0, phase_weight=0.0)
@@ -279,6 +285,7 @@ def test_gene_score_rewards_agreement_and_confident_boundaries():
 def test_of_genes_overlapping_on_opposite_strands_the_better_scored_stays():
     from genetune.decode.genes import resolve_opposite_strand_overlaps
     from genetune.io.gff import Transcript
+
     a = Transcript("s", "+", [(100, 400)], [(100, 400)], score=0.9)
     b = Transcript("s", "-", [(300, 700)], [(300, 700)], score=0.5)  # overlaps a on the other strand
     c = Transcript("s", "-", [(800, 900)], [(800, 900)], score=0.2)
@@ -290,6 +297,7 @@ def test_scattered_decoding_gathers_into_the_bytes_one_run_writes(tiny_species, 
     """Pieces are consecutive groups of whole sequences; their GFF3 bodies in piece order with the
     first piece's header are the unscattered file, byte for byte."""
     from genetune.io.gather import gather_gff3
+
     d = tiny_species["dir"]
     predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.6, seed=1)
     decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "whole.gff3", comments=["x"])
@@ -336,8 +344,12 @@ def test_decoding_starts_genes_at_the_first_atg_unless_asked_not_to(tmp_path):
     up, down = 303, 321
     end = down + 3 + 120 + 3
     write_fasta({"s1": seq}, tmp_path / "g.fa")
-    write_gff3([Transcript("s1", "+", [(down, end)], [(down, end)], "g1", "g1.1")], {"s1": len(seq)},
-               tmp_path / "a.gff3", "test")
+    write_gff3(
+        [Transcript("s1", "+", [(down, end)], [(down, end)], "g1", "g1.1")],
+        {"s1": len(seq)},
+        tmp_path / "a.gff3",
+        "test",
+    )
     ingest_genome(tmp_path / "g.fa", "toy", tmp_path / "genome.h5", length=1008)
     gff_to_labels(tmp_path / "a.gff3", tmp_path / "genome.h5", tmp_path / "labels.h5")
     predictions_from_labels(tmp_path / "labels.h5", tmp_path / "p.h5", sharpness=0.99)

@@ -15,12 +15,28 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "workflow" / "rules"
 SRC = ROOT / "src" / "genetune"
 # import name -> pip distribution (requirements.txt) -> (conda package, channel)
-DISTRIBUTION = {"numpy": "numpy", "h5py": "h5py", "torch": "torch", "pysam": "pysam", "Bio": "biopython",
-                "gffutils": "gffutils", "numba": "numba", "isal": "isal", "tqdm": "tqdm",
-                "matplotlib": "matplotlib", "yaml": "pyyaml", "jsonschema": "jsonschema", "pandas": "pandas"}
-CONDA = {"torch": ("pytorch", "conda-forge"), "isal": ("python-isal", "conda-forge"),
-         "matplotlib": ("matplotlib-base", "conda-forge"), "pysam": ("pysam", "bioconda"),
-         "gffutils": ("gffutils", "bioconda")}
+DISTRIBUTION = {
+    "numpy": "numpy",
+    "h5py": "h5py",
+    "torch": "torch",
+    "pysam": "pysam",
+    "Bio": "biopython",
+    "gffutils": "gffutils",
+    "numba": "numba",
+    "isal": "isal",
+    "tqdm": "tqdm",
+    "matplotlib": "matplotlib",
+    "yaml": "pyyaml",
+    "jsonschema": "jsonschema",
+    "pandas": "pandas",
+}
+CONDA = {
+    "torch": ("pytorch", "conda-forge"),
+    "isal": ("python-isal", "conda-forge"),
+    "matplotlib": ("matplotlib-base", "conda-forge"),
+    "pysam": ("pysam", "bioconda"),
+    "gffutils": ("gffutils", "bioconda"),
+}
 
 
 def _requirements():
@@ -113,11 +129,13 @@ def test_conda_env_pins_what_its_rules_import_at_the_requirements_versions(env):
         listed[name] = version
     assert listed.pop("python") == f"{sys.version_info.major}.{sys.version_info.minor}"
     conda_of = {d: CONDA.get(d, (d, "conda-forge")) for d in needed}
-    assert set(listed) == {c for c, _ in conda_of.values()}, f"{env}: lists {sorted(listed)}, rules import " \
-                                                             f"{sorted(needed)}"
+    assert set(listed) == {c for c, _ in conda_of.values()}, (
+        f"{env}: lists {sorted(listed)}, rules import {sorted(needed)}"
+    )
     for dist, (conda_name, channel) in conda_of.items():
-        assert listed[conda_name] == pins[dist], \
+        assert listed[conda_name] == pins[dist], (
             f"{env}: {conda_name} {listed[conda_name]} vs requirements.txt {pins[dist]}"
+        )
         assert channel in spec["channels"], f"{env}: {conda_name} lives in {channel}, not in {spec['channels']}"
     assert spec["channels"][-1] == "nodefaults"
 

@@ -23,6 +23,7 @@ def test_reference_against_itself_scores_one_everywhere(tiny_species):
 
 def test_the_confusion_figure_shows_the_confusion_the_base_scores_come_from(tiny_species, tmp_path):
     from genetune.core import metrics
+
     d = tiny_species["dir"]
     lines = (d / "annotation.gff3").read_text().splitlines()
     first = read_gff3(d / "annotation.gff3")[0].gene_id
@@ -58,17 +59,16 @@ def test_missing_gene_lowers_gene_recall_only(tiny_species, tmp_path):
     assert (tmp_path / "f1.svg").read_text().lstrip().startswith("<?xml")
 
 
-
 def _gt_eval_counts(reference, prediction, tmp_path):
     """{line label: (numerator, denominator)} from `gt eval` (GenomeTools) on sorted copies."""
     sorted_paths = []
     for path in (reference, prediction):
         out = tmp_path / f"{path.stem}.{len(sorted_paths)}.sorted.gff3"
-        subprocess.run(["gt", "gff3", "-sort", "-tidy", "-retainids", "-o", str(out), str(path)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["gt", "gff3", "-sort", "-tidy", "-retainids", "-o", str(out), str(path)], check=True, capture_output=True
+        )
         sorted_paths.append(out)
-    text = subprocess.run(["gt", "eval", *map(str, sorted_paths)], check=True, capture_output=True,
-                          text=True).stdout
+    text = subprocess.run(["gt", "eval", *map(str, sorted_paths)], check=True, capture_output=True, text=True).stdout
     return {m[1]: (int(m[2]), int(m[3])) for m in re.finditer(r"^(.+?):\s+[\d.]+% \((\d+)/(\d+)\)", text, re.M)}
 
 
@@ -80,8 +80,9 @@ def _cds_only(path, out):
     return out
 
 
-@pytest.mark.skipif(shutil.which("gt") is None,
-                    reason="the cross-check needs Debian's genometools: apt-get install genometools")
+@pytest.mark.skipif(
+    shutil.which("gt") is None, reason="the cross-check needs Debian's genometools: apt-get install genometools"
+)
 def test_feature_level_counts_agree_with_gt_eval(tiny_species, tmp_path):
     """CDS-exon, transcript and gene counts equal GenomeTools' `gt eval` (CDS level; genes and
     mRNAs compared on UTR-free copies), on decoded noisy predictions with hits and misses."""
@@ -92,11 +93,16 @@ def test_feature_level_counts_agree_with_gt_eval(tiny_species, tmp_path):
     decode_h5(d / "genome.h5", tmp_path / "p.h5", tmp_path / "pred.gff3", DecodeConfig(min_intron=20))
     ours = {r[0]: r for r in evaluate(d / "annotation.gff3", tmp_path / "pred.gff3", d / "genome.h5")}
     full = _gt_eval_counts(d / "annotation.gff3", tmp_path / "pred.gff3", tmp_path)
-    cds_only = _gt_eval_counts(_cds_only(d / "annotation.gff3", tmp_path / "ref_cds.gff3"),
-                               _cds_only(tmp_path / "pred.gff3", tmp_path / "pred_cds.gff3"), tmp_path)
-    for level, theirs, label in (("cds_exon", full, "exon {} (CDS level, all)"),
-                                 ("transcript", cds_only, "mRNA {} (mRNA level)"),
-                                 ("gene", cds_only, "gene {} (mRNA level)")):
+    cds_only = _gt_eval_counts(
+        _cds_only(d / "annotation.gff3", tmp_path / "ref_cds.gff3"),
+        _cds_only(tmp_path / "pred.gff3", tmp_path / "pred_cds.gff3"),
+        tmp_path,
+    )
+    for level, theirs, label in (
+        ("cds_exon", full, "exon {} (CDS level, all)"),
+        ("transcript", cds_only, "mRNA {} (mRNA level)"),
+        ("gene", cds_only, "gene {} (mRNA level)"),
+    ):
         _, _, precision, recall, _, n_ref, n_pred = ours[level]
         assert theirs[label.format("sensitivity")] == (round(recall * n_ref), n_ref), level
         assert theirs[label.format("specificity")] == (round(precision * n_pred), n_pred), level
@@ -111,8 +117,12 @@ def test_incomplete_reference_option_ignores_predictions_outside_reference_loci(
     lines = (d / "annotation.gff3").read_text().splitlines()
     (tmp_path / "partial_ref.gff3").write_text("\n".join(ln for ln in lines if dropped not in ln) + "\n")
     strict = {(r[0], r[1]): r for r in evaluate(tmp_path / "partial_ref.gff3", d / "annotation.gff3", d / "genome.h5")}
-    loci = {(r[0], r[1]): r for r in evaluate(tmp_path / "partial_ref.gff3", d / "annotation.gff3", d / "genome.h5",
-                                              reference_loci_only=True)}
+    loci = {
+        (r[0], r[1]): r
+        for r in evaluate(
+            tmp_path / "partial_ref.gff3", d / "annotation.gff3", d / "genome.h5", reference_loci_only=True
+        )
+    }
     assert strict[("gene", "gene")][2] < 1 and strict[("base", "genic")][2] < 1
     assert loci[("gene", "gene")][2] == pytest.approx(1) and loci[("base", "genic")][2] == pytest.approx(1)
     assert loci[("gene", "gene")][6] == strict[("gene", "gene")][6] - 1

@@ -19,8 +19,14 @@ def _ingest(tmp_path, text, length=72, name="g.fa"):
 
 
 def test_chunk_order_matches_helixer_example():
-    assert chunk_coords(51321, 21384) == [(0, 21384), (21384, 42768), (42768, 51321),
-                                          (51321, 42768), (42768, 21384), (21384, 0)]
+    assert chunk_coords(51321, 21384) == [
+        (0, 21384),
+        (21384, 42768),
+        (42768, 51321),
+        (51321, 42768),
+        (42768, 21384),
+        (21384, 0),
+    ]
 
 
 def test_x_columns_are_c_a_t_g_and_padding_is_zero(tmp_path):
@@ -83,7 +89,9 @@ def test_streaming_in_small_blocks_writes_the_same_file(tmp_path):
     """Pieces and write blocks smaller than a sequence (and not aligned to lines or chunks)."""
     rng = np.random.default_rng(2)
     seqs = ["".join(rng.choice(list("ACGTRYN"), n)) for n in (1000, 72, 71, 145)]
-    text = "".join(f">s{i}\n" + "\n".join(q[k:k + 61] for k in range(0, len(q), 61)) + "\n" for i, q in enumerate(seqs))
+    text = "".join(
+        f">s{i}\n" + "\n".join(q[k : k + 61] for k in range(0, len(q), 61)) + "\n" for i, q in enumerate(seqs)
+    )
     fa = write(tmp_path / "g.fa", text)
     ingest_genome(fa, "sp", tmp_path / "big.h5", 72, block_chunks=64)
     ingest_genome(fa, "sp", tmp_path / "small.h5", 72, block_chunks=2)
@@ -96,16 +104,19 @@ def test_streaming_in_small_blocks_writes_the_same_file(tmp_path):
     assert ref == "".join(c if c in "ACGT" else "?" for c in seqs[0][:5])
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "empty FASTA"),
-    (">a\nACGT\n>a\nACGT\n", "line 3: duplicate sequence id 'a'"),
-    (">a\nACGT\nACJT\n", "line 3: character 'J' is not a nucleotide"),
-    ("@r1\nACGT\n+\nIIII\n", "looks like FASTQ"),
-    (">" + "x" * 51 + "\nACGT\n", "longer than 50 bytes"),
-    ("ACGT\n", "before the first '>'"),
-    (">a\n>b\nACGT\n", "line 1: sequence has no bases"),
-    (">a\nACGT\n>\nACGT\n", "line 3: empty sequence id"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty FASTA"),
+        (">a\nACGT\n>a\nACGT\n", "line 3: duplicate sequence id 'a'"),
+        (">a\nACGT\nACJT\n", "line 3: character 'J' is not a nucleotide"),
+        ("@r1\nACGT\n+\nIIII\n", "looks like FASTQ"),
+        (">" + "x" * 51 + "\nACGT\n", "longer than 50 bytes"),
+        ("ACGT\n", "before the first '>'"),
+        (">a\n>b\nACGT\n", "line 1: sequence has no bases"),
+        (">a\nACGT\n>\nACGT\n", "line 3: empty sequence id"),
+    ],
+)
 def test_bad_fasta_gives_one_clear_error_and_writes_nothing(tmp_path, text, message):
     fa = write(tmp_path / "bad.fa", text)
     with pytest.raises(InputError, match=message) as exc:

@@ -49,10 +49,20 @@ def big_genome(tmp_path_factory):
 def test_a_killed_predict_leaves_only_a_temp_file_which_the_rerun_removes_and_matches(big_genome, tmp_path):
     from genetune.models.checkpoint import input_channels, save_checkpoint
     from genetune.models.hybrid import HybridArchitecture, HybridModel
+
     save_checkpoint(tmp_path / "m.pt", HybridModel(HybridArchitecture(filter_depth=16, units=16)), input_channels())
     out = tmp_path / "p.h5"
-    cmd = [SCRIPTS / "predict.py", "--genome-h5", big_genome / "g.h5", "--model", tmp_path / "m.pt",
-           "--threads", "1", "--out", out]
+    cmd = [
+        SCRIPTS / "predict.py",
+        "--genome-h5",
+        big_genome / "g.h5",
+        "--model",
+        tmp_path / "m.pt",
+        "--threads",
+        "1",
+        "--out",
+        out,
+    ]
     temp = _kill_when_temp_appears(cmd, out)
     assert temp.exists() and not out.exists()
     subprocess.run([sys.executable, *map(str, cmd)], check=True, capture_output=True)
@@ -64,8 +74,19 @@ def test_a_killed_predict_leaves_only_a_temp_file_which_the_rerun_removes_and_ma
 def test_a_killed_add_coverage_leaves_only_a_temp_file_which_the_rerun_removes_and_matches(tiny_species, tmp_path):
     d = tiny_species["dir"]
     out = tmp_path / "cov.h5"
-    cmd = [SCRIPTS / "add_coverage.py", "--genome-h5", d / "genome.h5", "--bam", d / "rnaseq.bam",
-           "--strandedness", "reverse", "--threads", "1", "--out", out]
+    cmd = [
+        SCRIPTS / "add_coverage.py",
+        "--genome-h5",
+        d / "genome.h5",
+        "--bam",
+        d / "rnaseq.bam",
+        "--strandedness",
+        "reverse",
+        "--threads",
+        "1",
+        "--out",
+        out,
+    ]
     subprocess.run([sys.executable, *map(str, cmd[:-1]), tmp_path / "whole.h5"], check=True, capture_output=True)
     temp = _kill_when_temp_appears(cmd, out)
     assert temp.exists() and not out.exists()
@@ -81,8 +102,20 @@ def test_a_full_disk_is_one_clear_error_and_leaves_nothing(big_genome, tmp_path)
     if mounted.returncode:
         pytest.skip("cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN)")
     try:
-        proc = subprocess.run([sys.executable, SCRIPTS / "ingest_genome.py", "--fasta", big_genome / "g.fa",
-                               "--species", "sp", "--out", disk / "out" / "g.h5"], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                SCRIPTS / "ingest_genome.py",
+                "--fasta",
+                big_genome / "g.fa",
+                "--species",
+                "sp",
+                "--out",
+                disk / "out" / "g.h5",
+            ],
+            capture_output=True,
+            text=True,
+        )
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         assert lines[-1].startswith("error: ") and "no space left on the device" in lines[-1]
@@ -93,13 +126,17 @@ def test_a_full_disk_is_one_clear_error_and_leaves_nothing(big_genome, tmp_path)
 
 def test_most_cds_phases_disagreeing_is_a_warning_and_a_qc_row(tmp_path, caplog):
     from genetune.pseudolabels.labels import gff_to_labels
+
     seq = "C" * 10 + "ATGAAAGTAAGTTTTAGCCCTAA" + "G" * 39
     fa = write(tmp_path / "g.fa", f">s\n{seq}\n")
     ingest_genome(fa, "sp", tmp_path / "g.h5", 72)
-    gff = write(tmp_path / "a.gff3", "##gff-version 3\ns\tt\tgene\t11\t33\t.\t+\t.\tID=g\n"
-                "s\tt\tmRNA\t11\t33\t.\t+\t.\tID=m;Parent=g\ns\tt\texon\t11\t16\t.\t+\t.\tParent=m\n"
-                "s\tt\texon\t25\t33\t.\t+\t.\tParent=m\ns\tt\tCDS\t11\t16\t.\t+\t0\tParent=m\n"
-                "s\tt\tCDS\t25\t33\t.\t+\t2\tParent=m\n")  # the second phase should be 0
+    gff = write(
+        tmp_path / "a.gff3",
+        "##gff-version 3\ns\tt\tgene\t11\t33\t.\t+\t.\tID=g\n"
+        "s\tt\tmRNA\t11\t33\t.\t+\t.\tID=m;Parent=g\ns\tt\texon\t11\t16\t.\t+\t.\tParent=m\n"
+        "s\tt\texon\t25\t33\t.\t+\t.\tParent=m\ns\tt\tCDS\t11\t16\t.\t+\t0\tParent=m\n"
+        "s\tt\tCDS\t25\t33\t.\t+\t2\tParent=m\n",
+    )  # the second phase should be 0
     qc = QC()
     gff_to_labels(gff, tmp_path / "g.h5", tmp_path / "l.h5", qc=qc)
     qc.write(tmp_path / "qc.tsv")
@@ -111,6 +148,7 @@ def test_most_cds_phases_disagreeing_is_a_warning_and_a_qc_row(tmp_path, caplog)
 
 def test_a_reference_covering_a_few_sequences_is_a_warning(tiny_species, tmp_path):
     from genetune.evaluate.evaluate import reference_spread
+
     d = tiny_species["dir"]
     first = [ln for ln in (d / "annotation.gff3").read_text().splitlines() if ln.startswith("chr3")]
     write(tmp_path / "ref.gff3", "##gff-version 3\n" + "\n".join(first) + "\n")

@@ -21,8 +21,15 @@ def test_chunks_written_in_threads_read_back_through_the_gzip_filter(tmp_path, d
         assert np.array_equal(d[:], data)
 
 
-@pytest.mark.parametrize("filters", [dict(compression="gzip", shuffle=True), dict(compression="gzip"),
-                                     dict(compression="lzf", shuffle=True), dict(fletcher32=True)])
+@pytest.mark.parametrize(
+    "filters",
+    [
+        dict(compression="gzip", shuffle=True),
+        dict(compression="gzip"),
+        dict(compression="lzf", shuffle=True),
+        dict(fletcher32=True),
+    ],
+)
 @pytest.mark.parametrize("threads", [1, 3])
 def test_rows_read_raw_equal_what_hdf5_decodes(tmp_path, filters, threads):
     """The fast path (raw chunk + inflate + unshuffle) and the fallback give HDF5's rows,
@@ -46,7 +53,7 @@ def test_queued_writes_are_all_stored_on_exit(tmp_path):
         d = layout.create_chunked(h5, "data/x", 12, (30,), np.uint32)
         with ChunkIO(2, pending_bytes=0) as w:
             for k in range(0, 12, 3):
-                w.write(d, k, data[k: k + 3])
+                w.write(d, k, data[k : k + 3])
         with ChunkIO(2, pending_bytes=1 << 30) as w:
             w.write(d, 0, data[::-1])
         assert np.array_equal(d[:], data[::-1])

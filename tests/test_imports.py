@@ -33,8 +33,12 @@ def _graph():
                     continue
                 for alias in node.names:  # `from genetune.core import layout` imports a module
                     sub = f"{target}.{alias.name}"
-                    deps.add(sub if (SRC.parent / (sub.replace(".", "/") + ".py")).exists()
-                             or (SRC.parent / sub.replace(".", "/")).is_dir() else target)
+                    deps.add(
+                        sub
+                        if (SRC.parent / (sub.replace(".", "/") + ".py")).exists()
+                        or (SRC.parent / sub.replace(".", "/")).is_dir()
+                        else target
+                    )
             elif isinstance(node, ast.Import):
                 deps.update(a.name for a in node.names if a.name.startswith("genetune"))
         graph[name] = {d for d in deps if d != name}
@@ -78,8 +82,11 @@ def test_no_subpackage_imports_one_above_it():
     for module, deps in _graph().items():
         floor = _floor(module)
         assert floor is not None or module == "genetune", module
-        upward += [f"{module} -> {dep}" for dep in deps
-                   if floor is not None and _floor(dep) is not None and _floor(dep) > floor]
+        upward += [
+            f"{module} -> {dep}"
+            for dep in deps
+            if floor is not None and _floor(dep) is not None and _floor(dep) > floor
+        ]
     assert not upward, f"imports that run up a floor: {upward}"
 
 
@@ -95,11 +102,29 @@ def test_prediction_and_core_never_import_training():
 def test_no_family_name_is_spelled_outside_the_models_package():
     """Prediction, training and decoding ask the family interface; only models/ knows the families."""
     from genetune.models import FAMILIES
+
     spelled = []
     for path in SRC.rglob("*.py"):
         if "models" in path.relative_to(SRC).parts:
             continue
         text = path.read_text()
-        spelled += [f"{path.name}: {name}" for name in FAMILIES if f'"{name}"' in text or f"'{name}'" in text
-                    or f"models.{name}" in text]
+        spelled += [
+            f"{path.name}: {name}"
+            for name in FAMILIES
+            if f'"{name}"' in text or f"'{name}'" in text or f"models.{name}" in text
+        ]
     assert not spelled, spelled
+
+
+def test_the_readme_layout_table_lists_every_subpackage_and_module():
+    readme = (SRC.parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Layout") :]
+    rows = [line.split("|")[1:4] for line in section.splitlines() if line.startswith("| `")]
+    listed = {cells[0].strip(" `"): {m.strip(" `") for m in cells[2].split(",")} for cells in rows}
+    tree = {
+        p.name: {m.stem for m in p.glob("*.py") if m.name != "__init__.py"}
+        for p in SRC.iterdir()
+        if (p / "__init__.py").exists()
+    }
+    assert listed == tree
+    assert list(listed) == FLOORS  # in floor order, bottom first

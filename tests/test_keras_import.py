@@ -24,20 +24,37 @@ def write_keras_like(model, path, nested=False):
     for i in range(a.cnn_layers):
         if i:
             layers.append(_layer("BatchNormalization", f"batch_normalization_{i}", center=True, scale=True))
-            weights[layers[-1]["name"]] = [sd[f"norms.{i - 1}.{k}"] for k in ("weight", "bias", "running_mean",
-                                                                                "running_var")]
-        layers.append(_layer("Conv1D", f"conv1d_{i}", filters=a.filter_depth, kernel_size=[a.kernel_size],
-                             padding="same", activation="relu", strides=[1], dilation_rate=[1]))
+            weights[layers[-1]["name"]] = [
+                sd[f"norms.{i - 1}.{k}"] for k in ("weight", "bias", "running_mean", "running_var")
+            ]
+        layers.append(
+            _layer(
+                "Conv1D",
+                f"conv1d_{i}",
+                filters=a.filter_depth,
+                kernel_size=[a.kernel_size],
+                padding="same",
+                activation="relu",
+                strides=[1],
+                dilation_rate=[1],
+            )
+        )
         weights[layers[-1]["name"]] = [sd[f"convs.{i}.weight"].transpose(2, 1, 0), sd[f"convs.{i}.bias"]]
     layers.append(_layer("Reshape", "reshape", target_shape=[-1, a.pool_size * a.filter_depth]))
     for k in range(a.lstm_layers):
         cell = {"units": a.units, "activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True}
-        layers.append(_layer("Bidirectional", f"bidirectional_{k}", merge_mode="concat",
-                             layer={"class_name": "LSTM", "config": cell}))
+        layers.append(
+            _layer(
+                "Bidirectional", f"bidirectional_{k}", merge_mode="concat", layer={"class_name": "LSTM", "config": cell}
+            )
+        )
         w = []
         for suffix in ("", "_reverse"):
-            w += [sd[f"lstm.weight_ih_l{k}{suffix}"].T, sd[f"lstm.weight_hh_l{k}{suffix}"].T,
-                  sd[f"lstm.bias_ih_l{k}{suffix}"] + sd[f"lstm.bias_hh_l{k}{suffix}"]]
+            w += [
+                sd[f"lstm.weight_ih_l{k}{suffix}"].T,
+                sd[f"lstm.weight_hh_l{k}{suffix}"].T,
+                sd[f"lstm.bias_ih_l{k}{suffix}"] + sd[f"lstm.bias_hh_l{k}{suffix}"],
+            ]
         weights[layers[-1]["name"]] = w
     if nested:
         layers.append({"class_name": "Functional", "name": "model", "config": {"name": "model", "layers": []}})
@@ -55,9 +72,13 @@ def write_keras_like(model, path, nested=False):
                 lg.create_dataset(n, data=arr)
 
 
-@pytest.mark.parametrize("arch", [
-    HybridArchitecture(cnn_layers=3, filter_depth=8, kernel_size=5, lstm_layers=2, units=6),
-    HybridArchitecture(cnn_layers=1, filter_depth=4, kernel_size=4, lstm_layers=1, units=5, predict_phase=False)])
+@pytest.mark.parametrize(
+    "arch",
+    [
+        HybridArchitecture(cnn_layers=3, filter_depth=8, kernel_size=5, lstm_layers=2, units=6),
+        HybridArchitecture(cnn_layers=1, filter_depth=4, kernel_size=4, lstm_layers=1, units=5, predict_phase=False),
+    ],
+)
 def test_keras_layout_round_trips_to_the_same_outputs(tmp_path, arch):
     torch.manual_seed(0)
     model = HybridModel(arch).eval()

@@ -77,13 +77,16 @@ def test_only_longest_coding_transcript_per_gene_is_labelled(tmp_path):
     assert h5.attrs["n_transcripts"] == 1
 
 
-@pytest.mark.parametrize("gff, message", [
-    (GFF.replace("Parent=m\n", "Parent=nope\n", 1), "Parent 'nope' is not defined"),
-    (GFF.replace("+\t0\tParent=m", "+\t5\tParent=m", 1), "CDS phase '5' is not 0, 1 or 2"),
-    (GFF.replace("s\tt\tCDS\t25", "other\tt\tCDS\t25"), "'other' is not in the FASTA"),
-    (GFF.replace("25\t33\t.\t+\t0", "25\t99\t.\t+\t0"), "past the end of 's'"),
-    (GFF.replace("exon\t25\t33", "exon\t14\t33"), "exons of 'm' overlap"),
-])
+@pytest.mark.parametrize(
+    "gff, message",
+    [
+        (GFF.replace("Parent=m\n", "Parent=nope\n", 1), "Parent 'nope' is not defined"),
+        (GFF.replace("+\t0\tParent=m", "+\t5\tParent=m", 1), "CDS phase '5' is not 0, 1 or 2"),
+        (GFF.replace("s\tt\tCDS\t25", "other\tt\tCDS\t25"), "'other' is not in the FASTA"),
+        (GFF.replace("25\t33\t.\t+\t0", "25\t99\t.\t+\t0"), "past the end of 's'"),
+        (GFF.replace("exon\t25\t33", "exon\t14\t33"), "exons of 'm' overlap"),
+    ],
+)
 def test_bad_gff3_gives_one_clear_error_naming_file_and_line(tmp_path, gff, message):
     fa = write(tmp_path / "g.fa", f">s\n{SEQ}\n")
     ingest_genome(fa, "sp", tmp_path / "g.h5", 72)
@@ -129,6 +132,7 @@ def _same(a, b):
 
 def test_crlf_gzip_and_fasta_section_give_the_same_labels(tmp_path):
     import gzip
+
     (tmp_path / "a").mkdir()
     plain = _arrays(_labels(tmp_path / "a", GFF))
     crlf = GFF.replace("\n", "\r\n") + "##FASTA\r\n>s\r\nACGT\r\n"
@@ -178,9 +182,9 @@ def test_longest_coding_isoform_is_labelled_and_the_first_wins_ties(tmp_path):
 
 def test_non_coding_genes_and_pseudogenes_are_not_labelled(tmp_path):
     nc = _gene_lines("nc", "ncRNA_gene", 120, 180) + _mrna("lnc", "nc", [(120, 180)], [], kind="lnc_RNA")
-    pseudo = (_gene_lines("p", "pseudogene", 200, 260)
-              + _mrna("pt", "p", [(200, 260)], [(203, 250)], kind="pseudogenic_transcript",
-                      exon_kind="pseudogenic_exon"))
+    pseudo = _gene_lines("p", "pseudogene", 200, 260) + _mrna(
+        "pt", "p", [(200, 260)], [(203, 250)], kind="pseudogenic_transcript", exon_kind="pseudogenic_exon"
+    )
     coding = _gene_lines("g", end=90) + _mrna("m", "g", [(3, 90)], [(11, 76)])
     h5 = _labels(tmp_path, "##gff-version 3\n" + coding + nc + pseudo, seq=LONG, length=288)
     y = h5[layout.Y][0].argmax(1)
@@ -191,10 +195,13 @@ def test_non_coding_genes_and_pseudogenes_are_not_labelled(tmp_path):
 def test_partial_gene_hanging_intron_is_intron_with_no_transition_at_the_sequence_start(tmp_path):
     """An mRNA cut by the contig start reaches past its first exon: GeenuFF labels that intron."""
     seq = "C" * 30 + "AAA" * 15 + "TAA" + "C" * 90  # 168 bp; CDS 31..78 continues a codon frame
-    gff = ("##gff-version 3\n" + _gene_lines("g", end=120)
-           + "s\tt\tmRNA\t1\t120\t.\t+\t.\tID=m;Parent=g\n"
-           + "s\tt\texon\t31\t120\t.\t+\t.\tParent=m\n"
-           + "s\tt\tCDS\t31\t78\t.\t+\t0\tParent=m\n")
+    gff = (
+        "##gff-version 3\n"
+        + _gene_lines("g", end=120)
+        + "s\tt\tmRNA\t1\t120\t.\t+\t.\tID=m;Parent=g\n"
+        + "s\tt\texon\t31\t120\t.\t+\t.\tParent=m\n"
+        + "s\tt\tCDS\t31\t78\t.\t+\t0\tParent=m\n"
+    )
     h5 = _labels(tmp_path, gff, seq=seq, length=171)
     y, tr = h5[layout.Y][0].argmax(1), h5[layout.TRANSITIONS][0]
     assert (y[:30] == layout.INTRON).all() and (y[30:78] == layout.CDS).all()
@@ -209,10 +216,15 @@ def test_gene_with_an_exon_on_the_other_strand_is_dropped_as_helixer_does(tmp_pa
     """GeenuFF stops reading exons at the strand conflict, so the whole mRNA reads as intron;
     with UTRs that makes its "coding length" negative and the transcript is never exported: the
     gene reads as intergenic with weight 1 (its strand-conflict mask sits on the dropped model)."""
-    gff = ("##gff-version 3\n" + _gene_lines("g", end=40) + "s\tt\tmRNA\t5\t40\t.\t+\t.\tID=m;Parent=g\n"
-           "s\tt\texon\t5\t16\t.\t-\t.\tParent=m\n" "s\tt\texon\t25\t40\t.\t+\t.\tParent=m\n"
-           "s\tt\tCDS\t11\t16\t.\t+\t0\tParent=m\n" "s\tt\tCDS\t25\t33\t.\t+\t0\tParent=m\n"
-           "s\tt\tmRNA\t50\t70\t.\t-\t.\tID=other\n" "s\tt\tCDS\t50\t70\t.\t-\t0\tParent=other\n")
+    gff = (
+        "##gff-version 3\n" + _gene_lines("g", end=40) + "s\tt\tmRNA\t5\t40\t.\t+\t.\tID=m;Parent=g\n"
+        "s\tt\texon\t5\t16\t.\t-\t.\tParent=m\n"
+        "s\tt\texon\t25\t40\t.\t+\t.\tParent=m\n"
+        "s\tt\tCDS\t11\t16\t.\t+\t0\tParent=m\n"
+        "s\tt\tCDS\t25\t33\t.\t+\t0\tParent=m\n"
+        "s\tt\tmRNA\t50\t70\t.\t-\t.\tID=other\n"
+        "s\tt\tCDS\t50\t70\t.\t-\t0\tParent=other\n"
+    )
     h5 = _labels(tmp_path, gff)
     assert h5.attrs["n_transcripts"] == 1  # only the minus-strand gene
     assert (h5[layout.Y][0][:72].argmax(1) == layout.IG).all() and h5[layout.SAMPLE_WEIGHTS][0][:72].all()

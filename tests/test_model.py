@@ -23,8 +23,9 @@ def test_coverage_adapter_starts_as_the_base_model_and_then_reads_coverage(famil
     """Mode coverage for both families: at step 0 the adapter adds exactly nothing; once its output
     weights move, coverage changes the predictions, with context (a read 4 bases away counts)."""
     torch.manual_seed(0)
-    base = (HybridModel(ARCH) if family == "hybrid" else
-            ResidualCNN(ResidualArchitecture(channels=8, groups=[[1, 3, 1]]))).eval()
+    base = (
+        HybridModel(ARCH) if family == "hybrid" else ResidualCNN(ResidualArchitecture(channels=8, groups=[[1, 3, 1]]))
+    ).eval()
     model = with_coverage_adapter(base, n_bams=2, width=4, kernel=9, hidden=hidden).eval()
     assert model.input_channels == 8 and model.family == family
     L = 90
@@ -61,8 +62,10 @@ def test_equal_weights_and_metadata_give_byte_identical_checkpoints(tmp_path):
     model = HybridModel(ARCH).eval()
     key = "loss"
     fresh = {"val_metrics": {"loss": 0.5, "genic_f1": 0.25}, "history": [{"loss": 1.0}, {"loss": 2.0}]}
-    resumed = {"val_metrics": {"".join(["lo", "ss"]): np.float64(0.5), "genic_f1": np.float32(0.25)},
-               "history": [{key: 1.0}, {key: np.float64(2.0)}]}
+    resumed = {
+        "val_metrics": {"".join(["lo", "ss"]): np.float64(0.5), "genic_f1": np.float32(0.25)},
+        "history": [{key: 1.0}, {key: np.float64(2.0)}],
+    }
     a, b = tmp_path / "a" / "best.pt", tmp_path / "b" / "best.pt"  # torch names the zip's records after the file
     for path, extra in ((a, fresh), (b, resumed)):
         path.parent.mkdir()
@@ -70,6 +73,7 @@ def test_equal_weights_and_metadata_give_byte_identical_checkpoints(tmp_path):
     assert a.read_bytes() == b.read_bytes()
     _, ckpt = load_model(b)
     assert type(ckpt["val_metrics"]["loss"]) is float
+
 
 def test_coverage_model_without_coverage_fails_saying_what_is_missing(tmp_path):
     model = with_coverage_adapter(HybridModel(ARCH), 1)
@@ -94,8 +98,16 @@ def test_flops_per_base_agree_with_torch_counter_plus_lstm_gates():
 
     from genetune.models.hybrid import flops_per_bp
 
-    arch = HybridArchitecture(cnn_layers=2, filter_depth=8, kernel_size=9, lstm_layers=2, units=6, input_coverage=True,
-                        coverage_count=1, post_coverage_hidden_layer=True)
+    arch = HybridArchitecture(
+        cnn_layers=2,
+        filter_depth=8,
+        kernel_size=9,
+        lstm_layers=2,
+        units=6,
+        input_coverage=True,
+        coverage_count=1,
+        post_coverage_hidden_layer=True,
+    )
     model = HybridModel(arch).eval()
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.rand(1, 90, 4), torch.rand(1, 90, 2))

@@ -79,18 +79,31 @@ def test_a_third_family_predicts_and_fine_tunes_through_the_interface(toy_family
         valid = g[layout.X][:].sum(-1) > 0
         assert np.allclose(p[layout.PREDICTIONS][:].astype(np.float32).sum(-1)[valid], 1, atol=1e-2)
     split_train_val(d / "labels.h5", tmp_path / "t.h5", tmp_path / "v.h5", val_fraction=0.3, seed=2)
-    best = train(TrainConfig(mode="full", epochs=1, batch_size=2, lr=1e-3), tmp_path / "t.h5", tmp_path / "v.h5",
-                 tmp_path / "out", base_model=tmp_path / "toy.pt", progress=False)
+    best = train(
+        TrainConfig(mode="full", epochs=1, batch_size=2, lr=1e-3),
+        tmp_path / "t.h5",
+        tmp_path / "v.h5",
+        tmp_path / "out",
+        base_model=tmp_path / "toy.pt",
+        progress=False,
+    )
     tuned, ckpt = load_model(tmp_path / "out" / "last.pt")
     assert ckpt["family"] == "toy" and isinstance(tuned, ToyCNN) and 0 <= best["genic_f1"] <= 1
     assert any(not torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), model.state_dict().values()))
-    head = train(TrainConfig(mode="head", epochs=1, batch_size=2, lr=1e-3), tmp_path / "t.h5", tmp_path / "v.h5",
-                 tmp_path / "head", base_model=tmp_path / "toy.pt", progress=False)
+    head = train(
+        TrainConfig(mode="head", epochs=1, batch_size=2, lr=1e-3),
+        tmp_path / "t.h5",
+        tmp_path / "v.h5",
+        tmp_path / "head",
+        base_model=tmp_path / "toy.pt",
+        progress=False,
+    )
     frozen, _ = load_model(tmp_path / "head" / "last.pt")
     assert torch.equal(frozen.conv.weight, model.conv.weight) and head is not None  # the trunk stayed
 
 
 def test_a_family_without_a_boundary_head_says_so(toy_family):
     from genetune.core.errors import InputError
+
     with pytest.raises(InputError, match="toy models cannot grow a boundary head"):
         ToyCNN(ToyArchitecture()).with_boundary_head()

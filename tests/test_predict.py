@@ -43,7 +43,7 @@ def test_short_sequence_predicts_both_strands_with_padding_at_the_end(tmp_path, 
         pred = p[layout.PREDICTIONS][:].astype(np.float32)
     for row in (0, 1):  # plus and minus chunk, each 500 valid + 76 padding
         with torch.no_grad():
-            expect = torch.softmax(model(torch.from_numpy(x[row:row + 1].astype(np.float32)))["genic"], -1)[0].numpy()
+            expect = torch.softmax(model(torch.from_numpy(x[row : row + 1].astype(np.float32)))["genic"], -1)[0].numpy()
         assert np.allclose(pred[row][:500], expect[:500], atol=2e-3)
         assert not pred[row][500:].any()
 
@@ -79,15 +79,15 @@ def test_shared_convolutions_give_each_window_what_it_gives_alone(kernel_size):
     x_span = torch.nn.functional.one_hot(torch.randint(0, 4, (1500,)), 4).float()
     offsets = [0, 288, 500, 924]  # overlapping, adjacent and irregular, the last flush with the span
     with torch.no_grad():
-        windows = torch.stack([x_span[o: o + length] for o in offsets])
+        windows = torch.stack([x_span[o : o + length] for o in offsets])
         alone, shared = model(windows), model.window_logits(x_span, offsets, length)
         assert all(torch.allclose(shared[k], alone[k], atol=1e-5) for k in alone)
         short = model.window_logits(x_span, offsets, 18)  # shorter than the edge passes need
-        assert torch.allclose(short["genic"], model(torch.stack([x_span[o: o + 18] for o in offsets]))["genic"])
+        assert torch.allclose(short["genic"], model(torch.stack([x_span[o : o + 18] for o in offsets]))["genic"])
         alone = model.conv_features(windows)
         whole = model.conv_features(x_span[None])[0]
     # and the edge fix is needed: the span's features differ from a window's near its edges
-    assert not torch.allclose(whole[offsets[1]: offsets[1] + length], alone[1], atol=1e-3)
+    assert not torch.allclose(whole[offsets[1] : offsets[1] + length], alone[1], atol=1e-3)
 
 
 def test_fast_softmax_matches_torch_softmax():
@@ -101,12 +101,14 @@ def test_a_boundary_head_is_stitched_across_overlapping_windows_like_the_classes
     class predictions: on a strand of one window it equals the single pass; everywhere it is
     independent of the batch size."""
     torch.manual_seed(1)
-    model = HybridModel(HybridArchitecture(cnn_layers=1, filter_depth=8, kernel_size=9, units=8,
-                                           predict_boundaries=True)).eval()
+    model = HybridModel(
+        HybridArchitecture(cnn_layers=1, filter_depth=8, kernel_size=9, units=8, predict_boundaries=True)
+    ).eval()
     save_checkpoint(tmp_path / "b.pt", model, input_channels())
     rng = np.random.default_rng(5)
-    (tmp_path / "g.fa").write_text(">long\n" + "".join(rng.choice(list("ACGT"), 2000)) + "\n>one\n"
-                                   + "".join(rng.choice(list("ACGT"), 500)) + "\n")
+    (tmp_path / "g.fa").write_text(
+        ">long\n" + "".join(rng.choice(list("ACGT"), 2000)) + "\n>one\n" + "".join(rng.choice(list("ACGT"), 500)) + "\n"
+    )
     ingest_genome(tmp_path / "g.fa", "sp", tmp_path / "g.h5", 576)
     predict_h5(tmp_path / "g.h5", tmp_path / "b.pt", tmp_path / "p1.h5", batch_size=2, show_progress=False)
     predict_h5(tmp_path / "g.h5", tmp_path / "b.pt", tmp_path / "p2.h5", batch_size=7, show_progress=False)
@@ -114,7 +116,7 @@ def test_a_boundary_head_is_stitched_across_overlapping_windows_like_the_classes
         b1, b2 = a[layout.PREDICTIONS_BOUNDARY][:], b[layout.PREDICTIONS_BOUNDARY][:]
         assert b1.shape == a[layout.PREDICTIONS].shape and np.array_equal(b1, b2)
         row = int(np.flatnonzero(g[layout.SEQIDS][:] == b"one")[0])
-        x = torch.from_numpy(g[layout.X][row: row + 1].astype(np.float32))
+        x = torch.from_numpy(g[layout.X][row : row + 1].astype(np.float32))
         with torch.no_grad():
             expect = model.probabilities(model(x))["boundary"][0].numpy()
         assert np.abs(b1[row][:500].astype(np.float32) - expect[:500]).max() < 2e-3 and not b1[row][500:].any()
@@ -124,10 +126,12 @@ def test_a_boundary_head_is_stitched_across_overlapping_windows_like_the_classes
 def test_scattered_prediction_gathers_into_the_arrays_one_run_writes(tmp_path, model_path):
     from genetune.io.chunks import pieces, read_keys
     from genetune.io.gather import gather_predictions
+
     path, _ = model_path
     rng = np.random.default_rng(3)
-    (tmp_path / "g.fa").write_text("".join(f">s{i}\n" + "".join(rng.choice(list("ACGT"), n)) + "\n"
-                                           for i, n in enumerate((2000, 700, 1500, 300))))
+    (tmp_path / "g.fa").write_text(
+        "".join(f">s{i}\n" + "".join(rng.choice(list("ACGT"), n)) + "\n" for i, n in enumerate((2000, 700, 1500, 300)))
+    )
     ingest_genome(tmp_path / "g.fa", "sp", tmp_path / "g.h5", 576)
     assert pieces(*read_keys(tmp_path / "g.h5"), 3) == [["s0"], ["s1", "s2"], ["s3"]]
     predict_h5(tmp_path / "g.h5", path, tmp_path / "whole.h5", show_progress=False)

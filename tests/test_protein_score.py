@@ -27,6 +27,7 @@ def test_weights_that_are_not_psauron_are_one_clear_error(tmp_path):
     import torch
 
     from genetune.core.errors import InputError
+
     torch.save({"w": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(InputError, match="not PSAURON's model_state_dict.pt"):
         load(tmp_path / "other.pt")
@@ -35,17 +36,23 @@ def test_weights_that_are_not_psauron_are_one_clear_error(tmp_path):
         load(tmp_path / "broken.pt")
 
 
-@pytest.mark.skipif(not (WEIGHTS.exists() and MICROMONAS.exists()),
-                    reason="PSAURON's weights and the Micromonas genome: python workflow/scripts/fetch_real_data.py")
+@pytest.mark.skipif(
+    not (WEIGHTS.exists() and MICROMONAS.exists()),
+    reason="PSAURON's weights and the Micromonas genome: python workflow/scripts/fetch_real_data.py",
+)
 def test_real_genes_are_protein_coding_and_their_frame_shifts_are_not(tmp_path):
     """RefSeq's Micromonas genes: PSAURON calls most protein-coding, and the same CDS read one base
     off (a frame error) almost never."""
     from genetune.io.fasta import CODE, ingest_genome
     from genetune.io.gff import read_gff3, select_transcripts
     from genetune.io.sequences import cds_sequences
+
     ingest_genome(MICROMONAS / "genome.fa", "micromonas", tmp_path / "g.h5", 21384)
-    genes = [t for t in select_transcripts(read_gff3(MICROMONAS / "annotation.gff3")) if t.cds
-             and not t.partial5 and not t.partial3 and t.coding_length >= 600][:40]
+    genes = [
+        t
+        for t in select_transcripts(read_gff3(MICROMONAS / "annotation.gff3"))
+        if t.cds and not t.partial5 and not t.partial3 and t.coding_length >= 600
+    ][:40]
     seqs = cds_sequences(tmp_path / "g.h5", genes)
     model = load(WEIGHTS)
     right = [s for s in score_cds(model, [seqs[k] for k in range(len(genes))]) if s]
@@ -54,4 +61,5 @@ def test_real_genes_are_protein_coding_and_their_frame_shifts_are_not(tmp_path):
     assert np.mean([s[2] for s in right]) >= 0.8
     assert np.mean([s[2] for s in shifted]) <= 0.2
     from genetune.deliver.protein_score import coding_count
+
     assert coding_count(model, tmp_path / "g.h5", genes) == (sum(s[2] for s in right), len(right))

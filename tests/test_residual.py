@@ -52,8 +52,10 @@ def test_context_is_the_receptive_field_and_the_flank_is_cropped(small):
 
 
 def test_both_families_answer_the_same_interface():
-    models = [HybridModel(HybridArchitecture(filter_depth=8, units=8, predict_boundaries=True)),
-              ResidualCNN(ResidualArchitecture(**SMALL))]
+    models = [
+        HybridModel(HybridArchitecture(filter_depth=8, units=8, predict_boundaries=True)),
+        ResidualCNN(ResidualArchitecture(**SMALL)),
+    ]
     for m in models:
         assert m.family in FAMILIES and m.input_channels == 4 and m.flops_per_bp() > 0
         assert "genic" in m.outputs and "boundary" in m.outputs
@@ -83,6 +85,7 @@ def test_geneml_classes_map_onto_genic_classes_and_boundaries(small):
 
 def test_flops_per_bp_count_every_convolution(small):
     from torch.utils.flop_counter import FlopCounterMode
+
     n = 100
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         small(torch.rand(1, n + 2 * small.flank, 4))
@@ -95,8 +98,11 @@ def test_a_checkpoint_of_one_family_with_the_other_familys_settings_is_one_clear
     ckpt = torch.load(tmp_path / "r.pt", weights_only=False)
     ckpt["architecture"] = HybridArchitecture().to_dict()
     torch.save(ckpt, tmp_path / "mixed.pt")
-    with pytest.raises(InputError, match=r"mixed\.pt: architecture settings .* do not belong to the residual "
-                                         r"family .*these are hybrid settings"):
+    with pytest.raises(
+        InputError,
+        match=r"mixed\.pt: architecture settings .* do not belong to the residual "
+        r"family .*these are hybrid settings",
+    ):
         load_model(tmp_path / "mixed.pt")
     with pytest.raises(InputError, match="unknown model family 'transformer'"):
         build("transformer", {})
@@ -126,6 +132,7 @@ def test_flanked_spans_predict_exactly_what_one_pass_over_the_strand_gives(tmp_p
     save_checkpoint(tmp_path / "m.pt", small, input_channels())
     predict_h5(tmp_path / "g.h5", tmp_path / "m.pt", tmp_path / "p.h5", batch_size=2, show_progress=False)
     from genetune.io.chunks import StrandReader, read_keys, strand_runs
+
     with h5py.File(tmp_path / "g.h5") as g, h5py.File(tmp_path / "p.h5") as p:
         assert p.attrs["model_family"] == "residual" and not p.attrs["phase_head"]
         assert p[layout.PREDICTIONS_BOUNDARY].shape == p[layout.PREDICTIONS].shape == g[layout.X].shape

@@ -19,8 +19,11 @@ def test_bad_input_gives_one_error_line_and_no_output(tmp_path):
     fasta = tmp_path / "reads.fa"
     fasta.write_text("@read1\nACGT\n+\nIIII\n")
     script = SCRIPTS / "ingest_genome.py"
-    proc = subprocess.run([sys.executable, str(script), "--fasta", str(fasta), "--species", "sp",
-                           "--out", str(tmp_path / "g.h5")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(script), "--fasta", str(fasta), "--species", "sp", "--out", str(tmp_path / "g.h5")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     expected = f"error: {fasta} line 1: this looks like FASTQ ('@' header), not FASTA"
     assert proc.stderr.strip().splitlines() == [expected]

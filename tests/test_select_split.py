@@ -26,8 +26,9 @@ def test_ties_in_intergenic_fraction_do_not_collapse_strata():
 def test_selection_prefers_chunks_where_predictions_agree_with_labels(tiny_species, tmp_path):
     d = tiny_species["dir"]
     predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.8, seed=1)
-    rows, conf = select_confident(d / "labels.h5", tmp_path / "p.h5", tmp_path / "c.h5",
-                                  SelectConfig(unit="chunk", keep_fraction=0.5))
+    rows, conf = select_confident(
+        d / "labels.h5", tmp_path / "p.h5", tmp_path / "c.h5", SelectConfig(unit="chunk", keep_fraction=0.5)
+    )
     with h5py.File(tmp_path / "c.h5") as c, h5py.File(d / "labels.h5") as lab:
         assert len(c[layout.X]) == len(rows)
         assert np.array_equal(c[layout.Y][:], lab[layout.Y][np.sort(rows)])
@@ -57,10 +58,12 @@ def test_split_is_by_whole_sequence_deterministic_and_never_empty():
 
 def test_split_files_are_self_contained_with_coverage(tiny_species, tmp_path):
     from genetune.evidence.coverage import add_coverage
+
     d = tiny_species["dir"]
     add_coverage(d / "genome.h5", [d / "rnaseq.bam"], "reverse", tmp_path / "cov.h5")
-    train, val = split_train_val(d / "labels.h5", tmp_path / "t.h5", tmp_path / "v.h5", tmp_path / "cov.h5",
-                                 min_units=1)  # by whole sequence
+    train, val = split_train_val(
+        d / "labels.h5", tmp_path / "t.h5", tmp_path / "v.h5", tmp_path / "cov.h5", min_units=1
+    )  # by whole sequence
     with h5py.File(tmp_path / "t.h5") as t, h5py.File(tmp_path / "cov.h5") as c:
         ids = t[layout.SEQIDS][:].astype(str)
         assert set(ids) == set(train)
@@ -73,6 +76,7 @@ def test_split_files_are_self_contained_with_coverage(tiny_species, tmp_path):
 
 def test_a_genome_of_few_sequences_is_split_by_region_with_both_strands_together():
     from genetune.io.chunks import chunk_coords
+
     L = 100
     keys = [("big", c) for c in chunk_coords(2000, L)] + [("small", c) for c in chunk_coords(150, L)]
     seqids = np.array([k for k, _ in keys])
@@ -100,6 +104,7 @@ def test_split_fraction_and_outputs_are_checked(tiny_species, tmp_path):
 def _with_decoy(tiny_species, tmp_path):
     """The truth annotation plus a decoy two-exon gene in an intergenic stretch of chr... (no reads)."""
     from genetune.io.gff import read_gff3
+
     d = tiny_species["dir"]
     genes = read_gff3(d / "annotation.gff3")
     seq = next(t.seqid for t in genes)
@@ -107,12 +112,14 @@ def _with_decoy(tiny_species, tmp_path):
     gap = max(zip(spans, spans[1:]), key=lambda ab: ab[1][0] - ab[0][1])
     lo = gap[0][1] + 300
     text = (d / "annotation.gff3").read_text()
-    text += (f"{seq}\tdecoy\tgene\t{lo + 1}\t{lo + 600}\t.\t+\t.\tID=decoy\n"
-             f"{seq}\tdecoy\tmRNA\t{lo + 1}\t{lo + 600}\t.\t+\t.\tID=decoy.1;Parent=decoy\n"
-             f"{seq}\tdecoy\texon\t{lo + 1}\t{lo + 200}\t.\t+\t.\tParent=decoy.1\n"
-             f"{seq}\tdecoy\texon\t{lo + 401}\t{lo + 600}\t.\t+\t.\tParent=decoy.1\n"
-             f"{seq}\tdecoy\tCDS\t{lo + 1}\t{lo + 200}\t.\t+\t0\tParent=decoy.1\n"
-             f"{seq}\tdecoy\tCDS\t{lo + 401}\t{lo + 600}\t.\t+\t1\tParent=decoy.1\n")
+    text += (
+        f"{seq}\tdecoy\tgene\t{lo + 1}\t{lo + 600}\t.\t+\t.\tID=decoy\n"
+        f"{seq}\tdecoy\tmRNA\t{lo + 1}\t{lo + 600}\t.\t+\t.\tID=decoy.1;Parent=decoy\n"
+        f"{seq}\tdecoy\texon\t{lo + 1}\t{lo + 200}\t.\t+\t.\tParent=decoy.1\n"
+        f"{seq}\tdecoy\texon\t{lo + 401}\t{lo + 600}\t.\t+\t.\tParent=decoy.1\n"
+        f"{seq}\tdecoy\tCDS\t{lo + 1}\t{lo + 200}\t.\t+\t0\tParent=decoy.1\n"
+        f"{seq}\tdecoy\tCDS\t{lo + 401}\t{lo + 600}\t.\t+\t1\tParent=decoy.1\n"
+    )
     (tmp_path / "with_decoy.gff3").write_text(text)
     return tmp_path / "with_decoy.gff3", seq, lo
 
@@ -123,17 +130,36 @@ def test_gene_scores_use_spliced_reads_and_rejected_genes_are_masked_on_their_st
     weights; the rejected ones are masked, margin included, on their own strand only."""
     from genetune.evidence.coverage import add_coverage
     from genetune.pseudolabels.labels import gff_to_labels
+
     d = tiny_species["dir"]
     gff, seq, lo = _with_decoy(tiny_species, tmp_path)
     gff_to_labels(gff, d / "genome.h5", tmp_path / "labels.h5", error_masks=False)
     predictions_from_labels(tmp_path / "labels.h5", tmp_path / "p.h5")
     add_coverage(d / "genome.h5", [d / "rnaseq.bam"], "reverse", tmp_path / "cov.h5")
     cfg = SelectConfig(keep_fraction=0.75, evidence_weight=0.5, mask_margin=20)
-    select_confident(tmp_path / "labels.h5", tmp_path / "p.h5", tmp_path / "c.h5", cfg, gff, tmp_path / "cov.h5",
-                     tmp_path / "genes.tsv")
+    select_confident(
+        tmp_path / "labels.h5",
+        tmp_path / "p.h5",
+        tmp_path / "c.h5",
+        cfg,
+        gff,
+        tmp_path / "cov.h5",
+        tmp_path / "genes.tsv",
+    )
     lines = (tmp_path / "genes.tsv").read_text().splitlines()
-    assert lines[0].split("\t") == ["seqid", "strand", "start", "end", "gene_id", "confidence", "intron_support",
-                                    "exon_coverage", "score", "evidence", "kept"]
+    assert lines[0].split("\t") == [
+        "seqid",
+        "strand",
+        "start",
+        "end",
+        "gene_id",
+        "confidence",
+        "intron_support",
+        "exon_coverage",
+        "score",
+        "evidence",
+        "kept",
+    ]
     rows = [dict(zip(lines[0].split("\t"), ln.split("\t"))) for ln in lines[1:]]
     decoy = next(r for r in rows if r["gene_id"] == "decoy")
     real = [r for r in rows if r["gene_id"] != "decoy"]
@@ -145,21 +171,25 @@ def test_gene_scores_use_spliced_reads_and_rejected_genes_are_masked_on_their_st
         assert c.attrs["n_genes"] == len(rows) and c.attrs["n_genes_kept"] == round(0.75 * len(rows))
         plus = next(i for i in range(len(ids)) if ids[i] == seq and se[i, 0] <= lo < se[i, 1])
         a = int(se[plus, 0])
-        assert not sw[plus][lo - 20 - a: lo + 620 - a].any() and sw[plus][lo - 25 - a] > 0
+        assert not sw[plus][lo - 20 - a : lo + 620 - a].any() and sw[plus][lo - 25 - a] > 0
         minus = next(i for i in range(len(ids)) if ids[i] == seq and se[i, 1] <= lo < se[i, 0])
         s0 = int(se[minus, 0])
-        assert sw[minus][s0 - (lo + 600): s0 - lo].all()  # the other strand keeps its weights
+        assert sw[minus][s0 - (lo + 600) : s0 - lo].all()  # the other strand keeps its weights
 
 
 def test_without_rnaseq_the_network_confidence_ranks_the_genes(tiny_species, tmp_path):
     from genetune.io.gff import read_gff3, select_transcripts
+
     d = tiny_species["dir"]
     predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.8, seed=2)
     transcripts = select_transcripts(read_gff3(d / "annotation.gff3"))
     genes = gene_scores(transcripts, d / "genome.h5", tmp_path / "p.h5")
     single = SelectConfig().single_exon_weight
-    assert all(g["score"] == pytest.approx(g["confidence"] * (single if len(t.exons) == 1 else 1))
-               and g["intron_support"] is None for g, t in zip(genes, transcripts))
+    assert all(
+        g["score"] == pytest.approx(g["confidence"] * (single if len(t.exons) == 1 else 1))
+        and g["intron_support"] is None
+        for g, t in zip(genes, transcripts)
+    )
     assert len({round(g["score"], 4) for g in genes}) > 1
 
 
@@ -168,23 +198,32 @@ def test_genes_whose_every_intron_the_reads_show_are_chosen_first(tiny_species, 
     unsupported gene, however confident the network is about it."""
     from genetune.io.gff import read_gff3, select_transcripts
     from genetune.pseudolabels.select import read_genes_tsv
+
     d = tiny_species["dir"]
     predictions_from_labels(d / "labels.h5", tmp_path / "p.h5", sharpness=0.5, noise=0.8, seed=2)
     transcripts = [t for t in select_transcripts(read_gff3(d / "annotation.gff3")) if len(t.exons) > 1]
     genes = gene_scores(transcripts, d / "genome.h5", tmp_path / "p.h5")
     by_conf = sorted(range(len(genes)), key=lambda i: genes[i]["confidence"])
     supported = [transcripts[i] for i in by_conf[: len(by_conf) // 2]]  # the least confident half
-    junctions = [(t.seqid, t.strand, t.exons[k][1], t.exons[k + 1][0], 5) for t in supported
-                 for k in range(len(t.exons) - 1)]
+    junctions = [
+        (t.seqid, t.strand, t.exons[k][1], t.exons[k + 1][0], 5) for t in supported for k in range(len(t.exons) - 1)
+    ]
     n = len(read_gff3(d / "annotation.gff3"))
-    select_confident(d / "labels.h5", tmp_path / "p.h5", tmp_path / "c.h5",
-                     SelectConfig(keep_fraction=len(supported) / n), d / "annotation.gff3",
-                     genes_tsv=tmp_path / "genes.tsv", junctions=junctions)
+    select_confident(
+        d / "labels.h5",
+        tmp_path / "p.h5",
+        tmp_path / "c.h5",
+        SelectConfig(keep_fraction=len(supported) / n),
+        d / "annotation.gff3",
+        genes_tsv=tmp_path / "genes.tsv",
+        junctions=junctions,
+    )
     assert read_genes_tsv(tmp_path / "genes.tsv") == {(t.seqid, t.gene_id) for t in supported}
 
 
 def test_a_validation_gene_near_identical_to_a_training_gene_is_a_paralog():
     from genetune.pseudolabels.split import paralogs_across
+
     rng = np.random.default_rng(0)
     base = rng.integers(0, 4, 900).astype(np.uint8)
     copy = base.copy()
@@ -200,7 +239,7 @@ def test_selection_settings_are_checked():
         SelectConfig.from_dict({"keep": 0.5})
     with pytest.raises(InputError, match="select.keep_fraction: 0 must be > 0"):
         SelectConfig.from_dict({"keep_fraction": 0})
-    with pytest.raises(InputError, match="select.unit: \"exon\" is not one of"):
+    with pytest.raises(InputError, match='select.unit: "exon" is not one of'):
         SelectConfig.from_dict({"unit": "exon"})
 
 
@@ -209,6 +248,7 @@ def test_reads_on_one_sequence_still_put_junctions_into_validation_and_training(
     into one-chunk regions, and about val_fraction of its junctions go to validation, the rest train."""
     from genetune.io.chunks import chunk_coords
     from genetune.pseudolabels.split import evidence_units
+
     L = 100
     keys = [(f"s{i:02d}", c) for i in range(12) for c in chunk_coords(1000 if i == 3 else 300, L)]
     seqids = np.array([k for k, _ in keys])
@@ -227,12 +267,17 @@ def test_reads_on_one_sequence_still_put_junctions_into_validation_and_training(
 def test_the_split_file_records_its_validation_junctions(tiny_species, tmp_path):
     d = tiny_species["dir"]
     from genetune.io.gff import read_gff3
+
     genes = [t for t in read_gff3(d / "annotation.gff3") if t.seqid == "chr1" and len(t.exons) > 1]
-    junctions = [(t.seqid, t.strand, a, b, 4) for t in genes for a, b in zip([e for _, e in t.exons[:-1]],
-                                                                                 [s for s, _ in t.exons[1:]])]
+    junctions = [
+        (t.seqid, t.strand, a, b, 4)
+        for t in genes
+        for a, b in zip([e for _, e in t.exons[:-1]], [s for s, _ in t.exons[1:]])
+    ]
     assert len(junctions) >= 10
-    split_train_val(d / "labels.h5", tmp_path / "t.h5", tmp_path / "v.h5", val_fraction=0.3, min_units=1,
-                    junctions=junctions)  # by whole sequence, but chr1 holds every junction: cut into regions
+    split_train_val(
+        d / "labels.h5", tmp_path / "t.h5", tmp_path / "v.h5", val_fraction=0.3, min_units=1, junctions=junctions
+    )  # by whole sequence, but chr1 holds every junction: cut into regions
     with h5py.File(tmp_path / "v.h5") as v, h5py.File(tmp_path / "t.h5") as t:
         n_val, n_train = int(v.attrs["junctions_validation"]), int(v.attrs["junctions_training"])
         assert n_val > 0 and n_train > 0 and n_val + n_train == len(junctions)

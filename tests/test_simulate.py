@@ -36,8 +36,9 @@ def test_bam_is_sorted_indexed_spliced_and_dutp_stranded(tiny_species):
         spliced, agree, total = 0, 0, 0
         for read in bam.fetch():
             spliced += any(op == 3 for op, _ in read.cigartuples)
-            gene = next((t for t in genes if t.seqid == read.reference_name
-                         and t.start <= read.reference_start < t.end), None)
+            gene = next(
+                (t for t in genes if t.seqid == read.reference_name and t.start <= read.reference_start < t.end), None
+            )
             if gene is None:
                 continue
             total += 1

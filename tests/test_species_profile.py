@@ -38,9 +38,18 @@ def _long_intron_case():
     intron = "GTAAGT" + "C" * 4988 + "TTTCAG"
     seq = head + exon1 + intron + exon2 + "C" * 50
     i0, i1 = len(head) + len(exon1), len(head) + len(exon1) + len(intron)
-    probs = _probs(len(seq), [((0, 50), layout.IG), ((50, i0), layout.CDS), ((i0, i0 + 100), layout.INTRON),
-                              ((i0 + 100, i1 - 100), layout.IG), ((i1 - 100, i1), layout.INTRON),
-                              ((i1, i1 + len(exon2)), layout.CDS), ((i1 + len(exon2), len(seq)), layout.IG)])
+    probs = _probs(
+        len(seq),
+        [
+            ((0, 50), layout.IG),
+            ((50, i0), layout.CDS),
+            ((i0, i0 + 100), layout.INTRON),
+            ((i0 + 100, i1 - 100), layout.IG),
+            ((i1 - 100, i1), layout.INTRON),
+            ((i1, i1 + len(exon2)), layout.CDS),
+            ((i1 + len(exon2), len(seq)), layout.IG),
+        ],
+    )
     return seq, probs, [(50, i0), (i1, i1 + len(exon2))]
 
 
@@ -50,8 +59,9 @@ def test_a_long_intron_the_network_calls_intergenic_is_bridged():
     (gene,) = _decode(seq, probs, cfg)
     assert gene.cds == exons
     # without long-intron states the same predictions give no such gene: the middle would have to be called intron
-    assert all(g.cds != exons for g in _decode(seq, probs, DecodeConfig(min_cds_length=6, min_intron=20,
-                                                                           long_introns=False)))
+    assert all(
+        g.cds != exons for g in _decode(seq, probs, DecodeConfig(min_cds_length=6, min_intron=20, long_introns=False))
+    )
 
 
 def test_a_real_intergenic_gap_of_the_same_length_is_not_bridged():
@@ -59,8 +69,10 @@ def test_a_real_intergenic_gap_of_the_same_length_is_not_bridged():
     gene_a, gene_b = "ATG" + "GTCAAA" * 15 + "TAA", "ATG" + "AGCAAA" * 15 + "TAA"
     seq = "C" * 50 + gene_a + "C" * 5000 + gene_b + "C" * 50
     a0, b0 = 50, 50 + len(gene_a) + 5000
-    probs = _probs(len(seq), [((0, len(seq)), layout.IG), ((a0, a0 + len(gene_a)), layout.CDS),
-                              ((b0, b0 + len(gene_b)), layout.CDS)])
+    probs = _probs(
+        len(seq),
+        [((0, len(seq)), layout.IG), ((a0, a0 + len(gene_a)), layout.CDS), ((b0, b0 + len(gene_b)), layout.CDS)],
+    )
     genes = _decode(seq, probs, DecodeConfig(min_cds_length=6, min_intron=20))
     assert [g.cds for g in genes] == [[(a0, a0 + len(gene_a))], [(b0, b0 + len(gene_b))]]
 
@@ -114,8 +126,10 @@ def test_each_round_moves_the_profile_a_bounded_step_towards_the_species():
     one = profile.estimate(prior, genes, {"chr1": 500_000}, min_intron=30)
     longest = one.intron_lengths[-1]
     assert longest[1] == pytest.approx(2 * prior.intron_lengths[-1][1])  # at most 2x per round
-    assert all(abs(w1 - w0) <= profile.MAX_WEIGHT_STEP + 1e-9
-               for (w0, _), (w1, _) in zip(prior.intron_lengths, one.intron_lengths))
+    assert all(
+        abs(w1 - w0) <= profile.MAX_WEIGHT_STEP + 1e-9
+        for (w0, _), (w1, _) in zip(prior.intron_lengths, one.intron_lengths)
+    )
     assert one.exon_mean == pytest.approx(150)  # 250 -> 150: within the 2x step
     two = profile.estimate(one, genes, {"chr1": 500_000}, min_intron=30)
     assert two.intron_lengths[-1][1] > one.intron_lengths[-1][1]  # the next round moves on
@@ -126,8 +140,9 @@ def test_each_round_moves_the_profile_a_bounded_step_towards_the_species():
 def test_with_enough_junctions_each_round_takes_intron_lengths_from_the_reads():
     """The reads show 8 kb introns; the pseudolabel genes only 100 bp ones (their long introns were
     split): the round's profile keeps the long introns the reads show."""
-    prior = profile.from_junctions(Profile(), [("chr1", "+", 100, 8100, 5)] * 10
-                                   + [("chr1", "+", 100, 180, 5)] * 30, min_intron=30)
+    prior = profile.from_junctions(
+        Profile(), [("chr1", "+", 100, 8100, 5)] * 10 + [("chr1", "+", 100, 180, 5)] * 30, min_intron=30
+    )
     junctions = [("chr1", "+", 100, 8100, 5)] * 10 + [("chr1", "+", 100, 180, 5)] * 30
     one = profile.estimate(prior, _genes(3, 100), {"chr1": 500_000}, junctions, min_intron=30)
     assert np.allclose(one.intron_lengths, prior.intron_lengths, rtol=1e-6)

@@ -70,10 +70,12 @@ def test_geneml_classes_are_cds_only_and_utr_introns_are_none(tmp_path):
     # 5' UTR with an intron (bases 2..12 exon, 12..30 intron), CDS 31..50 with a coding intron 40..45
     seq = "CC" + "A" * 10 + "GT" + "C" * 14 + "AG" + "ATGAAAAAAGTCCAAGAAATAGCC" + "G" * 18
     assert len(seq) == 72
-    gff = ("s\tt\tgene\t3\t54\t.\t+\t.\tID=g\ns\tt\tmRNA\t3\t54\t.\t+\t.\tID=m;Parent=g\n"
-           "s\tt\texon\t3\t12\t.\t+\t.\tParent=m\ns\tt\texon\t31\t39\t.\t+\t.\tParent=m\n"
-           "s\tt\texon\t46\t54\t.\t+\t.\tParent=m\n"
-           "s\tt\tCDS\t31\t39\t.\t+\t0\tParent=m\ns\tt\tCDS\t46\t54\t.\t+\t0\tParent=m\n")
+    gff = (
+        "s\tt\tgene\t3\t54\t.\t+\t.\tID=g\ns\tt\tmRNA\t3\t54\t.\t+\t.\tID=m;Parent=g\n"
+        "s\tt\texon\t3\t12\t.\t+\t.\tParent=m\ns\tt\texon\t31\t39\t.\t+\t.\tParent=m\n"
+        "s\tt\texon\t46\t54\t.\t+\t.\tParent=m\n"
+        "s\tt\tCDS\t31\t39\t.\t+\t0\tParent=m\ns\tt\tCDS\t46\t54\t.\t+\t0\tParent=m\n"
+    )
     item = _one_gene(tmp_path, gff, seq)
     names = np.array(GENEML_CLASSES)[item["classes"]]
     assert set(names[2:12]) == {"none"} and set(names[12:30]) == {"none"}  # UTR and its intron

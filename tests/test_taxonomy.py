@@ -16,7 +16,8 @@ def test_every_reference_gene_gets_its_outcome_and_errors():
     ref = [
         _t("exact", [(100, 200), (300, 400)]),
         _t("split", [(1000, 1100), (3000, 3100)]),
-        _t("merged_a", [(5000, 5100)]), _t("merged_b", [(5300, 5400)]),
+        _t("merged_a", [(5000, 5100)]),
+        _t("merged_b", [(5300, 5400)]),
         _t("missed", [(7000, 7100)]),
         _t("start", [(9000, 9100), (9200, 9300)]),
         _t("stop_minus", [(11000, 11100), (11200, 11300)], strand="-"),
@@ -26,7 +27,8 @@ def test_every_reference_gene_gets_its_outcome_and_errors():
     ]
     pred = [
         _t("p1", [(100, 200), (300, 400)]),
-        _t("p2", [(1000, 1100)]), _t("p3", [(3000, 3100)]),
+        _t("p2", [(1000, 1100)]),
+        _t("p3", [(3000, 3100)]),
         _t("p4", [(5000, 5100), (5300, 5400)]),
         _t("p5", [(7000, 7100)], strand="-"),  # the other strand does not count
         _t("p6", [(8970, 9100), (9200, 9300)]),
@@ -48,8 +50,11 @@ def test_every_reference_gene_gets_its_outcome_and_errors():
 
 
 def test_found_and_missed_genes_are_counted_by_longest_intron_and_exon_count():
-    ref = [_t("long", [(0, 100), (5000, 5100)]), _t("short", [(10_000, 10_100), (10_200, 10_300)]),
-           _t("single", [(20_000, 20_300)])]
+    ref = [
+        _t("long", [(0, 100), (5000, 5100)]),
+        _t("short", [(10_000, 10_100), (10_200, 10_300)]),
+        _t("single", [(20_000, 20_300)]),
+    ]
     pred = [_t("p", [(10_000, 10_100), (10_200, 10_300)]), _t("q", [(20_000, 20_300)])]
     rows = {(g, c): (n, f, m) for g, c, n, f, m in taxonomy.summarise(taxonomy.classify(ref, pred))}
     assert rows[("longest_intron", ">= 1 kb")] == (1, 0, 1)
@@ -61,8 +66,10 @@ def test_found_and_missed_genes_are_counted_by_longest_intron_and_exon_count():
 
 def test_the_taxonomy_table_and_figure_are_written(tmp_path):
     ref = [_t("a", [(0, 100), (200, 300)])]
-    tables = {"first_pass": taxonomy.summarise(taxonomy.classify(ref, [])),
-              "final": taxonomy.summarise(taxonomy.classify(ref, ref))}
+    tables = {
+        "first_pass": taxonomy.summarise(taxonomy.classify(ref, [])),
+        "final": taxonomy.summarise(taxonomy.classify(ref, ref)),
+    }
     taxonomy.write_tsv(tables, tmp_path / "errors.tsv")
     lines = (tmp_path / "errors.tsv").read_text().splitlines()
     assert lines[0].split("\t") == list(taxonomy.HEADER)

@@ -41,10 +41,12 @@ def test_cosine_restarts_and_multistep_match_torchs_schedulers():
 
 def test_plateau_cuts_the_lr_as_reduce_lr_on_plateau_would_after_the_warmup():
     from genetune.training.schedule import plateau_reductions
+
     history = [0.5, 0.6, 0.6, 0.59, 0.6, 0.61, 0.61, 0.605, 0.6, 0.6, 0.6, 0.62]
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3, threshold=0.0,
-                                                     threshold_mode="abs")
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="max", factor=0.5, patience=3, threshold=0.0, threshold_mode="abs"
+    )
     for k, value in enumerate(history, 1):
         ref.step(value)
         assert 0.5 ** plateau_reductions(history[:k], 3) == pytest.approx(opt.param_groups[0]["lr"])
@@ -56,6 +58,7 @@ def test_plateau_cuts_the_lr_as_reduce_lr_on_plateau_would_after_the_warmup():
 
 def test_focal_loss_gamma_and_alpha_change_the_loss():
     from genetune.training.losses import weighted_loss
+
     logits = torch.tensor([[4.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 0, 3.0]])
     target, w = torch.tensor([0, 1, 2]), torch.ones(3)
     ce = weighted_loss(logits, target, w)
@@ -69,8 +72,9 @@ def test_focal_loss_gamma_and_alpha_change_the_loss():
     with pytest.raises(InputError, match="one weight per class"):
         weighted_loss(logits, target, w, "focal", 2.0, [1.0, 2.0])
     masked = torch.tensor([0, -1, 2])
-    assert weighted_loss(logits, masked, w) == pytest.approx(float(weighted_loss(logits[[0, 2]], target[[0, 2]],
-                                                                                 w[[0, 2]])))
+    assert weighted_loss(logits, masked, w) == pytest.approx(
+        float(weighted_loss(logits[[0, 2]], target[[0, 2]], w[[0, 2]]))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +86,7 @@ def split(tiny_species, tmp_path_factory):
 
 def _rows(path):
     from genetune.training.metrics_table import read_metrics
+
     return read_metrics(path)
 
 
@@ -102,8 +107,9 @@ def test_training_from_scratch_learns_and_keeps_best_and_last(split, tmp_path):
 
 
 def test_checks_every_n_steps_and_patience_stops_early(split, tmp_path):
-    cfg = TrainConfig(mode="scratch", epochs=50, batch_size=4, lr=1e-9, architecture=ARCH, patience=2,
-                      check_every=3, min_delta=0.5)  # nothing can improve by 0.5: stop after 2 checks
+    cfg = TrainConfig(
+        mode="scratch", epochs=50, batch_size=4, lr=1e-9, architecture=ARCH, patience=2, check_every=3, min_delta=0.5
+    )  # nothing can improve by 0.5: stop after 2 checks
     train(cfg, *split, tmp_path)
     steps = sorted({r["step"] for r in _rows(tmp_path / "metrics.tsv")})
     assert steps == [0, 3, 6]
@@ -126,8 +132,10 @@ def test_a_run_cut_off_mid_epoch_resumes_to_identical_weights_and_metrics(split,
     """The state saved every save_every steps holds the position in the epoch's seeded batch order:
     a run killed after step 5 (of 2 epochs) and rerun ends exactly as one uninterrupted run."""
     import genetune.training.train as tr
-    cfg = TrainConfig(mode="scratch", epochs=2, batch_size=2, lr=3e-3, architecture=ARCH, patience=5, save_every=2,
-                      seed=4)
+
+    cfg = TrainConfig(
+        mode="scratch", epochs=2, batch_size=2, lr=3e-3, architecture=ARCH, patience=5, save_every=2, seed=4
+    )
     train(cfg, *split, tmp_path / "whole")
     calls = {"n": 0}
     real = tr.batch_loss
@@ -137,6 +145,7 @@ def test_a_run_cut_off_mid_epoch_resumes_to_identical_weights_and_metrics(split,
         if calls["n"] == 6:
             raise KeyboardInterrupt("killed")
         return real(*args, **kwargs)
+
     tr.batch_loss = dying
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -153,12 +162,14 @@ def test_a_run_cut_off_mid_epoch_resumes_to_identical_weights_and_metrics(split,
 
 def test_a_diverging_loss_stops_with_one_clear_error_and_keeps_the_last_good_weights(split, tmp_path, monkeypatch):
     import genetune.training.train as tr
+
     real, calls = tr.batch_loss, {"n": 0}
 
     def diverging(*args, **kwargs):
         calls["n"] += 1
         loss = real(*args, **kwargs)
         return loss * float("nan") if calls["n"] == 3 else loss
+
     monkeypatch.setattr(tr, "batch_loss", diverging)
     cfg = TrainConfig(mode="scratch", epochs=3, batch_size=4, lr=3e-3, architecture=ARCH)
     with pytest.raises(InputError, match=r"training diverged: the loss is nan at step 3 .*Lower lr"):
@@ -170,6 +181,7 @@ def test_trunk_trains_at_its_lower_lr_ratio(split, tmp_path):
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "base.pt", HybridModel(HybridArchitecture(**ARCH)), input_channels())
     from genetune.training.train import freeze_for_mode
+
     model = HybridModel(HybridArchitecture(**ARCH))
     groups = freeze_for_mode(model, TrainConfig(mode="full", trunk_lr_ratio=0.1))
     assert [g["lr_ratio"] for g in groups] == [1.0, 0.1]
@@ -193,7 +205,7 @@ def test_finetune_baseline_is_evaluated_first_and_best_only_replaced_on_improvem
 def test_unknown_training_setting_and_bad_mode_are_errors():
     with pytest.raises(InputError, match="finetune: unknown key epoch"):
         TrainConfig.from_dict({"epoch": 3})
-    with pytest.raises(InputError, match="finetune.mode: \"everything\" is not one of"):
+    with pytest.raises(InputError, match='finetune.mode: "everything" is not one of'):
         TrainConfig.from_dict({"mode": "everything"})
 
 
@@ -209,6 +221,7 @@ RESIDUAL = dict(channels=8, groups=[[2, 5, 1], [1, 5, 2]])
 @pytest.fixture(scope="module")
 def residual_base(tmp_path_factory):
     from genetune.models.residual import ResidualArchitecture, ResidualCNN
+
     torch.manual_seed(0)
     model = ResidualCNN(ResidualArchitecture(**RESIDUAL))
     for m in model.modules():
@@ -221,6 +234,7 @@ def residual_base(tmp_path_factory):
 
 def _changed_groups(base_state, ckpt, model):
     from genetune.models.checkpoint import build_model
+
     tuned = build_model(ckpt)
     names = {id(p): n for n, p in tuned.named_parameters()}
     changed = []
@@ -230,21 +244,33 @@ def _changed_groups(base_state, ckpt, model):
     return changed
 
 
-@pytest.mark.parametrize("mode,unfreeze,expect", [
-    ("head", 0, ["head"]),
-    ("unfreeze_last", 2, ["unit2", "unit3", "head"]),
-    ("full", 0, ["stem", "unit1", "unit2", "unit3", "head"]),
-])
+@pytest.mark.parametrize(
+    "mode,unfreeze,expect",
+    [
+        ("head", 0, ["head"]),
+        ("unfreeze_last", 2, ["unit2", "unit3", "head"]),
+        ("full", 0, ["stem", "unit1", "unit2", "unit3", "head"]),
+    ],
+)
 def test_residual_modes_train_exactly_their_layer_groups(split, tmp_path, residual_base, mode, unfreeze, expect):
     """geneML-family fine-tuning on the 7 classes derived from the labels: only the mode's layer
     groups move, and batch-norm statistics stay the base model's (frozen while fine-tuning)."""
     base = load_checkpoint(residual_base)
-    cfg = TrainConfig(mode=mode, unfreeze_last=unfreeze, epochs=1, batch_size=4, lr=3e-3, patience=2,
-                      max_train_chunks=6, max_val_chunks=4)
+    cfg = TrainConfig(
+        mode=mode,
+        unfreeze_last=unfreeze,
+        epochs=1,
+        batch_size=4,
+        lr=3e-3,
+        patience=2,
+        max_train_chunks=6,
+        max_val_chunks=4,
+    )
     train(cfg, *split, tmp_path, base_model=residual_base)
     last = load_checkpoint(tmp_path / "last.pt")
     assert last["family"] == "residual" and last["epoch"] == 1
     from genetune.models.checkpoint import build_model
+
     assert _changed_groups(base["model_state"], last, build_model(base)) == expect
     stats = [k for k in base["model_state"] if k.endswith(("running_mean", "running_var"))]
     assert stats and all(torch.equal(base["model_state"][k], last["model_state"][k]) for k in stats)
@@ -252,8 +278,7 @@ def test_residual_modes_train_exactly_their_layer_groups(split, tmp_path, residu
 
 def test_unfreeze_last_beyond_the_trunk_and_without_a_count_are_errors(split, tmp_path, residual_base):
     with pytest.raises(InputError, match="unfreeze_last 9 exceeds the 4 trunk layer groups"):
-        train(TrainConfig(mode="unfreeze_last", unfreeze_last=9, epochs=1), *split, tmp_path,
-              base_model=residual_base)
+        train(TrainConfig(mode="unfreeze_last", unfreeze_last=9, epochs=1), *split, tmp_path, base_model=residual_base)
     with pytest.raises(InputError, match="needs unfreeze_last >= 1"):
         TrainConfig.from_dict({"mode": "unfreeze_last"})
 
@@ -266,10 +291,19 @@ def test_a_new_boundary_head_learns_from_the_transitions(split, tmp_path):
 
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "base.pt", HybridModel(HybridArchitecture(**ARCH)), input_channels())
-    cfg = TrainConfig(mode="full", add_boundary_head=True, boundary_loss_weight=1.0, epochs=4, batch_size=2,
-                      lr=1e-2, patience=5, transition_weights=None)
+    cfg = TrainConfig(
+        mode="full",
+        add_boundary_head=True,
+        boundary_loss_weight=1.0,
+        epochs=4,
+        batch_size=2,
+        lr=1e-2,
+        patience=5,
+        transition_weights=None,
+    )
     train(cfg, *split, tmp_path / "ft", base_model=tmp_path / "base.pt")
     from genetune.models.checkpoint import load_model
+
     tuned, ckpt = load_model(tmp_path / "ft" / "last.pt")
     assert ckpt["outputs"] == ["genic", "phase", "boundary"] and ckpt["architecture"]["predict_boundaries"]
     batch = torch.utils.data.default_collate([ChunkDataset(split[0], [1, 1, 1, 1])[i] for i in range(4)])
@@ -292,6 +326,7 @@ def test_with_read_backed_genes_in_validation_checkpoints_follow_them(split, tmp
     from genetune.core import layout
     from genetune.training.data import ChunkDataset
     from genetune.training.train import MIN_EVIDENCE_BASES, checkpoint_metric
+
     train_h5, val_h5 = split
     shutil.copy(val_h5, tmp_path / "v.h5")
     with h5py.File(tmp_path / "v.h5", "r+") as h5:

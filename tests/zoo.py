@@ -13,19 +13,29 @@ def _row(seqid, kind, s, e, strand, attrs, phase="."):
     return f"{seqid}\tzoo\t{kind}\t{s + 1}\t{e}\t.\t{strand}\t{phase}\t{attrs}\n"
 
 
-def _transcript(t, tid, gid, exons=None, cds=None, span=None, kind="mRNA", exon_kind="exon", phases=None,
-                exon_strand=None):
+def _transcript(
+    t, tid, gid, exons=None, cds=None, span=None, kind="mRNA", exon_kind="exon", phases=None, exon_strand=None
+):
     exons = exons if exons is not None else t.exons
     cds = cds if cds is not None else t.cds
     span = span or (exons[0][0], exons[-1][1])
     rows = [_row(t.seqid, kind, *span, t.strand, f"ID={tid};Parent={gid}")]
     for i, (s, e) in enumerate(exons):
-        rows.append(_row(t.seqid, exon_kind, s, e, exon_strand if exon_strand and i == 0 else t.strand,
-                         f"ID={tid}.e{i};Parent={tid}"))
+        rows.append(
+            _row(
+                t.seqid,
+                exon_kind,
+                s,
+                e,
+                exon_strand if exon_strand and i == 0 else t.strand,
+                f"ID={tid}.e{i};Parent={tid}",
+            )
+        )
     if cds:
         phases = phases or cds_phases(type(t)(t.seqid, t.strand, exons, cds))
-        rows += [_row(t.seqid, "CDS", s, e, t.strand, f"ID={tid}.cds;Parent={tid}", ph)
-                 for (s, e), ph in zip(cds, phases)]
+        rows += [
+            _row(t.seqid, "CDS", s, e, t.strand, f"ID={tid}.cds;Parent={tid}", ph) for (s, e), ph in zip(cds, phases)
+        ]
     return rows
 
 
@@ -49,13 +59,15 @@ def zoo_rows(t, k, seq_len):
         short = t.cds[:-1] if len(t.cds) > 1 else t.cds
         ex = [e for e in t.exons if e[0] < short[-1][1]]
         ex[-1] = (ex[-1][0], short[-1][1])
-        return ([_gene(t, g, (t.start, t.end))] + _transcript(t, tid + "s", g, exons=ex, cds=short)
-                + _transcript(t, tid, g))
+        return (
+            [_gene(t, g, (t.start, t.end))] + _transcript(t, tid + "s", g, exons=ex, cds=short) + _transcript(t, tid, g)
+        )
     if case == 3:  # non-coding gene
         return [_gene(t, g, (t.start, t.end), "ncRNA_gene")] + _transcript(t, tid, g, cds=[], kind="lnc_RNA")
     if case == 4:  # pseudogene with a pseudogenic transcript
         return [_gene(t, g, (t.start, t.end), "pseudogene")] + _transcript(
-            t, tid, g, cds=[], kind="pseudogenic_transcript", exon_kind="pseudogenic_exon")
+            t, tid, g, cds=[], kind="pseudogenic_transcript", exon_kind="pseudogenic_exon"
+        )
     if case == 5:  # no UTRs at all
         ex = _no_utr(t)
         return [_gene(t, g, (ex[0][0], ex[-1][1]))] + _transcript(t, tid, g, exons=ex)
@@ -113,8 +125,9 @@ def partial_rows(t, seq_len, at_start):
     first_pos = removed % 3 if five_prime_cut else 0
     cut = type(t)(t.seqid, t.strand, exons, cds)
     phases = cds_phases(cut, first_pos)
-    return [_gene(t, t.gene_id, span)] + _transcript(t, t.transcript_id, t.gene_id, exons=exons, cds=cds,
-                                                     span=span, phases=phases)
+    return [_gene(t, t.gene_id, span)] + _transcript(
+        t, t.transcript_id, t.gene_id, exons=exons, cds=cds, span=span, phases=phases
+    )
 
 
 def write_zoo(transcripts, seq_lengths, path):

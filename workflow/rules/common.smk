@@ -1,4 +1,4 @@
-import copy
+# The config, validated once, and the functions the rules call: inputs, params and resources.
 import hashlib
 import json
 import os
@@ -7,83 +7,50 @@ import shlex
 import sys
 from pathlib import Path
 
-import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.iocontainers import Wildcards
+from snakemake.settings.types import DeploymentMethod
 
 sys.path.insert(0, str(Path(workflow.current_basedir).parents[1] / "src"))
 from genetune import __version__ as GENETUNE_VERSION
 from genetune.core.errors import InputError
+from genetune.core.settings import section_defaults, species_configs
 from genetune.evaluate.rounds import MAX_AUTO_ROUNDS, read_verdict
-from genetune.core.settings import validate_config
 
-# A species config given with --configfile is complete by itself: the demo's keys in
-# config/config.yaml (the Snakefile's configfile) do not leak into it, so a species without
-# `rnaseq:` never reads the demo's BAM. Missing keys take the schema's defaults. A config file
-# without `species` (config/pretrain.yaml) adds to the demo config instead.
-overwrite = workflow.config_settings.overwrite_config
-if workflow.overwrite_configfiles and (
-    "species" in overwrite or "species_sheet" in overwrite
-):
-    config.clear()
-    config.update(copy.deepcopy(dict(overwrite)))
+
+def _python_dir():
+    """A folder whose `python` is the interpreter Snakemake runs under (a venv's bin/, or a link)."""
+    here = Path(sys.executable)
+    if (here.parent / "python").resolve() == here.resolve():
+        return here.parent
+    link = Path(".snakemake/genetune-python/python")
+    if not link.is_symlink() or link.resolve() != here.resolve():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.unlink(missing_ok=True)
+        link.symlink_to(here)
+    return link.parent.resolve()
+
+
+# The rules call `python`: outside a conda deployment, the interpreter Snakemake runs under, so
+# `.venv/bin/snakemake ...` needs no activated venv; with --sdm conda, the rule's env's.
+if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
+    shell.prefix(
+        f'set -euo pipefail; export PATH={shlex.quote(str(_python_dir()))}:"$PATH"; '
+    )
+SCRIPTS = (
+    Path(workflow.current_basedir).parent / "scripts"
+)  # beside the rules (module deployment)
+KERAS_SUFFIXES = (".keras", ".h5")
+
+
 CONFIG_SOURCE = (
     ", ".join(map(str, workflow.overwrite_configfiles)) or "config/config.yaml"
 )
-
-
-def _load_species():
-    """species name -> its complete, validated config: the one config, or every config of the
-    species sheet (a TSV with the columns species and config; several species, one DAG).
-    """
-    if "species_sheet" in config:
-        sheet = Path(config["species_sheet"])
-        try:
-            lines = [
-                ln.split("\t") for ln in sheet.read_text().splitlines() if ln.strip()
-            ]
-        except OSError as exc:
-            raise WorkflowError(
-                f"{sheet}: cannot read the species sheet ({exc.strerror})"
-            )
-        if not lines or lines[0][:2] != ["species", "config"]:
-            raise WorkflowError(
-                f"{sheet}: needs the tab-separated columns species and config"
-            )
-        out = {}
-        for k, row in enumerate(lines[1:], 2):
-            if len(row) < 2:
-                raise WorkflowError(
-                    f"{sheet} line {k}: needs a species and a config file"
-                )
-            try:
-                cfg = yaml.safe_load(Path(row[1]).read_text())
-            except (OSError, yaml.YAMLError) as exc:
-                raise WorkflowError(f"{sheet} line {k}: cannot read {row[1]} ({exc})")
-            if not isinstance(cfg, dict) or cfg.get("species") != row[0]:
-                raise WorkflowError(
-                    f"{row[1]}: its species is not '{row[0]}' ({sheet} line {k})"
-                )
-            if row[0] in out:
-                raise WorkflowError(
-                    f"{sheet} line {k}: species '{row[0]}' is listed twice"
-                )
-            out[row[0]] = _validated(cfg, row[1])
-        return out
-    return {config.get("species", ""): _validated(config, CONFIG_SOURCE)}
-
-
-def _validated(cfg, source):
-    try:
-        return validate_config(cfg, source)
-    except InputError as exc:
-        raise WorkflowError(str(exc)) from None
-
-
-SPECIES_CONFIGS = _load_species()
+try:
+    SPECIES_CONFIGS = species_configs(config, CONFIG_SOURCE)
+except InputError as exc:
+    raise WorkflowError(str(exc)) from None
 SPECIES = list(SPECIES_CONFIGS)
-
-# the scripts beside the rules: found from the workflow, not the working directory (module deployment)
-SCRIPTS = Path(workflow.current_basedir).parent / "scripts"
 
 
 # only the configured species: another species' results (a related species' profile.yaml given
@@ -106,15 +73,55 @@ def cfg(wildcards):
     return SPECIES_CONFIGS[wildcards.species]
 
 
-def config_hash(species):
-    """sha256 of a species' complete config (written into its GFF3 headers)."""
-    text = json.dumps(SPECIES_CONFIGS[species], sort_keys=True, default=str)
+def path(output, wildcards, **values):
+    """A rule's output pattern (rules.X.output.name) for these wildcards, some replaced by values."""
+    return output.format(**{**dict(wildcards.items()), **values})
+
+
+# --- params -------------------------------------------------------------------------------------
+
+
+def settings(section):
+    """A config section of the species as inline JSON, the one --settings a script reads."""
+    return lambda wildcards: json.dumps(cfg(wildcards).get(section, {}), sort_keys=True)
+
+
+def species_setting(*keys, default=None):
+    """A config value of the species (`default` where the schema leaves it to a preset)."""
+
+    def get(wildcards):
+        value = cfg(wildcards)
+        for k in keys:
+            if k not in value:
+                return default
+            value = value[k]
+        return value
+
+    return get
+
+
+def min_intron(wildcards):
+    return species_setting(
+        "decode", "min_intron", default=section_defaults("decode")["min_intron"]
+    )(wildcards)
+
+
+def config_hash(wildcards):
+    """sha256 of the species' complete config (written into its GFF3 headers)."""
+    text = json.dumps(cfg(wildcards), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-# --- inputs -----------------------------------------------------------------------------------
+def strandedness(wildcards):
+    return [e["strandedness"] for e in bam_entries(wildcards.species)]
 
-KERAS_SUFFIXES = (".keras", ".h5")
+
+def output_dir(wildcards, output):
+    """The folder of a rule's first output, for scripts that write several files into one."""
+    return os.path.dirname(output[0])
+
+
+# --- inputs -------------------------------------------------------------------------------------
 
 
 def get_genome(wildcards):
@@ -123,25 +130,37 @@ def get_genome(wildcards):
 
 def get_base_model(wildcards):
     """The base checkpoint: config's .pt as is; a Keras model (geneML .keras, Helixer .h5) is
-    imported into results/<species>/base_model.pt first (rule import_base_model)."""
-    path = cfg(wildcards)["base_model"]
-    if path.endswith(KERAS_SUFFIXES):
-        return f"results/{wildcards.species}/base_model.pt"
-    return path
+    imported first (rule import_base_model; no TensorFlow needed)."""
+    model = cfg(wildcards)["base_model"]
+    return (
+        path(rules.import_base_model.output.pt, wildcards)
+        if model.endswith(KERAS_SUFFIXES)
+        else model
+    )
 
 
 def get_keras_model(wildcards):
-    path = cfg(wildcards)["base_model"]
-    if not path.endswith(KERAS_SUFFIXES):
+    model = cfg(wildcards)["base_model"]
+    if not model.endswith(KERAS_SUFFIXES):
         raise WorkflowError(
-            f"base_model {path} of {wildcards.species} is no Keras file"
+            f"base_model {model} of {wildcards.species} is no Keras file"
         )
-    return path
+    return model
 
 
 def bam_entries(species):
     """The rnaseq entries that are BAMs (the others are hints files), in configured order."""
     return [e for e in SPECIES_CONFIGS[species].get("rnaseq", []) if "bam" in e]
+
+
+def has_rnaseq(species):
+    """Whether the species has RNA-seq BAMs (coverage); hints files alone give junctions only."""
+    return bool(bam_entries(species))
+
+
+def has_evidence(species):
+    """Whether the species has read evidence (BAMs or hints) for junctions."""
+    return bool(SPECIES_CONFIGS[species].get("rnaseq"))
 
 
 def get_bams(wildcards):
@@ -154,108 +173,33 @@ def get_hints(wildcards):
     return [e["hints"] for e in cfg(wildcards).get("rnaseq", []) if "hints" in e]
 
 
-def hints_args(wildcards, input):
-    return " ".join(f"--hints {shlex.quote(h)}" for h in input.hints)
-
-
-def has_evidence(species):
-    """Whether the species has read evidence (BAMs or hints) for junctions."""
-    return bool(SPECIES_CONFIGS[species].get("rnaseq"))
-
-
 def get_junctions(wildcards):
-    """junctions.tsv when the species has read evidence, else nothing."""
     if has_evidence(wildcards.species):
-        return [f"results/{wildcards.species}/evidence/junctions.tsv"]
+        return [path(rules.collect_junctions.output.tsv, wildcards)]
     return []
-
-
-def junctions_arg(wildcards, input):
-    """--junctions PATH, quoted, when the rule's input has junctions.tsv."""
-    paths = list(input.get("junctions") or [])
-    return f"--junctions {shlex.quote(paths[0])}" if paths else ""
-
-
-def stage_profile(wildcards):
-    """The species profile the stage decodes with (first pass: from the base model's card)."""
-    return f"results/{wildcards.species}/{wildcards.stage}/profile.yaml"
-
-
-def previous_profile(wildcards):
-    return f"results/{wildcards.species}/{previous_stage(wildcards)}/profile.yaml"
-
-
-def paralog_args(wildcards, input):
-    """split_train_val.py's options for masking validation paralogs of training genes."""
-    return (
-        f"--gff3 {shlex.quote(input.gff3)} --genes-tsv {shlex.quote(input.genes)} "
-        f"--genome-h5 {shlex.quote(input.genome)}"
-    )
-
-
-def min_intron_param(wildcards):
-    return cfg(wildcards)["decode"].get("min_intron", 30)
-
-
-def start_profile_arg(wildcards):
-    """make_profile.py's --profile FILE when decode: profile: is configured."""
-    path = cfg(wildcards)["decode"].get("profile")
-    return f"--profile {shlex.quote(path)}" if path else ""
-
-
-def get_start_profile(wildcards):
-    path = cfg(wildcards)["decode"].get("profile")
-    return [path] if path else []
-
-
-def bam_args(wildcards, input):
-    """add_coverage.py's --bam options, quoted, in configured order."""
-    return " ".join(f"--bam {shlex.quote(b)}" for b in input.bams)
-
-
-def strandedness_args(wildcards):
-    return " ".join(e["strandedness"] for e in bam_entries(wildcards.species))
-
-
-def has_rnaseq(species):
-    """Whether the species has RNA-seq BAMs (coverage); hints files alone give junctions only."""
-    return bool(bam_entries(species))
 
 
 def get_coverage(wildcards):
-    """coverage.h5 when BAMs are configured, else nothing."""
     if has_rnaseq(wildcards.species):
-        return [f"results/{wildcards.species}/coverage.h5"]
+        return [path(rules.add_coverage.output.h5, wildcards)]
     return []
 
 
-def coverage_arg(wildcards, input):
-    """--coverage-h5 PATH, quoted, when the rule's input has coverage.h5."""
-    paths = list(input.get("coverage") or [])
-    return f"--coverage-h5 {shlex.quote(paths[0])}" if paths else ""
+def get_start_profile(wildcards):
+    start = cfg(wildcards)["decode"].get("profile")
+    return [start] if start else []
 
 
 def get_psauron_model(wildcards):
-    path = cfg(wildcards).get("psauron_model")
-    return [path] if path else []
-
-
-def psauron_arg(wildcards, input):
-    paths = list(input.get("psauron") or [])
-    return f"--psauron-model {shlex.quote(paths[0])}" if paths else ""
+    model = cfg(wildcards).get("psauron_model")
+    return [model] if model else []
 
 
 def get_reference(wildcards):
     return cfg(wildcards).get("reference") or []
 
 
-def reference_loci_flag(wildcards):
-    return (
-        "--reference-loci-only" if cfg(wildcards).get("reference_is_incomplete") else ""
-    )
-
-
-# --- stages, rounds, pieces --------------------------------------------------------------------
+# --- stages, rounds, pieces ---------------------------------------------------------------------
 
 
 def auto_rounds(species):
@@ -284,43 +228,24 @@ def rounds_run(species):
     return out
 
 
-def n_pieces(species):
+def n_pieces(wildcards):
     """Pieces the genome is scattered into for prediction and decoding: the setting, or one per
     ~50 Mb of FASTA (at most 32) when it is `auto` (1 while the FASTA does not exist yet).
     """
-    value = SPECIES_CONFIGS[species]["scatter"]["pieces"]
+    value = cfg(wildcards)["scatter"]["pieces"]
     if value != "auto":
         return int(value)
-    genome = SPECIES_CONFIGS[species]["genome"]
+    genome = cfg(wildcards)["genome"]
     size = os.path.getsize(genome) if os.path.exists(genome) else 0
     return max(1, min(32, round(size / 50e6)))
 
 
-def model_of(wildcards, stage):
-    """The model `stage` predicts with: the base model for the first pass, else the round's."""
-    if stage == "first_pass":
-        return get_base_model(wildcards)
-    return f"results/{wildcards.species}/{stage}/finetune/best.pt"
-
-
-def stage_model(wildcards):
-    return model_of(wildcards, wildcards.stage)
-
-
-def piece_files(name):
-    """Input function: `name` of every piece of the stage."""
-
-    def get(wildcards):
-        return [
-            f"results/{wildcards.species}/{wildcards.stage}/pieces/{k}.{name}"
-            for k in range(n_pieces(wildcards.species))
-        ]
-
-    return get
-
-
-def n_pieces_param(wildcards):
-    return n_pieces(wildcards.species)
+def piece_files(rule, name):
+    """`name` output of `rule` for every piece of the stage."""
+    return lambda wildcards: [
+        path(getattr(rules, rule).output[name], wildcards, piece=k)
+        for k in range(n_pieces(wildcards))
+    ]
 
 
 def previous_stage(wildcards):
@@ -328,46 +253,90 @@ def previous_stage(wildcards):
     return "first_pass" if r == 1 else f"round{r - 1}"
 
 
-def previous_predictions(wildcards):
-    return f"results/{wildcards.species}/{previous_stage(wildcards)}/predictions.h5"
+def _profile_of(wildcards, stage):
+    if stage == "first_pass":
+        return path(rules.first_pass_profile.output.yaml, wildcards)
+    return path(
+        rules.estimate_profile.output.yaml, wildcards, round=stage.removeprefix("round")
+    )
 
 
-def previous_annotation(wildcards):
-    return f"results/{wildcards.species}/{previous_stage(wildcards)}/annotation.gff3"
+def _model_of(wildcards, stage):
+    """The model `stage` predicts with: the base model for the first pass, else the round's."""
+    if stage == "first_pass":
+        return get_base_model(wildcards)
+    return path(
+        rules.finetune.output.best, wildcards, round=stage.removeprefix("round")
+    )
+
+
+def stage_profile(wildcards):
+    return _profile_of(wildcards, wildcards.stage)
+
+
+def stage_model(wildcards):
+    return _model_of(wildcards, wildcards.stage)
+
+
+def previous_profile(wildcards):
+    return _profile_of(wildcards, previous_stage(wildcards))
 
 
 def previous_model(wildcards):
     """The model the round fine-tunes: the one its previous stage predicted with."""
-    return model_of(wildcards, previous_stage(wildcards))
+    return _model_of(wildcards, previous_stage(wildcards))
+
+
+def previous_predictions(wildcards):
+    return path(
+        rules.gather_predictions.output.h5, wildcards, stage=previous_stage(wildcards)
+    )
+
+
+def previous_annotation(wildcards):
+    return path(
+        rules.gather_annotation.output.gff3, wildcards, stage=previous_stage(wildcards)
+    )
 
 
 def pseudolabel_genes(wildcards):
     """The gene models a round labels: the previous stage's, checked against the read junctions
     when the species has evidence (rule correct_pseudolabels)."""
     if has_evidence(wildcards.species):
-        return f"results/{wildcards.species}/round{wildcards.round}/pseudolabels/genes.gff3"
+        return path(rules.correct_pseudolabels.output.gff3, wildcards)
     return previous_annotation(wildcards)
 
 
-def held_out_genes(wildcards):
-    """Round 1's pseudolabel gene models: its validation genes are what the final check holds out."""
-    if has_evidence(wildcards.species):
-        return f"results/{wildcards.species}/round1/pseudolabels/genes.gff3"
-    return f"results/{wildcards.species}/first_pass/annotation.gff3"
+def round1(function):
+    """An input function asked for round 1 (the final check holds out round 1's validation genes)."""
+    return lambda wildcards: function(
+        Wildcards(fromdict={**dict(wildcards.items()), "round": "1"})
+    )
 
 
 def get_corrections(wildcards):
-    """corrections.tsv of the round when the species has evidence, else nothing."""
     if has_evidence(wildcards.species):
-        return [
-            f"results/{wildcards.species}/round{wildcards.round}/pseudolabels/corrections.tsv"
-        ]
+        return [path(rules.correct_pseudolabels.output.tsv, wildcards)]
     return []
 
 
-def corrections_arg(wildcards, input):
-    paths = list(input.get("corrections") or [])
-    return f"--corrections {shlex.quote(paths[0])}" if paths else ""
+def decoder_fit(name):
+    """Round 1 of a species with evidence fits the decoder's meta-parameters to the genes the reads
+    support on the training side, decoding the first pass's predictions without reads.
+    """
+
+    def get(wildcards):
+        if wildcards.round != "1" or not has_evidence(wildcards.species):
+            return []
+        return {
+            "predictions": path(
+                rules.gather_predictions.output.h5, wildcards, stage="first_pass"
+            ),
+            "train": path(rules.split_train_val.output.train, wildcards),
+            "corrections": path(rules.correct_pseudolabels.output.tsv, wildcards),
+        }[name]
+
+    return get
 
 
 def _rounds_of(wildcards):
@@ -377,246 +346,123 @@ def _rounds_of(wildcards):
     return rounds_run(wildcards.species)
 
 
-def decoder_fit_inputs(wildcards):
-    """Round 1 of a species with evidence fits the decoder's meta-parameters to the genes the reads
-    support on the training side, decoding the first pass's predictions without reads.
-    """
-    if wildcards.round != "1" or not has_evidence(wildcards.species):
-        return {}
-    base = f"results/{wildcards.species}"
-    return {
-        "fit_predictions": f"{base}/first_pass/predictions.h5",
-        "fit_train": f"{base}/round1/finetune/training_data.h5",
-        "corrections": f"{base}/round1/pseudolabels/corrections.tsv",
-    }
-
-
-def decoder_fit_args(wildcards, input):
-    if "fit_predictions" not in input.keys():
-        return ""
-    return (
-        f"--fit-predictions {shlex.quote(input.fit_predictions)} "
-        f"--fit-train-h5 {shlex.quote(input.fit_train)} "
-        f"--corrections {shlex.quote(input.corrections)} "
-        f"--decode-settings {shlex.quote(settings('decode')(wildcards))}"
-    )
-
-
-def round_files(pattern):
-    """Input function: `pattern` (with {species} and {r}) for every round run (up to {round})."""
-
-    def get(wildcards):
-        return [
-            pattern.format(species=wildcards.species, r=r)
-            for r in _rounds_of(wildcards)
-        ]
-
-    return get
-
-
-def stage_files(name):
-    """Input function: `name` of every stage run (up to {round}), the first pass first."""
-
-    def get(wildcards):
-        stages = ["first_pass"] + [f"round{r}" for r in _rounds_of(wildcards)]
-        return [f"results/{wildcards.species}/{stage}/{name}" for stage in stages]
-
-    return get
-
-
-def round_prediction_args(wildcards, input):
-    """evaluate.py's --prediction NAME=GFF3 for every round run."""
-    return " ".join(
-        f"--prediction round{r}={shlex.quote(path)}"
-        for r, path in zip(rounds_run(wildcards.species), input.rounds)
-    )
-
-
-def gene_stats_inputs(wildcards):
-    out = {
-        "first_pass": f"results/{wildcards.species}/first_pass/annotation.gff3",
-        "final": f"results/{wildcards.species}/final/annotation.gff3",
-    }
-    if cfg(wildcards).get("reference"):
-        out["reference"] = cfg(wildcards)["reference"]
-    return out
-
-
-def gene_stats_args(wildcards, input):
-    return " ".join(
-        f"--annotation {name}={shlex.quote(path)}"
-        for name, path in input.items()
-        if name != "genome"
-    )
-
-
-# --- settings ----------------------------------------------------------------------------------
-
-
-def settings(section):
-    """Params function: a config section of the species as inline JSON for a script's --settings."""
-
-    def get(wildcards):
-        return json.dumps(cfg(wildcards).get(section, {}), sort_keys=True)
-
-    return get
-
-
-def species_setting(*keys):
-    """Params function: a config value of the species."""
-
-    def get(wildcards):
-        value = cfg(wildcards)
-        for k in keys:
-            value = value[k]
-        return value
-
-    return get
-
-
-def overlap_flag(wildcards):
-    return "" if cfg(wildcards)["predict"]["overlap"] else "--no-overlap"
-
-
-def gff3_comments(wildcards):
-    """--comment lines for the GFF3 header: what made it (reproducibility)."""
-    lines = [
-        f"genetune {GENETUNE_VERSION}",
-        f"config sha256 {config_hash(wildcards.species)}",
-        f"stage {wildcards.stage}",
+def round_files(rule, name):
+    """`name` output of `rule` for every round run (up to {round})."""
+    return lambda wildcards: [
+        path(getattr(rules, rule).output[name], wildcards, round=r)
+        for r in _rounds_of(wildcards)
     ]
-    return " ".join(f"--comment {shlex.quote(line)}" for line in lines)
 
 
-def pseudolabel_options(wildcards):
-    """pseudolabels_to_h5 flags for the non-Helixer choices in config["pseudolabels"]."""
-    opts = cfg(wildcards)["pseudolabels"]
-    flags = {
-        "--no-error-masks": not opts["error_masks"],
-        "--all-transcripts": opts["all_transcripts"],
-    }
-    chosen = [flag for flag, on in flags.items() if on]
-    return " ".join(
-        chosen + [f"--missing-utr-masks {opts.get('missing_utr_masks', 'auto')}"]
-    )
+def round_stages(rule, name):
+    """`name` output of a per-stage `rule` for every round run (up to {round})."""
+    return lambda wildcards: [
+        path(getattr(rules, rule).output[name], wildcards, stage=f"round{r}")
+        for r in _rounds_of(wildcards)
+    ]
 
 
-# --- resources: scale with the genome ----------------------------------------------------------
+def stage_files(rule, name):
+    """`name` output of `rule` for every stage run (up to {round}), the first pass first."""
+    return lambda wildcards: [
+        path(getattr(rules, rule).output[name], wildcards, stage=stage)
+        for stage in ["first_pass"] + [f"round{r}" for r in _rounds_of(wildcards)]
+    ]
+
+
+def stage_profiles(wildcards):
+    return [
+        _profile_of(wildcards, stage)
+        for stage in ["first_pass"] + [f"round{r}" for r in _rounds_of(wildcards)]
+    ]
+
+
+# --- resources: scale with the genome -----------------------------------------------------------
 
 
 def genome_mb(input):
     """MB of the rule's genome.h5 (or FASTA) input, for memory and runtime requests."""
-    path = input.get("genome") or input.get("fasta")
-    path = path[0] if isinstance(path, list) else path
-    return os.path.getsize(path) / 1e6 if path and os.path.exists(path) else 100.0
+    genome = input.get("genome") or input.get("fasta")
+    genome = genome[0] if isinstance(genome, list) else genome
+    return os.path.getsize(genome) / 1e6 if genome and os.path.exists(genome) else 100.0
 
 
 def by_genome(base, per_mb):
-    """Resource function: base + per_mb x the genome's MB, times the attempt (memory in MB,
-    runtime in minutes)."""
-
-    def get(wildcards, input, attempt):
-        return int((base + per_mb * genome_mb(input)) * attempt)
-
-    return get
+    """base + per_mb x the genome's MB, times the attempt (memory in MB, runtime in minutes)."""
+    return lambda wildcards, input, attempt: int(
+        (base + per_mb * genome_mb(input)) * attempt
+    )
 
 
-# --- what `rule all` asks for ------------------------------------------------------------------
+# --- what `rule all` asks for -------------------------------------------------------------------
 
 
 def species_outputs(species):
+    w = Wildcards(fromdict={"species": species})
     out = [
-        f"results/{species}/final/annotation.gff3",
-        f"results/{species}/final/rounds.tsv",
-        f"results/{species}/final/annotation.gtf",
-        f"results/{species}/final/proteins.faa",
-        f"results/{species}/stats/genes.tsv",
+        path(rules.choose_final_round.output.gff3, w),
+        path(rules.choose_final_round.output.rounds, w),
+        path(rules.deliver.output.gtf, w),
+        path(rules.deliver.output.faa, w),
+        path(rules.gene_stats.output.tsv, w),
     ]
-    out += [  # with rounds: auto, the rounds after the first run when their verdicts say so
-        f"results/{species}/round{r}/finetune/learning_curves.svg"
+    # with rounds: auto, the rounds after the first run when their verdicts say so
+    out += [
+        path(rules.finetune.output.curves, w, round=r)
         for r in (rounds(species)[:1] if auto_rounds(species) else rounds(species))
     ]
     if SPECIES_CONFIGS[species].get("reference"):
         out += [
-            f"results/{species}/evaluation/metrics.tsv",
-            f"results/{species}/evaluation/f1.svg",
-            f"results/{species}/evaluation/confusion.svg",
-            f"results/{species}/evaluation/errors.tsv",
+            path(rules.evaluate.output[name], w)
+            for name in ("metrics", "plot", "confusion", "errors")
         ]
     if has_rnaseq(species):
-        out.append(f"results/{species}/qc/strandedness.tsv")
+        out.append(path(rules.add_coverage.output.strandedness, w))
     return out
 
 
 def get_final_outputs():
-    return [path for species in SPECIES for path in species_outputs(species)]
+    return [out for species in SPECIES for out in species_outputs(species)]
 
 
-# --- demo and pretraining inputs ----------------------------------------------------------------
+# --- demo and pretraining (demo.smk, pretrain.smk) ---------------------------------------------
 
 
-def demo_inputs():
-    """Every species' demo_inputs, merged: simulated demo species by name."""
-    merged = {}
-    for c in SPECIES_CONFIGS.values():
-        merged.update(c.get("demo_inputs", {}))
-    return merged
-
-
-def demo_param(key):
-    """Input function for a simulation setting of a demo species (lists joined for the shell)."""
+def demo_param(key, default=None):
+    """A simulation setting of a demo species (every config's demo_inputs, merged, by name)."""
 
     def get(wildcards):
-        demos = demo_inputs()
+        demos = {}
+        for c in SPECIES_CONFIGS.values():
+            demos.update(c.get("demo_inputs", {}))
         if wildcards.demo not in demos:
             raise WorkflowError(
                 f"resources/demo/{wildcards.demo}/ is missing and no config's demo_inputs describes it"
             )
-        value = demos[wildcards.demo][key]
-        return " ".join(map(str, value)) if isinstance(value, list) else value
+        return demos[wildcards.demo].get(key, default)
 
     return get
-
-
-def demo_read_contigs_arg(wildcards):
-    contigs = demo_inputs().get(wildcards.demo, {}).get("read_contigs")
-    return "--read-contigs " + " ".join(map(shlex.quote, contigs)) if contigs else ""
-
-
-def _pretrain():
-    if "pretrain" not in config:
-        raise ValueError(
-            "pretraining settings missing: run with --configfile config/pretrain.yaml"
-        )
-    return config["pretrain"]
-
-
-def pretrain_sources():
-    return list(config["pretrain"]["sources"]) if "pretrain" in config else []
 
 
 def pretrain_param(key):
-    """Input function for a simulation setting of a pretraining source species."""
+    """A simulation setting of a pretraining source species."""
 
     def get(wildcards):
-        value = _pretrain()["sources"][wildcards.source][key]
-        return " ".join(map(str, value)) if isinstance(value, list) else value
+        if "pretrain" not in config:
+            raise WorkflowError(
+                "pretraining settings missing: run with --configfile config/pretrain.yaml"
+            )
+        return config["pretrain"]["sources"][wildcards.source][key]
 
     return get
 
 
-def pretrain_setting(key):
-    return config["pretrain"][key] if "pretrain" in config else None
-
-
-def pretrain_json(key):
-    return (
-        json.dumps(config["pretrain"][key], sort_keys=True)
-        if "pretrain" in config
-        else "{}"
+def pretrain_json(*keys):
+    """Inline JSON: the pretrain section's `keys` (one key: its value)."""
+    section = config.get("pretrain", {})
+    value = (
+        section.get(keys[0], {})
+        if len(keys) == 1
+        else {k: section.get(k) for k in keys}
     )
-
-
-def output_dir(wildcards, output):
-    """The folder of a rule's first output, for scripts that write several files into one."""
-    return os.path.dirname(output[0])
+    return json.dumps(value, sort_keys=True)

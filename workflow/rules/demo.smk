@@ -22,9 +22,9 @@ rule simulate_demo_species:
         seed=demo_param("seed"),
         sizes=demo_param("contig_sizes"),
         pairs=demo_param("read_pairs"),
-        read_contigs=demo_read_contigs_arg,
+        read_contigs=demo_param("read_contigs", default=[]),
         out_dir=output_dir,
     shell:
         "python {params.script:q} --preset {params.preset} --seed {params.seed} "
-        "--contig-sizes {params.sizes} --read-pairs {params.pairs} {params.read_contigs} "
+        "--contig-sizes {params.sizes} --read-pairs {params.pairs} --read-contigs {params.read_contigs:q} "
         "--out-dir {params.out_dir:q} > {log:q} 2>&1"

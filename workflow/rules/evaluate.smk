@@ -6,8 +6,10 @@ rule evaluate:
     input:
         reference=get_reference,
         genome=rules.ingest_genome.output.h5,
-        first_pass="results/{species}/first_pass/annotation.gff3",
-        rounds=round_files("results/{species}/round{r}/annotation.gff3"),
+        first_pass=lambda w: path(
+            rules.gather_annotation.output.gff3, w, stage="first_pass"
+        ),
+        rounds=round_stages("gather_annotation", "gff3"),
         final=rules.choose_final_round.output.gff3,
     output:
         metrics=report(
@@ -56,19 +58,22 @@ rule evaluate:
         runtime=by_genome(10, 1),
     params:
         script=script_path("evaluate.py"),
-        rounds=round_prediction_args,
-        loci_only=reference_loci_flag,
+        incomplete=species_setting("reference_is_incomplete", default=False),
     shell:
         "python {params.script:q} --reference {input.reference:q} --genome-h5 {input.genome:q} "
-        "--prediction first_pass={input.first_pass:q} {params.rounds} --prediction final={input.final:q} "
-        "{params.loci_only} --plot {output.plot:q} --confusion {output.confusion:q} "
+        "--prediction first_pass={input.first_pass:q} --round-predictions {input.rounds:q} "
+        "--prediction final={input.final:q} --reference-loci-only {params.incomplete} --plot {output.plot:q} --confusion {output.confusion:q} "
         "--errors-tsv {output.errors:q} --errors-plot {output.errors_plot:q} "
         "--qc-tsv {output.qc:q} --out {output.metrics:q} > {log:q} 2>&1"
 
 
 rule gene_stats:
     input:
-        unpack(gene_stats_inputs),
+        first_pass=lambda w: path(
+            rules.gather_annotation.output.gff3, w, stage="first_pass"
+        ),
+        final=rules.choose_final_round.output.gff3,
+        reference=get_reference,
         genome=rules.ingest_genome.output.h5,
     output:
         tsv=report(
@@ -93,7 +98,7 @@ rule gene_stats:
         runtime=by_genome(10, 0.2),
     params:
         script=script_path("gene_stats.py"),
-        annotations=gene_stats_args,
     shell:
-        "python {params.script:q} --genome-h5 {input.genome:q} {params.annotations} "
+        "python {params.script:q} --genome-h5 {input.genome:q} --annotation first_pass={input.first_pass:q} "
+        "--annotation final={input.final:q} --reference {input.reference:q} "
         "--out-tsv {output.tsv:q} --out-svg {output.svg:q} > {log:q} 2>&1"

@@ -52,15 +52,17 @@ rule finetune:
 
 checkpoint judge_round:
     input:
-        val="results/{species}/round1/finetune/validation_data.h5",
-        first_pass="results/{species}/first_pass/annotation.gff3",
-        pseudolabels=held_out_genes,
-        genes="results/{species}/round1/pseudolabels/genes.tsv",
-        annotations=round_files("results/{species}/round{r}/annotation.gff3"),
+        val=lambda w: path(rules.split_train_val.output.val, w, round=1),
+        first_pass=lambda w: path(
+            rules.gather_annotation.output.gff3, w, stage="first_pass"
+        ),
+        pseudolabels=round1(pseudolabel_genes),
+        genes=lambda w: path(rules.select_confident.output.genes, w, round=1),
+        annotations=round_stages("gather_annotation", "gff3"),
         junctions=get_junctions,
         genome=rules.ingest_genome.output.h5,
-        predictions=stage_files("predictions.h5"),
-        profiles=stage_files("profile.yaml"),
+        predictions=stage_files("gather_predictions", "h5"),
+        profiles=stage_profiles,
     output:
         tsv=report(
             "results/{species}/round{round}/verdict.tsv",
@@ -78,28 +80,29 @@ checkpoint judge_round:
         runtime=60,
     params:
         script=script_path("judge_round.py"),
-        junctions=junctions_arg,
         settings=settings("decode"),
     shell:
         "python {params.script:q} --round {wildcards.round} --val-h5 {input.val:q} "
         "--first-pass {input.first_pass:q} --pseudolabels {input.pseudolabels:q} --genes-tsv {input.genes:q} "
-        "{params.junctions} --genome-h5 {input.genome:q} --predictions {input.predictions:q} "
+        "--junctions {input.junctions:q} --genome-h5 {input.genome:q} --predictions {input.predictions:q} "
         "--profiles {input.profiles:q} --settings {params.settings:q} --annotations {input.annotations:q} "
         "--out-tsv {output.tsv:q} > {log:q} 2>&1"
 
 
 rule choose_final_round:
     input:
-        val="results/{species}/round1/finetune/validation_data.h5",
-        first_pass="results/{species}/first_pass/annotation.gff3",
-        pseudolabels=held_out_genes,
-        genes="results/{species}/round1/pseudolabels/genes.tsv",
-        models=round_files("results/{species}/round{r}/finetune/best.pt"),
-        annotations=round_files("results/{species}/round{r}/annotation.gff3"),
+        val=lambda w: path(rules.split_train_val.output.val, w, round=1),
+        first_pass=lambda w: path(
+            rules.gather_annotation.output.gff3, w, stage="first_pass"
+        ),
+        pseudolabels=round1(pseudolabel_genes),
+        genes=lambda w: path(rules.select_confident.output.genes, w, round=1),
+        models=round_files("finetune", "best"),
+        annotations=round_stages("gather_annotation", "gff3"),
         junctions=get_junctions,
         genome=rules.ingest_genome.output.h5,
-        predictions=stage_files("predictions.h5"),
-        profiles=stage_files("profile.yaml"),
+        predictions=stage_files("gather_predictions", "h5"),
+        profiles=stage_profiles,
         psauron=get_psauron_model,
     output:
         gff3="results/{species}/final/annotation.gff3",
@@ -119,12 +122,11 @@ rule choose_final_round:
         runtime=60,
     params:
         script=script_path("choose_round.py"),
-        junctions=junctions_arg,
         settings=settings("decode"),
-        psauron=psauron_arg,
     shell:
         "python {params.script:q} --val-h5 {input.val:q} --first-pass {input.first_pass:q} "
-        "--pseudolabels {input.pseudolabels:q} --genes-tsv {input.genes:q} {params.junctions} {params.psauron} "
+        "--pseudolabels {input.pseudolabels:q} --genes-tsv {input.genes:q} --junctions {input.junctions:q} "
+        "--psauron-model {input.psauron:q} "
         "--genome-h5 {input.genome:q} --predictions {input.predictions:q} --profiles {input.profiles:q} "
         "--settings {params.settings:q} "
         "--models {input.models:q} --annotations {input.annotations:q} --out-gff3 {output.gff3:q} "

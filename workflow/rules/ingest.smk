@@ -50,10 +50,9 @@ rule add_coverage:
         runtime=by_genome(30, 1),
     params:
         script=script_path("add_coverage.py"),
-        bams=bam_args,
-        strandedness=strandedness_args,
+        strandedness=strandedness,
     shell:
-        "python {params.script:q} --genome-h5 {input.genome:q} {params.bams} "
+        "python {params.script:q} --genome-h5 {input.genome:q} --bam {input.bams:q} "
         "--strandedness {params.strandedness} --threads {threads} "
         "--strandedness-report {output.strandedness:q} --out {output.h5:q} > {log:q} 2>&1"
 
@@ -75,9 +74,7 @@ rule collect_junctions:
         runtime=by_genome(20, 1),
     params:
         script=script_path("collect_junctions.py"),
-        bams=bam_args,
-        strandedness=strandedness_args,
-        hints=hints_args,
+        strandedness=strandedness,
     shell:
-        "python {params.script:q} --genome-h5 {input.genome:q} {params.bams} "
-        "--strandedness {params.strandedness} {params.hints} --out {output.tsv:q} > {log:q} 2>&1"
+        "python {params.script:q} --genome-h5 {input.genome:q} --bam {input.bams:q} "
+        "--strandedness {params.strandedness} --hints {input.hints:q} --out {output.tsv:q} > {log:q} 2>&1"

@@ -43,20 +43,18 @@ rule predict:
         gpu=1,
     params:
         script=script_path("predict.py"),
-        coverage=coverage_arg,
-        batch_size=species_setting("predict", "batch_size"),
-        overlap=overlap_flag,
-        pieces=n_pieces_param,
+        settings=settings("predict"),
+        pieces=n_pieces,
     shell:
-        "python {params.script:q} --genome-h5 {input.genome:q} --model {input.model:q} {params.coverage} "
-        "--batch-size {params.batch_size} {params.overlap} --threads {threads} "
+        "python {params.script:q} --genome-h5 {input.genome:q} --model {input.model:q} "
+        "--coverage-h5 {input.coverage:q} --settings {params.settings:q} --threads {threads} "
         "--piece {wildcards.piece} --pieces {params.pieces} --out {output.h5:q} > {log:q} 2>&1"
 
 
 rule gather_predictions:
     input:
         genome=rules.ingest_genome.output.h5,
-        pieces=piece_files("predictions.h5"),
+        pieces=piece_files("predict", "h5"),
     output:
         h5="results/{species}/{stage}/predictions.h5",
     log:
@@ -97,12 +95,10 @@ rule first_pass_profile:
         runtime=10,
     params:
         script=script_path("make_profile.py"),
-        start=start_profile_arg,
-        junctions=junctions_arg,
-        min_intron=min_intron_param,
+        settings=settings("decode"),
     shell:
-        "python {params.script:q} --base-model {input.base:q} {params.start} {params.junctions} "
-        "--min-intron {params.min_intron} --out {output.yaml:q} "
+        "python {params.script:q} --base-model {input.base:q} --profile {input.start:q} "
+        "--junctions {input.junctions:q} --settings {params.settings:q} --out {output.yaml:q} "
         "--out-tsv {output.tsv:q} > {log:q} 2>&1"
 
 
@@ -128,21 +124,22 @@ rule decode:
         runtime=by_genome(20, 1),
     params:
         script=script_path("decode.py"),
-        coverage=coverage_arg,
-        junctions=junctions_arg,
         settings=settings("decode"),
-        comments=gff3_comments,
-        pieces=n_pieces_param,
+        version=GENETUNE_VERSION,
+        config_sha256=config_hash,
+        pieces=n_pieces,
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --predictions {input.predictions:q} "
-        "{params.coverage} {params.junctions} --profile {input.profile:q} --settings {params.settings:q} "
-        "{params.comments} --base-model {input.base:q} "
+        "--coverage-h5 {input.coverage:q} --junctions {input.junctions:q} --profile {input.profile:q} "
+        "--settings {params.settings:q} --comment 'genetune {params.version}' "
+        "--comment 'config sha256 {params.config_sha256}' --comment 'stage {wildcards.stage}' "
+        "--base-model {input.base:q} "
         "--piece {wildcards.piece} --pieces {params.pieces} --out {output.gff3:q} > {log:q} 2>&1"
 
 
 rule gather_annotation:
     input:
-        pieces=piece_files("annotation.gff3"),
+        pieces=piece_files("decode", "gff3"),
     output:
         gff3="results/{species}/{stage}/annotation.gff3",
     log:

@@ -38,7 +38,7 @@ use rule ingest_genome as ingest_source_genome with:
         "logs/benchmark/ingest_source_genome/{source}.tsv"
     params:
         species="{source}",
-        length=pretrain_setting("subsequence_length"),
+        length=config.get("pretrain", {}).get("subsequence_length"),
 
 
 use rule pseudolabels_to_h5 as source_labels_to_h5 with:
@@ -51,12 +51,15 @@ use rule pseudolabels_to_h5 as source_labels_to_h5 with:
     log:
         "logs/source_labels_to_h5/{source}.log",
     params:
-        options="--missing-utr-masks on",
+        settings=json.dumps({"missing_utr_masks": "on"}),
 
 
 rule concatenate_sources:
     input:
-        expand("pretrain/{source}/labels.h5", source=pretrain_sources()),
+        expand(
+            rules.source_labels_to_h5.output.h5,
+            source=config.get("pretrain", {}).get("sources", []),
+        ),
     output:
         h5="pretrain/all/labels.h5",
     log:
@@ -76,16 +79,18 @@ rule concatenate_sources:
 use rule split_train_val as split_sources with:
     input:
         labels=rules.concatenate_sources.output.h5,
+        coverage=[],
+        gff3=[],
+        genes=[],
+        genome=[],
+        junctions=[],
     output:
         train="pretrain/all/training_data.h5",
         val="pretrain/all/validation_data.h5",
     log:
         "logs/split_sources/all.log",
     params:
-        coverage="",
-        paralogs="",
-        val_fraction=pretrain_setting("val_fraction"),
-        seed=pretrain_setting("seed"),
+        settings=pretrain_json("val_fraction", "seed"),
 
 
 rule train_base_model:

@@ -31,7 +31,7 @@ rule correct_pseudolabels:
     params:
         script=script_path("correct_pseudolabels.py"),
         settings=settings("select"),
-        min_intron=min_intron_param,
+        min_intron=min_intron,
     shell:
         "python {params.script:q} --gff3 {input.gff3:q} --genome-h5 {input.genome:q} "
         "--junctions {input.junctions:q} --settings {params.settings:q} --min-intron {params.min_intron} "
@@ -55,10 +55,10 @@ rule pseudolabels_to_h5:
         runtime=by_genome(10, 0.5),
     params:
         script=script_path("pseudolabels_to_h5.py"),
-        options=pseudolabel_options,
+        settings=settings("pseudolabels"),
     shell:
         "python {params.script:q} --gff3 {input.gff3:q} --genome-h5 {input.genome:q} "
-        "{params.options} --qc-tsv {output.qc:q} --out {output.h5:q} > {log:q} 2>&1"
+        "--settings {params.settings:q} --qc-tsv {output.qc:q} --out {output.h5:q} > {log:q} 2>&1"
 
 
 rule select_confident:
@@ -93,13 +93,11 @@ rule select_confident:
         runtime=by_genome(10, 0.5),
     params:
         script=script_path("select_confident.py"),
-        coverage=coverage_arg,
-        junctions=junctions_arg,
-        corrections=corrections_arg,
         settings=settings("select"),
     shell:
         "python {params.script:q} --labels-h5 {input.labels:q} --predictions {input.predictions:q} "
-        "--gff3 {input.gff3:q} {params.coverage} {params.junctions} {params.corrections} "
+        "--gff3 {input.gff3:q} --coverage-h5 {input.coverage:q} --junctions {input.junctions:q} "
+        "--corrections {input.corrections:q} "
         "--profile {input.profile:q} --settings {params.settings:q} "
         "--genes-tsv {output.genes:q} --out {output.h5:q} > {log:q} 2>&1"
 
@@ -125,20 +123,19 @@ rule split_train_val:
         runtime=by_genome(10, 0.5),
     params:
         script=script_path("split_train_val.py"),
-        coverage=coverage_arg,
-        val_fraction=species_setting("split", "val_fraction"),
-        seed=species_setting("split", "seed"),
-        paralogs=paralog_args,
-        junctions=junctions_arg,
+        settings=settings("split"),
     shell:
-        "python {params.script:q} --labels-h5 {input.labels:q} {params.coverage} "
-        "--val-fraction {params.val_fraction} --seed {params.seed} {params.paralogs} {params.junctions} "
+        "python {params.script:q} --labels-h5 {input.labels:q} --coverage-h5 {input.coverage:q} "
+        "--settings {params.settings:q} --gff3 {input.gff3:q} --genes-tsv {input.genes:q} "
+        "--genome-h5 {input.genome:q} --junctions {input.junctions:q} "
         "--out-train {output.train:q} --out-val {output.val:q} > {log:q} 2>&1"
 
 
 rule estimate_profile:
     input:
-        unpack(decoder_fit_inputs),
+        fit_predictions=decoder_fit("predictions"),
+        fit_train=decoder_fit("train"),
+        corrections=decoder_fit("corrections"),
         prior=previous_profile,
         gff3=pseudolabel_genes,
         genes=rules.select_confident.output.genes,
@@ -162,10 +159,10 @@ rule estimate_profile:
         runtime=by_genome(10, 0.5),
     params:
         script=script_path("make_profile.py"),
-        junctions=junctions_arg,
-        min_intron=min_intron_param,
-        fit=decoder_fit_args,
+        settings=settings("decode"),
     shell:
         "python {params.script:q} --prior {input.prior:q} --gff3 {input.gff3:q} --genes-tsv {input.genes:q} "
-        "--genome-h5 {input.genome:q} {params.junctions} --min-intron {params.min_intron} {params.fit} "
+        "--genome-h5 {input.genome:q} --junctions {input.junctions:q} --settings {params.settings:q} "
+        "--fit-predictions {input.fit_predictions:q} --fit-train-h5 {input.fit_train:q} "
+        "--corrections {input.corrections:q} "
         "--out {output.yaml:q} --out-tsv {output.tsv:q} > {log:q} 2>&1"

@@ -13,8 +13,12 @@ from genetune.evaluate.rounds import add_stage_arguments, choose_final, stage_in
 def main():
     p = cli.parser(__doc__)
     add_stage_arguments(p)
-    p.add_argument("--psauron-model", help="PSAURON's model_state_dict.pt: each stage's validation genes scored "
-                                           "protein-coding or not (reported, never deciding; needs --genome-h5)")
+    cli.optional_input(
+        p,
+        "--psauron-model",
+        "PSAURON's model_state_dict.pt: each stage's validation genes scored "
+        "protein-coding or not (reported, never deciding; needs --genome-h5)",
+    )
     p.add_argument("--models", nargs="*", default=[], help="each round's best.pt, in round order (for information)")
     p.add_argument("--out-gff3", required=True)
     p.add_argument("--out-tsv", required=True)

@@ -13,9 +13,11 @@ from genetune.evidence import splicing
 def main():
     p = cli.parser(__doc__)
     p.add_argument("--genome-h5", required=True)
-    p.add_argument("--bam", action="append", default=[], help="coordinate-sorted BAM (repeat)")
+    p.add_argument("--bam", action="extend", nargs="*", default=[], help="coordinate-sorted BAMs (several, or repeat)")
     p.add_argument("--strandedness", nargs="*", default=[], help="reverse|forward|unstranded per --bam, in order")
-    p.add_argument("--hints", action="append", default=[], help="AUGUSTUS/BRAKER hints GFF (repeat)")
+    p.add_argument(
+        "--hints", action="extend", nargs="*", default=[], help="AUGUSTUS/BRAKER hints GFFs (several, or repeat)"
+    )
     p.add_argument("--out", required=True)
     a = p.parse_args()
     if len(a.strandedness) != len(a.bam):

@@ -26,10 +26,16 @@ def main():
     cfg = SelectConfig.from_dict(cli.load_settings(a.settings), cli.settings_source(a.settings))
     lengths = seq_lengths(*read_keys(a.genome_h5))
     genes = select_transcripts(read_gff3(a.gff3, lengths))
-    fixed, rows = correct.correct_genes(genes, splicing.read_tsv(a.junctions), a.genome_h5, cfg.min_junction_reads,
-                                        a.min_intron)
-    write_gff3(fixed, lengths, a.out_gff3, "genetune", comments=[f"pseudolabel genes of {a.gff3}, checked against "
-                                                                  f"the read junctions of {a.junctions}"])
+    fixed, rows = correct.correct_genes(
+        genes, splicing.read_tsv(a.junctions), a.genome_h5, cfg.min_junction_reads, a.min_intron
+    )
+    write_gff3(
+        fixed,
+        lengths,
+        a.out_gff3,
+        "genetune",
+        comments=[f"pseudolabel genes of {a.gff3}, checked against the read junctions of {a.junctions}"],
+    )
     correct.write_tsv(rows, a.out_tsv)
     done = {action: sum(r["action"] == action for r in rows) for action in correct.ACTIONS}
     print(", ".join(f"{n} {action}" for action, n in done.items()))

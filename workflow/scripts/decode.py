@@ -13,11 +13,13 @@ def main():
     p = cli.parser(__doc__)
     p.add_argument("--genome-h5", required=True)
     p.add_argument("--predictions", required=True)
-    p.add_argument("--coverage-h5", help="coverage.h5: RNA-seq hints, used when settings give rnaseq_hint_weight > 0")
+    cli.optional_input(p, "--coverage-h5", "coverage.h5: RNA-seq hints, used when settings give rnaseq_hint_weight > 0")
     p.add_argument("--settings", help="decoder settings (DecodeConfig): a YAML/JSON file or inline JSON")
-    p.add_argument("--profile", help="the species profile (make_profile.py); default: the settings' profile file, "
-                                     "else genetune's defaults")
-    p.add_argument("--junctions", help="junctions.tsv (collect_junctions.py): read-supported introns as evidence")
+    p.add_argument(
+        "--profile",
+        help="the species profile (make_profile.py); default: the settings' profile file, else genetune's defaults",
+    )
+    cli.optional_input(p, "--junctions", "junctions.tsv (collect_junctions.py): read-supported introns as evidence")
     p.add_argument("--comment", action="append", default=[], help="a header line for the GFF3 (repeat)")
     p.add_argument("--base-model", help="the base model the annotation descends from: its sha256 goes in the header")
     cli.piece_options(p)
@@ -28,8 +30,17 @@ def main():
         a.comment.append(f"base model {a.base_model} sha256 {sha256(a.base_model)}")
     prof = profile.load(a.profile) if a.profile else None
     junctions = splicing.read_tsv(a.junctions) if a.junctions else ()
-    n = decode_h5(a.genome_h5, a.predictions, a.out, cfg, a.coverage_h5, piece=cli.piece(a), comments=a.comment,
-                  prof=prof, junctions=junctions)
+    n = decode_h5(
+        a.genome_h5,
+        a.predictions,
+        a.out,
+        cfg,
+        a.coverage_h5,
+        piece=cli.piece(a),
+        comments=a.comment,
+        prof=prof,
+        junctions=junctions,
+    )
     print(f"wrote {n} genes to {a.out}")
 
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env python
 """Score predicted GFF3(s) against a reference GFF3: base, CDS-exon, transcript and gene level -> TSV (+ SVG)."""
 
+import argparse
+
 import _bootstrap  # noqa: F401
 
 from genetune.core import cli
@@ -10,14 +12,38 @@ from genetune.evaluate import taxonomy
 from genetune.evaluate.evaluate import evaluate_stages, plot, plot_confusion, reference_spread, write_tsv
 
 
+class RoundPredictions(argparse.Action):
+    """Round annotations named round1, round2, ... in their place among the --prediction stages."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        stages = list(getattr(namespace, self.dest) or [])
+        done = sum(1 for s in stages if s.startswith("round"))
+        setattr(namespace, self.dest, stages + [f"round{done + k}={v}" for k, v in enumerate(values, 1)])
+
+
 def main():
     p = cli.parser(__doc__)
     p.add_argument("--reference", required=True)
-    p.add_argument("--prediction", action="append", required=True,
-                   help="pred.gff3 or NAME=pred.gff3; repeat to compare stages")
+    p.add_argument(
+        "--prediction", action="append", required=True, help="pred.gff3 or NAME=pred.gff3; repeat to compare stages"
+    )
     p.add_argument("--genome-h5", required=True, help="genome.h5 (sequence lengths for base-level scores)")
-    p.add_argument("--reference-loci-only", action="store_true",
-                   help="ignore predictions outside reference genes (incomplete reference)")
+    p.add_argument(
+        "--round-predictions",
+        nargs="*",
+        action=RoundPredictions,
+        dest="prediction",
+        help="each round's annotation, in round order: --prediction round1=FILE round2=FILE ... "
+        "in this place of the stage order",
+    )
+    p.add_argument(
+        "--reference-loci-only",
+        nargs="?",
+        type=cli.boolean,
+        const=True,
+        default=False,
+        help="ignore predictions outside reference genes (incomplete reference)",
+    )
     p.add_argument("--plot", help="SVG with F1 per stage")
     p.add_argument("--confusion", help="SVG with each stage's base-level confusion matrix")
     p.add_argument("--qc-tsv", help="QC table: how much of the genome the reference covers")

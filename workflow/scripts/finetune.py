@@ -29,8 +29,18 @@ def main():
     cli.keep_freed_memory()
     cfg = TrainConfig.from_dict(cli.load_settings(a.settings), cli.settings_source(a.settings))
     card = cli.load_settings(a.model_card) or None
-    best = train(cfg, a.train_h5, a.val_h5, a.out_dir, a.base_model, resume=not a.no_resume, model_card=card,
-                 threads=a.threads, state_path=a.state, progress=not a.no_progress)
+    best = train(
+        cfg,
+        a.train_h5,
+        a.val_h5,
+        a.out_dir,
+        a.base_model,
+        resume=not a.no_resume,
+        model_card=card,
+        threads=a.threads,
+        state_path=a.state,
+        progress=not a.no_progress,
+    )
     plot_learning_curves(Path(a.out_dir) / "metrics.tsv", Path(a.out_dir) / "learning_curves.svg")
     print(json.dumps(best))
 

@@ -13,6 +13,7 @@ def main():
     p = cli.parser(__doc__)
     p.add_argument("--genome-h5", required=True)
     p.add_argument("--annotation", action="append", required=True, help="NAME=annotation.gff3 (or .gtf); repeat")
+    cli.optional_input(p, "--reference", "the reference annotation, shown as `reference`")
     p.add_argument("--out-tsv", required=True)
     p.add_argument("--out-svg", required=True)
     a = p.parse_args()
@@ -24,6 +25,8 @@ def main():
         if name in annotations:
             raise InputError(f"--annotation {spec}: the name '{name}' is given twice")
         annotations[name] = path
+    if a.reference:
+        annotations["reference"] = a.reference
     lengths = {name: lengths_of(path, a.genome_h5) for name, path in annotations.items()}  # each file read once
     write_stats(gene_stats(lengths), a.out_tsv)
     plot_lengths(lengths, a.out_svg)

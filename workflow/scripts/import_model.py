@@ -16,8 +16,12 @@ from genetune.models.sources import import_model
 def main():
     p = cli.parser(__doc__)
     p.add_argument("--keras", required=True, help="Keras model file: Helixer .h5 or geneML .keras")
-    p.add_argument("--coverage-norm", choices=("none", "log"), default="none",
-                   help="Helixer coverage models: the --coverage-norm it was trained with (Helixer's default: none)")
+    p.add_argument(
+        "--coverage-norm",
+        choices=("none", "log"),
+        default="none",
+        help="Helixer coverage models: the --coverage-norm it was trained with (Helixer's default: none)",
+    )
     p.add_argument("--coverage-bams", nargs="+", help="Helixer coverage models: names of its BAMs, in input order")
     p.add_argument("--strandedness", nargs="+", help="Helixer coverage models: protocol of each BAM")
     p.add_argument("--name", help="model name for the card (default: from the file and its package)")

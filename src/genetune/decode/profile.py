@@ -54,8 +54,11 @@ class Profile:
 
     def __post_init__(self):
         comps = self.intron_lengths
-        if (not isinstance(comps, list) or not comps
-                or any(not isinstance(c, (list, tuple)) or len(c) != 2 for c in comps)):
+        if (
+            not isinstance(comps, list)
+            or not comps
+            or any(not isinstance(c, (list, tuple)) or len(c) != 2 for c in comps)
+        ):
             raise InputError(f"profile intron_lengths: {comps!r} is not a list of [weight, mean] pairs")
         if any(w < 0 or m <= 0 for w, m in comps) or not math.isclose(sum(w for w, _ in comps), 1, abs_tol=1e-3):
             raise InputError(f"profile intron_lengths: weights must be >= 0 and sum to 1, means > 0 (got {comps})")
@@ -102,10 +105,21 @@ def save(profile, path):
 
 def write_tsv(profile, path):
     """The profile as a parameter/value table (the report shows it)."""
-    rows = [(f"intron component {k + 1}: weight, mean bp", f"{w:.4f}, {m:.1f}")
-            for k, (w, m) in enumerate(profile.intron_lengths)]
-    for name in ("exon_mean", "intergenic_mean", "intron_flank", "length_weight", "gene_penalty", "intron_penalty",
-                 "boundary_weight", "start_context_weight", "junction_weight"):
+    rows = [
+        (f"intron component {k + 1}: weight, mean bp", f"{w:.4f}, {m:.1f}")
+        for k, (w, m) in enumerate(profile.intron_lengths)
+    ]
+    for name in (
+        "exon_mean",
+        "intergenic_mean",
+        "intron_flank",
+        "length_weight",
+        "gene_penalty",
+        "intron_penalty",
+        "boundary_weight",
+        "start_context_weight",
+        "junction_weight",
+    ):
         rows.append((name, f"{getattr(profile, name):g}"))
     if profile.start_context is not None:
         for o, row in zip(START_OFFSETS, profile.start_context):
@@ -151,8 +165,10 @@ def intron_log_prob(length, profile, min_intron):
 
 def intron_quantile(profile, q, cap=100_000):
     """Intron length below which a share q of the mixture's introns fall (bisection; at most cap)."""
+
     def cdf(x):
         return sum(w * (1 - math.exp(-x / m)) for w, m in profile.intron_lengths)
+
     lo, hi = 0.0, float(cap)
     if cdf(hi) < q:
         return cap
@@ -246,8 +262,11 @@ def from_junctions(prior, junctions, min_intron=30, made_from=""):
     if len(lengths) < MIN_JUNCTIONS:
         return prior
     fitted = _fit_with_tail(lengths, prior.intron_lengths)
-    return dataclasses.replace(prior, intron_lengths=[[w, max(m, 1.0)] for w, m in fitted],
-                               made_from=made_from or f"{prior.made_from}; intron lengths of {len(lengths)} junctions")
+    return dataclasses.replace(
+        prior,
+        intron_lengths=[[w, max(m, 1.0)] for w, m in fitted],
+        made_from=made_from or f"{prior.made_from}; intron lengths of {len(lengths)} junctions",
+    )
 
 
 def estimate(prior, transcripts, seq_lengths, junctions=(), start_counts=None, min_intron=30, made_from=""):
@@ -289,5 +308,11 @@ def estimate(prior, transcripts, seq_lengths, junctions=(), start_counts=None, m
         learned = np.log(freq / bg[None])
         old = np.zeros_like(learned) if context is None else np.asarray(context)
         context = np.clip(learned, old - 1.0, old + 1.0).tolist()  # at most e-fold per base and round
-    return dataclasses.replace(prior, intron_lengths=comps, exon_mean=exon_mean, intergenic_mean=ig_mean,
-                               start_context=context, made_from=made_from or prior.made_from)
+    return dataclasses.replace(
+        prior,
+        intron_lengths=comps,
+        exon_mean=exon_mean,
+        intergenic_mean=ig_mean,
+        start_context=context,
+        made_from=made_from or prior.made_from,
+    )

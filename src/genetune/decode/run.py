@@ -46,8 +46,19 @@ from genetune.io.h5chunks import ChunkIO
 log = logging.getLogger("genetune.decode")
 
 
-def decode_strand(codes, probs, phase_probs, scorer: Scorer, coverage=None, spliced=None, open_start=True,
-                  open_end=True, boundary=None, onehot=None, junctions=()):
+def decode_strand(
+    codes,
+    probs,
+    phase_probs,
+    scorer: Scorer,
+    coverage=None,
+    spliced=None,
+    open_start=True,
+    open_end=True,
+    boundary=None,
+    onehot=None,
+    junctions=(),
+):
     """State path for one strand or piece (coverage/spliced: per-base read counts for RNA-seq
     hints; open_start/open_end: whether the piece touches a sequence end; boundary: (n, 4)
     boundary probabilities, layout.BOUNDARY_CLASSES; onehot: the piece's bases for the start
@@ -107,7 +118,7 @@ def _strand_junctions(junctions, run):
 def _in_piece(strand_junctions, a, b):
     """The junctions (sorted by last exon base) wholly inside piece [a, b), in piece coordinates."""
     out = []
-    for d, x, r in strand_junctions[bisect.bisect_left(strand_junctions, (a,)):]:
+    for d, x, r in strand_junctions[bisect.bisect_left(strand_junctions, (a,)) :]:
         if d >= b:
             break
         if x < b:
@@ -115,8 +126,18 @@ def _in_piece(strand_junctions, a, b):
     return out
 
 
-def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig | None = None, coverage_h5=None, piece=None,
-              comments=(), prof: Profile | None = None, junctions=(), seqids_only=None):
+def decode_h5(
+    genome_h5,
+    predictions_h5,
+    out,
+    cfg: DecodeConfig | None = None,
+    coverage_h5=None,
+    piece=None,
+    comments=(),
+    prof: Profile | None = None,
+    junctions=(),
+    seqids_only=None,
+):
     """annotation.gff3 from genome.h5 + predictions.h5 (+ coverage.h5 hints). Returns the number of genes.
     Streams: each strand is read twice in pieces, never whole. `piece` (k, n): only the sequences
     of piece k of n (chunks.pieces); gather_gff3 joins the pieces' files. `comments`: header lines.
@@ -142,16 +163,20 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig | None = None, c
         c = stack.enter_context(open_h5(coverage_h5)) if use_hints else None
         species = g[layout.SPECIES][0].decode() if len(seqids) else ""
         require(g, genome_h5, layout.X, what="a genome.h5 from ingest_genome.py")
-        require(p, predictions_h5, layout.PREDICTIONS, layout.PREDICTIONS_PHASE,
-                what="a predictions.h5 from predict.py")
+        require(
+            p, predictions_h5, layout.PREDICTIONS, layout.PREDICTIONS_PHASE, what="a predictions.h5 from predict.py"
+        )
         io = stack.enter_context(ChunkIO(threads=1))
         if not p.attrs.get("phase_head", True) and cfg.phase_weight:
             log.info("%s: the model has no phase head; phase_weight %.2f -> 0", predictions_h5, cfg.phase_weight)
             cfg = dataclasses.replace(cfg, phase_weight=0.0)
         scorer = Scorer.build(cfg, prof)
         if junctions:
-            log.info("%d read-supported junctions as whole-intron evidence (weight %.2f)", len(junctions),
-                     scorer.prof.junction_weight)
+            log.info(
+                "%d read-supported junctions as whole-intron evidence (weight %.2f)",
+                len(junctions),
+                scorer.prof.junction_weight,
+            )
         model_sha = p.attrs.get("model_sha256")
         with_boundary = layout.PREDICTIONS_BOUNDARY in p and scorer.prof.boundary_weight > 0
         if with_boundary:
@@ -160,39 +185,77 @@ def decode_h5(genome_h5, predictions_h5, out, cfg: DecodeConfig | None = None, c
             lengths[run.seqid] = run.seq_len
             if wanted is not None and run.seqid not in wanted:
                 continue
-            n = int(run.valid.sum())
-            bases = StrandReader(run, g[layout.X], chunk_io=io)
-            preds = StrandReader(run, p[layout.PREDICTIONS], [p[layout.PREDICTIONS_PHASE]], chunk_io=io)
-            hints = (StrandReader(run, c[layout.coverage_name()], [c[layout.spliced_coverage_name()]], chunk_io=io)
-                     if use_hints else None)
-            borders = StrandReader(run, p[layout.PREDICTIONS_BOUNDARY], chunk_io=io) if with_boundary else None
-            strand_junctions = _strand_junctions(by_strand, run)
-            for a, b in _pieces(run, preds, hints, cfg, scorer.prof, strand_junctions):
-                onehot = bases.read(a, b)[0]
-                codes = codes_from_onehot(onehot)
-                probs, phase = preds.read(a, b)
-                cov, spl = _pooled_hints(hints, a, b) if use_hints else (None, None)
-                bounds = borders.read(a, b)[0] if with_boundary else None
-                path = decode_strand(codes, probs, phase, scorer, cov, spl, open_start=a == 0, open_end=b == n,
-                                     boundary=bounds, onehot=onehot, junctions=_in_piece(strand_junctions, a, b))
-                previous_end = 0  # on this strand: a start moved up never reaches into the gene before
-                for gene in genes_from_path(path, cfg.min_cds_length, at_start=a == 0, at_end=b == n):
-                    gene = dataclasses.replace(gene, score=gene_score(gene, path, probs, bounds))
-                    if cfg.first_atg:
-                        gene = first_atg(gene, codes, previous_end)
-                    previous_end = gene.end
-                    if gene.score >= cfg.min_gene_score:
-                        transcripts.append(gene.to_transcript(run.seqid, run.strand, run.seq_len, offset=a))
+            sources = _Sources(g, p, c if use_hints else None, io, with_boundary)
+            transcripts += _decode_run(run, sources, scorer, _strand_junctions(by_strand, run))
     if cfg.opposite_strand_overlaps == "best":
         n_all = len(transcripts)
         transcripts = resolve_opposite_strand_overlaps(transcripts)
-        log.info("%d of %d genes overlapped a better-scored gene on the other strand and were dropped",
-                 n_all - len(transcripts), n_all)
+        log.info(
+            "%d of %d genes overlapped a better-scored gene on the other strand and were dropped",
+            n_all - len(transcripts),
+            n_all,
+        )
     header = ([f"species {species}"] if species else []) + list(comments)
     if model_sha:
         header.append(f"model sha256 {model_sha}")
     write_gff3(_named(transcripts, lengths, species), lengths, out, "genetune", comments=header)
     return len(transcripts)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sources:
+    """The open files a run reads: genome, predictions, coverage (None: no hints), and whether the
+    predictions' boundary probabilities are scored."""
+
+    genome: object
+    predictions: object
+    coverage: object
+    io: ChunkIO
+    with_boundary: bool
+
+
+def _decode_run(run, src: _Sources, scorer: Scorer, strand_junctions):
+    """The transcripts of one strand of one sequence, decoded piece by piece."""
+    cfg, n = scorer.cfg, int(run.valid.sum())
+    bases = StrandReader(run, src.genome[layout.X], chunk_io=src.io)
+    p = src.predictions
+    preds = StrandReader(run, p[layout.PREDICTIONS], [p[layout.PREDICTIONS_PHASE]], chunk_io=src.io)
+    c = src.coverage
+    hints = (
+        None
+        if c is None
+        else StrandReader(run, c[layout.coverage_name()], [c[layout.spliced_coverage_name()]], chunk_io=src.io)
+    )
+    borders = StrandReader(run, p[layout.PREDICTIONS_BOUNDARY], chunk_io=src.io) if src.with_boundary else None
+    out = []
+    for a, b in _pieces(run, preds, hints, cfg, scorer.prof, strand_junctions):
+        onehot = bases.read(a, b)[0]
+        codes = codes_from_onehot(onehot)
+        probs, phase = preds.read(a, b)
+        cov, spl = _pooled_hints(hints, a, b) if hints is not None else (None, None)
+        bounds = borders.read(a, b)[0] if borders is not None else None
+        path = decode_strand(
+            codes,
+            probs,
+            phase,
+            scorer,
+            cov,
+            spl,
+            open_start=a == 0,
+            open_end=b == n,
+            boundary=bounds,
+            onehot=onehot,
+            junctions=_in_piece(strand_junctions, a, b),
+        )
+        previous_end = 0  # on this strand: a start moved up never reaches into the gene before
+        for gene in genes_from_path(path, cfg.min_cds_length, at_start=a == 0, at_end=b == n):
+            gene = dataclasses.replace(gene, score=gene_score(gene, path, probs, bounds))
+            if cfg.first_atg:
+                gene = first_atg(gene, codes, previous_end)
+            previous_end = gene.end
+            if gene.score >= cfg.min_gene_score:
+                out.append(gene.to_transcript(run.seqid, run.strand, run.seq_len, offset=a))
+    return out
 
 
 def _named(transcripts, lengths, species):

@@ -68,19 +68,28 @@ def run_scores(cfg: DecodeConfig, prof: Profile) -> Scores:
         loop0 = profile.geometric_log_p(mean0, cfg.min_intron)
         short = np.array([np.log(max(w0, 1e-12)), loop0, np.log1p(-np.exp(loop0))])
         flank = prof.intron_flank
-        long = ([(w, profile.geometric_log_p(mean, 2 * flank + 1)) for w, mean in longer if w > 0]
-                if cfg.long_introns else [])
+        long = (
+            [(w, profile.geometric_log_p(mean, 2 * flank + 1)) for w, mean in longer if w > 0]
+            if cfg.long_introns
+            else []
+        )
     else:
         short, flank, long = np.zeros(3), 1, []
     loops = np.array([p for _, p in long])
     # the per-base cost of long introns is weighted: their inner bases no longer pay the network's
     # disagreement, and a boundary-weighted stop and start codon saved by bridging can be worth hundreds
-    return Scores(min_intron=int(cfg.min_intron), gene_penalty=float(prof.gene_penalty),
-                  intron_penalty=float(prof.intron_penalty), gc_donor=bool(cfg.allow_gc_donor),
-                  require_utr=bool(cfg.require_utr), short_intron=short,
-                  long_weight=np.array([np.log(w) for w, _ in long]),
-                  long_loop=(prof.length_weight * loops) if long else np.zeros(0),
-                  long_exit=np.log1p(-np.exp(loops)) if long else np.zeros(0), flank=int(flank))
+    return Scores(
+        min_intron=int(cfg.min_intron),
+        gene_penalty=float(prof.gene_penalty),
+        intron_penalty=float(prof.intron_penalty),
+        gc_donor=bool(cfg.allow_gc_donor),
+        require_utr=bool(cfg.require_utr),
+        short_intron=short,
+        long_weight=np.array([np.log(w) for w, _ in long]),
+        long_loop=(prof.length_weight * loops) if long else np.zeros(0),
+        long_exit=np.log1p(-np.exp(loops)) if long else np.zeros(0),
+        flank=int(flank),
+    )
 
 
 @dataclass(frozen=True)
@@ -97,8 +106,9 @@ class Scorer:
         prof = cfg.effective_profile(prof)
         return cls(cfg, prof, run_scores(cfg, prof))
 
-    def piece(self, probs, phase_probs, coverage=None, spliced=None, boundary=None, onehot=None,
-              junctions=()) -> PieceScores:
+    def piece(
+        self, probs, phase_probs, coverage=None, spliced=None, boundary=None, onehot=None, junctions=()
+    ) -> PieceScores:
         """coverage/spliced: per-base read counts; boundary: (n, 4) probabilities; onehot: the bases,
         for the start context; junctions: [(last exon base, first exon base after, reads)]."""
         cfg, prof = self.cfg, self.prof
@@ -149,8 +159,16 @@ def emissions(probs, phase_probs, cfg: DecodeConfig, prof: Profile | None = None
     apart. With the profile's lengths, exon and intergenic bases also pay their geometric self-loop."""
     probs = np.asarray(probs, np.float32)
     out = np.empty((len(probs), N_STATES + 1))
-    out[:, :N_STATES] = _class_scores(probs, np.asarray(phase_probs, np.float32), cfg.prob_floor, cfg.phase_weight,
-                                      cfg.phase_mix, STATE_CLASS, STATE_PHASE, layout.CDS)
+    out[:, :N_STATES] = _class_scores(
+        probs,
+        np.asarray(phase_probs, np.float32),
+        cfg.prob_floor,
+        cfg.phase_weight,
+        cfg.phase_mix,
+        STATE_CLASS,
+        STATE_PHASE,
+        layout.CDS,
+    )
     p_deep = np.maximum(probs[:, layout.INTRON], probs[:, layout.IG]).astype(np.float64)
     out[:, N_STATES] = np.log(np.maximum(p_deep, cfg.prob_floor))
     if prof is not None and cfg.structure_lengths:
@@ -188,7 +206,7 @@ def start_context_scores(onehot, prof: Profile):
     for row, o in zip(ctx, profile.START_OFFSETS):
         lo, hi = max(0, -o), min(n, n - o)
         if lo < hi:
-            out[lo:hi] += onehot[lo + o: hi + o] @ row
+            out[lo:hi] += onehot[lo + o : hi + o] @ row
     return prof.start_context_weight * out
 
 
@@ -200,6 +218,12 @@ def junction_arrays(junctions, prof: Profile, cfg: DecodeConfig):
     rows = sorted(junctions, key=lambda j: (j[1], j[0]))
     donor = np.array([r[0] for r in rows], np.int64)
     acceptor = np.array([r[1] for r in rows], np.int64)
-    score = np.array([prof.junction_weight * np.log1p(r[2]) - prof.intron_penalty
-                      + profile.intron_log_prob(int(r[1] - r[0] - 1), prof, cfg.min_intron) for r in rows])
+    score = np.array(
+        [
+            prof.junction_weight * np.log1p(r[2])
+            - prof.intron_penalty
+            + profile.intron_log_prob(int(r[1] - r[0] - 1), prof, cfg.min_intron)
+            for r in rows
+        ]
+    )
     return donor, acceptor, np.where(np.isfinite(score), score, NEG)

@@ -75,5 +75,9 @@ def is_coding(path):
 
 
 def is_intron(path):
-    return ((path == UTR5_INTRON) | (path == UTR3_INTRON) | ((path >= CODING_INTRON) & (path < CODING_INTRON + 6))
-            | (path >= LONG_INTRON))
+    return (
+        (path == UTR5_INTRON)
+        | (path == UTR3_INTRON)
+        | ((path >= CODING_INTRON) & (path < CODING_INTRON + 6))
+        | (path >= LONG_INTRON)
+    )

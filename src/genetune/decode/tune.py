@@ -47,8 +47,21 @@ MIN_GENES = 10  # fewer evidence genes than this: the gene score is left out
 MIN_JUNCTIONS = 20  # fewer junctions where the fit decodes than this: the intron score is left out
 MIN_GAIN = 1e-3  # a candidate must beat the current score by this much
 PASSES = 2  # rounds of the coordinate ascent (the second only when the first moved something)
-SCORE_COLUMNS = ("step", "parameter", "value", "score", "nuc_sn", "nuc_sp", "exon_sn", "exon_sp", "gene_sn",
-                 "gene_sp", "intron_f1", "held_out_junction_f1", "kept")
+SCORE_COLUMNS = (
+    "step",
+    "parameter",
+    "value",
+    "score",
+    "nuc_sn",
+    "nuc_sp",
+    "exon_sn",
+    "exon_sp",
+    "gene_sn",
+    "gene_sp",
+    "intron_f1",
+    "held_out_junction_f1",
+    "kept",
+)
 
 
 def decoded_without_evidence(genome_h5, predictions_h5, prof, cfg, seqids, out, junctions=()):
@@ -73,8 +86,9 @@ def held_out_junction_f1(genome_h5, predictions_h5, prof, cfg, seqids, junctions
         known = {tuple(j[:4]) for j in given}
         held = validation_junctions([j for j in junctions if _fold(j) == fold], intervals)
         with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
-            decoded = decoded_without_evidence(genome_h5, predictions_h5, prof, cfg, seqids, Path(tmp) / "a.gff3",
-                                               given)
+            decoded = decoded_without_evidence(
+                genome_h5, predictions_h5, prof, cfg, seqids, Path(tmp) / "a.gff3", given
+            )
         pred = {i for t in decoded for i in intron_keys(t) if i not in known and inside(intervals, i[0], i[2], i[3])}
         hit, n_pred, n_truth = hit + len(pred & held), n_pred + len(pred), n_truth + len(held)
     return prf(hit, n_pred, hit, n_truth)[2]
@@ -108,20 +122,29 @@ def braker_score(predicted, truth):
         by_strand = {}
         for t in ts:
             by_strand.setdefault((t.seqid, t.strand), []).extend(t.cds)
-        parts[name] = ({k: merge(v) for k, v in by_strand.items()},
-                       {(t.seqid, t.strand, s, e) for t in ts for s, e in t.cds},
-                       {(t.seqid, t.strand, tuple(t.cds)) for t in ts})
+        parts[name] = (
+            {k: merge(v) for k, v in by_strand.items()},
+            {(t.seqid, t.strand, s, e) for t in ts for s, e in t.cds},
+            {(t.seqid, t.strand, tuple(t.cds)) for t in ts},
+        )
     (p_nuc, p_ex, p_gene), (t_nuc, t_ex, t_gene) = parts["p"], parts["t"]
     shared = sum(_shared(v, t_nuc.get(k, [])) for k, v in p_nuc.items())
     p_bases, t_bases = sum(map(_bases, p_nuc.values())), sum(map(_bases, t_nuc.values()))
 
     def ratio(a, b):
         return a / b if b else 0.0
-    m = {"nuc_sn": ratio(shared, t_bases), "nuc_sp": ratio(shared, p_bases),
-         "exon_sn": ratio(len(p_ex & t_ex), len(t_ex)), "exon_sp": ratio(len(p_ex & t_ex), len(p_ex)),
-         "gene_sn": ratio(len(p_gene & t_gene), len(t_gene)), "gene_sp": ratio(len(p_gene & t_gene), len(p_gene))}
-    score = (3 * m["nuc_sn"] + 2 * m["nuc_sp"] + 4 * m["exon_sn"] + 3 * m["exon_sp"] + 2 * m["gene_sn"]
-             + m["gene_sp"]) / 15
+
+    m = {
+        "nuc_sn": ratio(shared, t_bases),
+        "nuc_sp": ratio(shared, p_bases),
+        "exon_sn": ratio(len(p_ex & t_ex), len(t_ex)),
+        "exon_sp": ratio(len(p_ex & t_ex), len(p_ex)),
+        "gene_sn": ratio(len(p_gene & t_gene), len(t_gene)),
+        "gene_sp": ratio(len(p_gene & t_gene), len(p_gene)),
+    }
+    score = (
+        3 * m["nuc_sn"] + 2 * m["nuc_sp"] + 4 * m["exon_sn"] + 3 * m["exon_sp"] + 2 * m["gene_sn"] + m["gene_sp"]
+    ) / 15
     return score, m
 
 
@@ -132,8 +155,14 @@ def fit_decoder(genome_h5, predictions_h5, prof, cfg, genes, junctions=(), inter
     n_junctions = len(validation_junctions(junctions, intervals)) if intervals is not None else 0
     use_genes, use_junctions = len(genes) >= MIN_GENES, n_junctions >= MIN_JUNCTIONS
     if not (use_genes or use_junctions):
-        log.info("%d evidence genes and %d junctions to fit the decoder to (fewer than %d and %d): the profile's "
-                 "values stay", len(genes), n_junctions, MIN_GENES, MIN_JUNCTIONS)
+        log.info(
+            "%d evidence genes and %d junctions to fit the decoder to (fewer than %d and %d): the profile's "
+            "values stay",
+            len(genes),
+            n_junctions,
+            MIN_GENES,
+            MIN_JUNCTIONS,
+        )
         return prof, []
     seqids = set()
     if use_genes:
@@ -154,8 +183,9 @@ def fit_decoder(genome_h5, predictions_h5, prof, cfg, genes, junctions=(), inter
             m.update(found)
         if use_junctions:
             m["intron_f1"] = intron_agreement(decoded, junctions, intervals)[2]
-            m["held_out_junction_f1"] = held_out_junction_f1(genome_h5, predictions_h5, candidate, cfg, seqids,
-                                                             junctions, intervals, tmp_dir)
+            m["held_out_junction_f1"] = held_out_junction_f1(
+                genome_h5, predictions_h5, candidate, cfg, seqids, junctions, intervals, tmp_dir
+            )
             parts += [m["intron_f1"], m["held_out_junction_f1"]]
         score = sum(parts) / len(parts)
         rows.append({"step": step, "parameter": name, "value": value, "score": score, **m, "kept": "no"})
@@ -184,10 +214,17 @@ def fit_decoder(genome_h5, predictions_h5, prof, cfg, genes, junctions=(), inter
         if not improved:
             break
     fitted = {name: getattr(prof, name) for name, _ in SEARCH}
-    what = ", ".join(([f"{len(genes)} evidence genes"] if use_genes else [])
-                     + ([f"{n_junctions} read junctions"] if use_junctions else []))
-    log.info("decoder fitted to %s: score %.4f -> %.4f (%s)", what, rows[0]["score"], best,
-             ", ".join(f"{k} {v:g}" for k, v in fitted.items()))
+    what = ", ".join(
+        ([f"{len(genes)} evidence genes"] if use_genes else [])
+        + ([f"{n_junctions} read junctions"] if use_junctions else [])
+    )
+    log.info(
+        "decoder fitted to %s: score %.4f -> %.4f (%s)",
+        what,
+        rows[0]["score"],
+        best,
+        ", ".join(f"{k} {v:g}" for k, v in fitted.items()),
+    )
     made = f"{prof.made_from}; decoder fitted to {what} (score {rows[0]['score']:.3f} -> {best:.3f})"
     return dataclasses.replace(prof, made_from=made), rows
 

@@ -145,7 +145,10 @@ def best_path(bases, piece: PieceScores, scores: Scores, open_start, open_end):
                     cand = before[CODING + k] + j_score[jx]
                     if cand > cur[CODING + k2]:
                         cur[CODING + k2], back[i, CODING + k2], choice[first, CODING + k2] = (
-                            cand, JUNCTION + CODING + k, jx)
+                            cand,
+                            JUNCTION + CODING + k,
+                            jx,
+                        )
             next_acceptor += 1
         next_acceptor = first
         # start codon A-T-G, then codon context 0

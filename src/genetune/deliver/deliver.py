@@ -44,7 +44,7 @@ def _first_phase(t):
 
 def protein(t, cds, table=1):
     """The protein of transcript t from its CDS letters (5'->3')."""
-    coding = cds[_first_phase(t):] if t.partial5 else cds
+    coding = cds[_first_phase(t) :] if t.partial5 else cds
     aa = translate(coding, table, first_is_start=not t.partial5)
     return aa[:-1] if not t.partial3 and aa.endswith("*") else aa
 
@@ -54,7 +54,7 @@ def _write_fasta(records, path):
         for name, description, seq in records:
             fh.write(f">{name} {description}\n")
             for i in range(0, len(seq), FASTA_WIDTH):
-                fh.write(seq[i: i + FASTA_WIDTH] + "\n")
+                fh.write(seq[i : i + FASTA_WIDTH] + "\n")
 
 
 def write_sequences(transcripts, genome_h5, out_faa, out_cds, out_mrna, table=1):
@@ -92,7 +92,7 @@ def _codon(t, at_start):
     """Genomic segments of the start (at_start) or stop codon of a complete end, ascending."""
     at_left = at_start == (t.strand == "+")  # start codon of + and stop codon of -: the genomic left end
     out, left = [], 3
-    for s, e in (t.cds if at_left else t.cds[::-1]):
+    for s, e in t.cds if at_left else t.cds[::-1]:
         n = min(left, e - s)
         out.append((s, s + n) if at_left else (e - n, e))
         left -= n
@@ -109,6 +109,7 @@ def write_gtf(transcripts, seq_order, path, source="genetune"):
 
             def line(kind, s, e, frame=".", t=t, attrs=attrs):
                 fh.write(f"{t.seqid}\t{source}\t{kind}\t{s + 1}\t{e}\t.\t{t.strand}\t{frame}\t{attrs}\n")
+
             line("transcript", t.start, t.end)
             for s, e in t.exons:
                 line("exon", s, e)
@@ -123,4 +124,3 @@ def write_gtf(transcripts, seq_order, path, source="genetune"):
                 for s, e in _codon(t, at_start=False):
                     line("stop_codon", s, e, "0")
     return path
-

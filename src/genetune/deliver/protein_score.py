@@ -42,9 +42,12 @@ class PsauronTCN(torch.nn.Module):
         for level in range(LEVELS):
             p = f"tcn.network.{level}."
             convs = [self._weight_normed(state, f"{p}{name}") for name in ("conv1", "conv2")]
-            down = (state[f"{p}downsample.weight"], state[f"{p}downsample.bias"]) if f"{p}downsample.weight" in state \
+            down = (
+                (state[f"{p}downsample.weight"], state[f"{p}downsample.bias"])
+                if f"{p}downsample.weight" in state
                 else None
-            self.levels.append((2 ** level, convs, down))
+            )
+            self.levels.append((2**level, convs, down))
         self.linear = (state["linear.weight"], state["linear.bias"])
 
     @staticmethod
@@ -84,7 +87,7 @@ def _scores(model, proteins, batch=64):
     order = np.argsort([len(t) for t in tokens])
     out = np.zeros(len(tokens))
     for i in range(0, len(order), batch):
-        rows = order[i: i + batch]
+        rows = order[i : i + batch]
         width = max(len(tokens[r]) for r in rows)
         x = torch.zeros((len(rows), width), dtype=torch.long)
         for k, r in enumerate(rows):
@@ -92,7 +95,7 @@ def _scores(model, proteins, batch=64):
         logits = model(F.one_hot(x, N_TOKENS).permute(0, 2, 1).float())
         for k, r in enumerate(rows):
             n = len(tokens[r])
-            out[r] = torch.sigmoid(logits[k, min(SKIP, n - 1): n].mean()).item()
+            out[r] = torch.sigmoid(logits[k, min(SKIP, n - 1) : n].mean()).item()
     return out
 
 
@@ -122,6 +125,7 @@ def score_cds(model, cds_codes):
 def coding_count(model, genome_h5, genes):
     """(genes PSAURON calls protein-coding, genes it scored) of coding transcripts on genome.h5."""
     from genetune.io.sequences import cds_sequences
+
     seqs = cds_sequences(genome_h5, genes)
     scored = [x for x in score_cds(model, [seqs[k] for k in range(len(genes))]) if x is not None]
     return sum(x[2] for x in scored), len(scored)

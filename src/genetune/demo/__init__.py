@@ -1,2 +1,1 @@
-"""The demo's simulated species (genome, gene models and RNA-seq from a fixed seed).
-"""
+"""The demo's simulated species (genome, gene models and RNA-seq from a fixed seed)."""

@@ -35,8 +35,28 @@ _AA = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
 for _i, _c in enumerate(a + b + c for a in "TCAG" for b in "TCAG" for c in "TCAG"):
     GENETIC_CODE[_c] = _AA[_i]
 # rough amino-acid composition of eukaryotic proteomes (per cent)
-AA_FREQ = dict(A=6.8, R=5.5, N=4.3, D=5.3, C=1.8, Q=4.1, E=6.4, G=6.2, H=2.4, I=5.3, L=9.6,
-               K=6.1, M=2.3, F=4.0, P=5.2, S=8.5, T=5.4, W=1.2, Y=2.8, V=6.3)
+AA_FREQ = dict(
+    A=6.8,
+    R=5.5,
+    N=4.3,
+    D=5.3,
+    C=1.8,
+    Q=4.1,
+    E=6.4,
+    G=6.2,
+    H=2.4,
+    I=5.3,
+    L=9.6,
+    K=6.1,
+    M=2.3,
+    F=4.0,
+    P=5.2,
+    S=8.5,
+    T=5.4,
+    W=1.2,
+    Y=2.8,
+    V=6.3,
+)
 
 
 @dataclass(frozen=True)
@@ -61,20 +81,64 @@ class Preset:
 
 
 PRESETS = {
-    "source_a": Preset(gc=0.40, gc3_bias=-0.3, codon_seed=11, donor="GTAAGT", donor_fidelity=0.85,
-                       ppt_pyrimidine=0.85, branch="CTAAC", intron_median=110, intron_sigma=0.45,
-                       exons_mean=4.0, protein_median=320, intergenic_median=2200),
-    "source_b": Preset(gc=0.46, gc3_bias=0.2, codon_seed=12, donor="GTAAGT", donor_fidelity=0.8,
-                       ppt_pyrimidine=0.8, branch="CTAAT", intron_median=160, intron_sigma=0.5,
-                       exons_mean=4.5, protein_median=380, intergenic_median=2600),
-    "source_c": Preset(gc=0.53, gc3_bias=0.8, codon_seed=14, donor="GTAAGA", donor_fidelity=0.75,
-                       ppt_pyrimidine=0.75, branch="CTAAC", intron_median=200, intron_sigma=0.5,
-                       exons_mean=4.5, protein_median=350, intergenic_median=2400),
+    "source_a": Preset(
+        gc=0.40,
+        gc3_bias=-0.3,
+        codon_seed=11,
+        donor="GTAAGT",
+        donor_fidelity=0.85,
+        ppt_pyrimidine=0.85,
+        branch="CTAAC",
+        intron_median=110,
+        intron_sigma=0.45,
+        exons_mean=4.0,
+        protein_median=320,
+        intergenic_median=2200,
+    ),
+    "source_b": Preset(
+        gc=0.46,
+        gc3_bias=0.2,
+        codon_seed=12,
+        donor="GTAAGT",
+        donor_fidelity=0.8,
+        ppt_pyrimidine=0.8,
+        branch="CTAAT",
+        intron_median=160,
+        intron_sigma=0.5,
+        exons_mean=4.5,
+        protein_median=380,
+        intergenic_median=2600,
+    ),
+    "source_c": Preset(
+        gc=0.53,
+        gc3_bias=0.8,
+        codon_seed=14,
+        donor="GTAAGA",
+        donor_fidelity=0.75,
+        ppt_pyrimidine=0.75,
+        branch="CTAAC",
+        intron_median=200,
+        intron_sigma=0.5,
+        exons_mean=4.5,
+        protein_median=350,
+        intergenic_median=2400,
+    ),
     # the demo's target: inside the sources' GC range, but with longer introns, another donor
     # consensus and branch point, and its own codon usage
-    "target": Preset(gc=0.50, gc3_bias=1.0, codon_seed=13, donor="GTGAGT", donor_fidelity=0.7,
-                     ppt_pyrimidine=0.7, branch="CTGAC", intron_median=300, intron_sigma=0.6,
-                     exons_mean=5.0, protein_median=400, intergenic_median=3000),
+    "target": Preset(
+        gc=0.50,
+        gc3_bias=1.0,
+        codon_seed=13,
+        donor="GTGAGT",
+        donor_fidelity=0.7,
+        ppt_pyrimidine=0.7,
+        branch="CTGAC",
+        intron_median=300,
+        intron_sigma=0.6,
+        exons_mean=5.0,
+        protein_median=400,
+        intergenic_median=3000,
+    ),
 }
 
 
@@ -128,10 +192,12 @@ def _cds_sequence(rng, preset, table):
 
 def _intron(rng, preset):
     n = _lognormal(rng, preset.intron_median, preset.intron_sigma, 45)
-    donor = "GT" + "".join(b if rng.random() < preset.donor_fidelity else "ACGT"[rng.integers(4)]
-                           for b in preset.donor[2:])
-    ppt = "".join(("CT"[rng.integers(2)] if rng.random() < preset.ppt_pyrimidine else "AG"[rng.integers(2)])
-                  for _ in range(12))
+    donor = "GT" + "".join(
+        b if rng.random() < preset.donor_fidelity else "ACGT"[rng.integers(4)] for b in preset.donor[2:]
+    )
+    ppt = "".join(
+        ("CT"[rng.integers(2)] if rng.random() < preset.ppt_pyrimidine else "AG"[rng.integers(2)]) for _ in range(12)
+    )
     tail = preset.branch + _seq(rng, 8, 0.3) + ppt + "AG"
     body_len = max(0, n - len(donor) - len(tail))
     return donor + _seq(rng, body_len, max(0.05, preset.gc - 0.12)) + tail
@@ -159,8 +225,11 @@ def _gene(rng, preset, table):
             pos += len(intr)
     seq.append(utr3)
     total = pos + len(utr3)
-    exons = [(0, cds_coords[0][1])] + cds_coords[1:-1] + [(cds_coords[-1][0], total)] if len(cds_coords) > 1 \
+    exons = (
+        [(0, cds_coords[0][1])] + cds_coords[1:-1] + [(cds_coords[-1][0], total)]
+        if len(cds_coords) > 1
         else [(0, total)]
+    )
     return "".join(seq), exons, cds_coords
 
 
@@ -193,8 +262,14 @@ def simulate_genome(preset_name, seed, contig_sizes, prefix="chr"):
                 exons = [(gl - e, gl - s) for s, e in reversed(exons)]
                 cds = [(gl - e, gl - s) for s, e in reversed(cds)]
             gene_id = f"{seqid}_g{len(transcripts) + 1:05d}"
-            t = Transcript(seqid, strand, [(pos + s, pos + e) for s, e in exons],
-                           [(pos + s, pos + e) for s, e in cds], gene_id=gene_id, transcript_id=f"{gene_id}.t1")
+            t = Transcript(
+                seqid,
+                strand,
+                [(pos + s, pos + e) for s, e in exons],
+                [(pos + s, pos + e) for s, e in cds],
+                gene_id=gene_id,
+                transcript_id=f"{gene_id}.t1",
+            )
             t.expression = 0.0 if rng.random() < 0.1 else float(rng.lognormal(0, 1.2))
             transcripts.append(t)
             parts.append(gene)
@@ -209,7 +284,7 @@ def write_fasta(genome, path, width=60):
         for sid, seq in genome.items():
             fh.write(f">{sid}\n")
             for i in range(0, len(seq), width):
-                fh.write(seq[i: i + width] + "\n")
+                fh.write(seq[i : i + width] + "\n")
 
 
 def _positions(blocks):
@@ -228,16 +303,16 @@ def _cigar(pos):
     return ops
 
 
-def simulate_reads(genome, transcripts, path, n_pairs, seed, read_len=100, frag_mean=250,
-                   intronic=0.05, intergenic=0.02, contigs=None):
+def simulate_reads(
+    genome, transcripts, path, n_pairs, seed, read_len=100, frag_mean=250, intronic=0.05, intergenic=0.02, contigs=None
+):
     """Paired-end dUTP reads: read 1 antisense, read 2 sense to the transcript. contigs: the sequences
     the reads come from (None: all), as when a library covers part of a genome."""
     rng = np.random.default_rng(seed)
     background = list(genome) if contigs is None else [s for s in genome if s in set(contigs)]
     if not background:
         raise InputError(f"no reads can come from {', '.join(contigs)}: no such sequence in the genome")
-    header = {"HD": {"VN": "1.6", "SO": "unsorted"},
-              "SQ": [{"SN": s, "LN": len(q)} for s, q in genome.items()]}
+    header = {"HD": {"VN": "1.6", "SO": "unsorted"}, "SQ": [{"SN": s, "LN": len(q)} for s, q in genome.items()]}
     tids = {s: i for i, s in enumerate(genome)}
     expressed = [t for t in transcripts if t.expression > 0 and (contigs is None or t.seqid in set(contigs))]
     tpos = [_positions(t.exons) for t in expressed]
@@ -266,7 +341,7 @@ def simulate_reads(genome, transcripts, path, n_pairs, seed, read_len=100, frag_
                 if len(pos) < read_len:
                     continue
                 a = int(rng.integers(0, len(pos) - flen + 1))
-                pos = pos[a: a + flen]
+                pos = pos[a : a + flen]
             # fragment in genomic order; the sense read lies at the transcript's 5' end
             left, right = pos[:read_len], pos[-read_len:]
             if sense_strand == "+":
@@ -319,16 +394,22 @@ def predictions_from_labels(labels_h5, out, sharpness=0.9, noise=0.0, seed=0, ro
     rng = np.random.default_rng(seed)
     with h5py.File(labels_h5) as lab, h5py.File(out, "w") as o:
         for src, dst in ((layout.Y, layout.PREDICTIONS), (layout.PHASES, layout.PREDICTIONS_PHASE)):
-            d = o.create_dataset(dst, shape=lab[src].shape, dtype=np.float16, chunks=(1, *lab[src].shape[1:]),
-                                 compression="gzip", compression_opts=1)  # readable by HelixerPost
+            d = o.create_dataset(
+                dst,
+                shape=lab[src].shape,
+                dtype=np.float16,
+                chunks=(1, *lab[src].shape[1:]),
+                compression="gzip",
+                compression_opts=1,
+            )  # readable by HelixerPost
             for r in range(0, len(d), rows):
-                y = lab[src][r: r + rows].astype(np.float32)
+                y = lab[src][r : r + rows].astype(np.float32)
                 valid = y.sum(-1, keepdims=True) > 0
                 p = y * sharpness + (1 - sharpness) / 4
                 if noise:
                     p = p + rng.random(p.shape) * noise
                     p /= p.sum(-1, keepdims=True)
-                d[r: r + rows] = (p * valid).astype(np.float16)
+                d[r : r + rows] = (p * valid).astype(np.float16)
         for k in (layout.SEQIDS, layout.START_ENDS, layout.SPECIES):
             o[k] = lab[k][:]
     return out

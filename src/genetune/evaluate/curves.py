@@ -24,8 +24,14 @@ def plot_learning_curves(metrics_tsv, out_svg, title=""):
     lr_ax.set(xlabel="step", ylabel="learning rate", title="learning rate at each check")
     for metric in ("genic_f1", "intergenic_f1", "UTR_f1", "CDS_f1", "intron_f1"):
         steps, values = series("val", metric)
-        f1_ax.plot(steps, values, "-o" if metric == "genic_f1" else "--", ms=3, lw=2 if metric == "genic_f1" else 1,
-                   label=metric.replace("_f1", ""))
+        f1_ax.plot(
+            steps,
+            values,
+            "-o" if metric == "genic_f1" else "--",
+            ms=3,
+            lw=2 if metric == "genic_f1" else 1,
+            label=metric.replace("_f1", ""),
+        )
     f1_ax.set(xlabel="step", ylabel="validation F1", title="validation F1 (step 0: starting model)", ylim=(0, 1))
     f1_ax.legend(fontsize=8)
     if title:

@@ -36,8 +36,10 @@ def _overlaps_reference(t, ref_spans):
 
 def base_confusion(ref, pred, lengths, length=100_000):
     """Genic (4x4) and phase (4x4) confusion over all bases of both strands."""
+
     def index(transcripts):
         return {k: Overlaps(ts, lambda t: (t.start, t.end)) for k, ts in by_seq_strand(transcripts).items()}
+
     by_ref, by_pred, nothing = index(ref), index(pred), Overlaps([], lambda t: (t.start, t.end))
     cm = np.zeros((4, 4), np.int64)
     pcm = np.zeros((4, 4), np.int64)
@@ -108,8 +110,12 @@ def reference_spread(reference_gff3, genome_h5, qc):
     covered = sum(n for s, n in lengths.items() if s in ref) / max(1, sum(lengths.values()))
     detail = f"{reference_gff3}: genes on {len(ref)} of {len(lengths)} sequences ({100 * covered:.0f}% of the bases)"
     if covered < 0.5:
-        qc.warn("reference_spread", covered, detail + "; predictions elsewhere count as false positives "
-                "(set reference_is_incomplete if the reference covers only part of the genome)")
+        qc.warn(
+            "reference_spread",
+            covered,
+            detail + "; predictions elsewhere count as false positives "
+            "(set reference_is_incomplete if the reference covers only part of the genome)",
+        )
     else:
         qc.ok("reference_spread", covered, detail)
 
@@ -161,15 +167,17 @@ def evaluate_stages(reference_gff3, predictions, genome_h5, reference_loci_only=
     result = Evaluation({}, {}, {})
     for stage, gff3 in predictions.items():
         pred = [t for t in read_gff3(gff3, lengths) if t.cds]
-        (result.tables[stage], result.confusions[stage],
-         result.taxonomies[stage]) = _score(ref_all, ref_base, pred, lengths, reference_loci_only)
+        (result.tables[stage], result.confusions[stage], result.taxonomies[stage]) = _score(
+            ref_all, ref_base, pred, lengths, reference_loci_only
+        )
     return result
 
 
 def evaluate(reference_gff3, prediction_gff3, genome_h5, reference_loci_only=False):
     """Rows of (level, feature, precision, recall, f1, n_reference, n_predicted)."""
-    return evaluate_stages(reference_gff3, {"prediction": prediction_gff3}, genome_h5,
-                           reference_loci_only).tables["prediction"]
+    return evaluate_stages(reference_gff3, {"prediction": prediction_gff3}, genome_h5, reference_loci_only).tables[
+        "prediction"
+    ]
 
 
 HEADER = ("stage", "level", "feature", "precision", "recall", "f1", "n_reference", "n_predicted")
@@ -189,8 +197,16 @@ def plot(tables, path):
     recall per level with an arrow from each stage to the next."""
     from genetune.core.figures import plt, save_svg
 
-    wanted = [("base", "genic"), ("base", "CDS"), ("base", "intron"), ("base", "UTR"), ("base", "phase"),
-              ("cds_exon", "cds_exon"), ("transcript", "transcript"), ("gene", "gene")]
+    wanted = [
+        ("base", "genic"),
+        ("base", "CDS"),
+        ("base", "intron"),
+        ("base", "UTR"),
+        ("base", "phase"),
+        ("cds_exon", "cds_exon"),
+        ("transcript", "transcript"),
+        ("gene", "gene"),
+    ]
     levels = [("base", "genic"), ("cds_exon", "cds_exon"), ("transcript", "transcript"), ("gene", "gene")]
     stages = list(tables)
     rows = {stage: {(r[0], r[1]): r for r in tables[stage]} for stage in stages}
@@ -204,14 +220,21 @@ def plot(tables, path):
     ax.set_ylim(0, 1)
     ax.set_ylabel("F1")
     ax.legend()
-    for level, colour, marker, size in zip(levels, plt.rcParams["axes.prop_cycle"].by_key()["color"],
-                                           "osD^", (9, 8, 7, 5)):  # equal points stay visible
+    for level, colour, marker, size in zip(
+        levels, plt.rcParams["axes.prop_cycle"].by_key()["color"], "osD^", (9, 8, 7, 5)
+    ):  # equal points stay visible
         points = [(rows[s][level][2], rows[s][level][3]) for s in stages if level in rows[s]]
         pr.plot(*zip(*points), marker, ms=size, color=colour, label=" ".join(dict.fromkeys(level)))
         for (x0, y0), (x1, y1) in zip(points, points[1:]):
             pr.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": colour})
-    pr.set(xlim=(0, 1), ylim=(0, 1), xlabel="precision", ylabel="recall (sensitivity)",
-           title=" -> ".join(stages), aspect="equal")
+    pr.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="precision",
+        ylabel="recall (sensitivity)",
+        title=" -> ".join(stages),
+        aspect="equal",
+    )
     pr.legend(fontsize=8)
     save_svg(fig, path)
 
@@ -227,8 +250,15 @@ def plot_confusion(confusions, path):
         ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
         for i in range(4):
             for j in range(4):
-                ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                        color="white" if norm[i, j] > 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{norm[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if norm[i, j] > 0.6 else "black",
+                )
         ax.set_xticks(range(4), layout.CLASSES, fontsize=7)
         ax.set_yticks(range(4), layout.CLASSES, fontsize=7)
         ax.set(title=name, xlabel="predicted", ylabel="reference")

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from genetune.core import layout, metrics
+from genetune.core import cli, layout, metrics
 from genetune.core.device import pick_device
 from genetune.core.errors import InputError
 from genetune.core.fileio import atomic_path, read_table
@@ -52,9 +52,23 @@ from genetune.training.data import ChunkDataset
 from genetune.training.train import evaluate_model
 
 log = logging.getLogger("genetune.rounds")
-ROUND_COLUMNS = ("stage", "annotation", "check", "junctions", "genes", "precision", "recall", "f1",
-                 "held_out_junction_f1", "score", "val_genic_f1", "psauron_coding", "psauron_genes", "verdict",
-                 "chosen")
+ROUND_COLUMNS = (
+    "stage",
+    "annotation",
+    "check",
+    "junctions",
+    "genes",
+    "precision",
+    "recall",
+    "f1",
+    "held_out_junction_f1",
+    "score",
+    "val_genic_f1",
+    "psauron_coding",
+    "psauron_genes",
+    "verdict",
+    "chosen",
+)
 MIN_CHECK_JUNCTIONS = 20  # fewer read junctions in validation than this: the evidence check cannot decide
 EVIDENCE_CHECK = "read junctions in validation: intron F1 without reads and held-out junction F1 with half of them"
 GENES_CHECK = "CDS-chain F1 against held-out pseudolabel genes on the validation sequences"
@@ -62,8 +76,10 @@ GENES_CHECK = "CDS-chain F1 against held-out pseudolabel genes on the validation
 
 def gene_agreement(transcripts, reference, intervals):
     """(precision, recall, f1) of exact CDS chains against the reference genes, inside the intervals."""
+
     def keys(ts):
         return {(t.seqid, t.strand, tuple(t.cds)) for t in ts if t.cds and inside(intervals, t.seqid, t.start, t.end)}
+
     pred, truth = keys(transcripts), keys(reference)
     hit = len(pred & truth)
     return metrics.prf(hit, len(pred), hit, len(truth))
@@ -87,6 +103,7 @@ class Check:
     """One check of every stage: its scores {stage: (precision, recall, f1)} (empty when it could not
     score), the score that decides {stage: value} (the F1, unless the check combines several), what
     it scored on, and why it cannot decide (None when it decides)."""
+
     name: str
     scores: dict
     junctions: int | None = None
@@ -118,12 +135,19 @@ def evidence_check(names, junctions, intervals, decoding, held_out, tmp_dir):
     truth = validation_junctions(junctions, intervals)
     genes = None
     if held_out is not None:
-        genes = sum(1 for t in held_out if len(t.exons) > 1 and inside(intervals, t.seqid, t.start, t.end)
-                    and all(i in truth for i in intron_keys(t)))
+        genes = sum(
+            1
+            for t in held_out
+            if len(t.exons) > 1
+            and inside(intervals, t.seqid, t.start, t.end)
+            and all(i in truth for i in intron_keys(t))
+        )
     check = Check(EVIDENCE_CHECK, {}, junctions=len(truth), genes=genes)
     if len(truth) < MIN_CHECK_JUNCTIONS:
-        check.cannot_decide = (f"validation holds {len(truth)} read junctions (>= {MIN_READS} reads), fewer than the "
-                               f"{MIN_CHECK_JUNCTIONS} needed to decide")
+        check.cannot_decide = (
+            f"validation holds {len(truth)} read junctions (>= {MIN_READS} reads), fewer than the "
+            f"{MIN_CHECK_JUNCTIONS} needed to decide"
+        )
         return check
     if decoding is None:
         raise InputError("the evidence check needs each stage's predictions and profile to decode without reads")
@@ -133,12 +157,17 @@ def evidence_check(names, junctions, intervals, decoding, held_out, tmp_dir):
         with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
             ts = decoded_without_evidence(genome_h5, *inputs[name], cfg, list(intervals), Path(tmp) / "a.gff3")
         check.scores[name] = intron_agreement(ts, junctions, intervals)
-        check.held_out[name] = held_out_junction_f1(genome_h5, *inputs[name], cfg, list(intervals), junctions,
-                                                    intervals, tmp_dir)
+        check.held_out[name] = held_out_junction_f1(
+            genome_h5, *inputs[name], cfg, list(intervals), junctions, intervals, tmp_dir
+        )
         check.deciding[name] = share * check.held_out[name] + (1 - share) * check.scores[name][2]
-    log.info("%.0f%% of the genome lies in chunks with read junctions: the check weighs the held-out junction F1 "
-             "(decoded with the other half of the reads) %.2f and the intron F1 decoded without reads %.2f",
-             100 * share, share, 1 - share)
+    log.info(
+        "%.0f%% of the genome lies in chunks with read junctions: the check weighs the held-out junction F1 "
+        "(decoded with the other half of the reads) %.2f and the intron F1 decoded without reads %.2f",
+        100 * share,
+        share,
+        1 - share,
+    )
     check.cannot_decide = _tie(check, names)
     return check
 
@@ -168,8 +197,9 @@ def judge(val_h5, stages, junctions=None, held_out=None, decoding=None, tmp_dir=
     intervals = covered_intervals(val_h5)
     checks = []
     if junctions:
-        checks.append(evidence_check(names, junctions, evidence_intervals(val_h5, junctions), decoding, held_out,
-                                     tmp_dir))
+        checks.append(
+            evidence_check(names, junctions, evidence_intervals(val_h5, junctions), decoding, held_out, tmp_dir)
+        )
     if held_out is not None and (not checks or checks[-1].cannot_decide):
         checks.append(genes_check(names, stages, held_out, intervals))
     for check in checks:
@@ -178,11 +208,23 @@ def judge(val_h5, stages, junctions=None, held_out=None, decoding=None, tmp_dir=
             continue
         chosen = check.best(names)
         for name in names[1:]:
-            log.info("%s: %s %.4f against %.4f of %s: %s", name, check.name, check.value(name),
-                     check.value(names[0]), names[0],
-                     "best so far" if name == chosen else "not better than an earlier stage")
-        log.info("best: %s (%s %.4f; %s junctions, %s genes in validation)", chosen, check.name,
-                 check.value(chosen), check.junctions, check.genes)
+            log.info(
+                "%s: %s %.4f against %.4f of %s: %s",
+                name,
+                check.name,
+                check.value(name),
+                check.value(names[0]),
+                names[0],
+                "best so far" if name == chosen else "not better than an earlier stage",
+            )
+        log.info(
+            "best: %s (%s %.4f; %s junctions, %s genes in validation)",
+            chosen,
+            check.name,
+            check.value(chosen),
+            check.junctions,
+            check.genes,
+        )
         return chosen, check, checks
     log.warning("no check could tell the stages apart: the first pass stays")
     return names[0], None, checks
@@ -192,6 +234,7 @@ def protein_scores(val_h5, stages, genome_h5, model):
     """{stage: (share of its validation genes PSAURON calls protein-coding, genes scored)}: reported
     for every stage, never deciding (it sees frame errors, not structure)."""
     from genetune.deliver.protein_score import coding_count
+
     intervals = covered_intervals(val_h5)
     out = {}
     for name, path in stages.items():
@@ -202,8 +245,9 @@ def protein_scores(val_h5, stages, genome_h5, model):
     return out
 
 
-def choose_final(val_h5, stages, out_gff3, out_tsv, junctions=None, held_out=None, models=(), decoding=None,
-                 coding=None):
+def choose_final(
+    val_h5, stages, out_gff3, out_tsv, junctions=None, held_out=None, models=(), decoding=None, coding=None
+):
     """Copy the chosen stage's annotation to out_gff3 and write every stage's checks to out_tsv.
     stages: {name: annotation GFF3} in order, the first pass first; junctions: junction rows (the
     evidence check) or None; held_out: the pseudolabel genes (gff.Transcript) round 1 held out, for
@@ -227,14 +271,33 @@ def choose_final(val_h5, stages, out_gff3, out_tsv, junctions=None, held_out=Non
                 share, n = coding.get(name, ("", None))
                 held = f"{check.held_out[name]:.4f}" if name in check.held_out else ""
                 score = f"{check.value(name):.4f}" if name in check.scores else ""
-                cells = [name, str(stages[name]), check.name, _count(check.junctions), _count(check.genes), p, r, f,
-                         held, score, f"{genic[name]:.4f}" if name in genic else "",
-                         f"{share:.4f}" if n is not None else "",
-                         _count(n), verdict, "yes" if check is decided and name == chosen else "no"]
+                cells = [
+                    name,
+                    str(stages[name]),
+                    check.name,
+                    _count(check.junctions),
+                    _count(check.genes),
+                    p,
+                    r,
+                    f,
+                    held,
+                    score,
+                    f"{genic[name]:.4f}" if name in genic else "",
+                    f"{share:.4f}" if n is not None else "",
+                    _count(n),
+                    verdict,
+                    "yes" if check is decided and name == chosen else "no",
+                ]
                 fh.write("\t".join(cells) + "\n")
         if decided is None:
-            fh.write("\t".join([chosen, str(stages[chosen]), "none could decide"] + [""] * 10
-                                + ["the first pass stays final", "yes"]) + "\n")
+            fh.write(
+                "\t".join(
+                    [chosen, str(stages[chosen]), "none could decide"]
+                    + [""] * 10
+                    + ["the first pass stays final", "yes"]
+                )
+                + "\n"
+            )
     with atomic_path(out_gff3) as tmp:
         shutil.copyfile(stages[chosen], tmp)
     return chosen
@@ -247,15 +310,18 @@ VERDICT_COLUMNS = ("round", "cds_exon_f1_to_previous", "check", "best_stage", "d
 
 def cds_exon_agreement(a, b):
     """F1 of the CDS exons (seqid, strand, start, end) of two annotations (lists of Transcript)."""
+
     def keys(ts):
         return {(t.seqid, t.strand, s, e) for t in ts for s, e in t.cds}
+
     ka, kb = keys(a), keys(b)
     hit = len(ka & kb)
     return metrics.prf(hit, len(kb), hit, len(ka))[2]
 
 
-def round_verdict(round_no, val_h5, stages, out_tsv, junctions=None, held_out=None, decoding=None,
-                  max_rounds=MAX_AUTO_ROUNDS):
+def round_verdict(
+    round_no, val_h5, stages, out_tsv, junctions=None, held_out=None, decoding=None, max_rounds=MAX_AUTO_ROUNDS
+):
     """Whether another round should run after `round_no` (stages: the first pass and rounds 1 to
     round_no, in order). Stop when the round changed little (CDS-exon F1 to the previous stage >=
     CONVERGED), when the check says the round is not the best stage so far, or at max_rounds.
@@ -275,8 +341,9 @@ def round_verdict(round_no, val_h5, stages, out_tsv, junctions=None, held_out=No
         decision, reason = "stop", f"{max_rounds} rounds, the most rounds: auto runs"
     else:
         decision = "continue"
-        reason = (f"{this} is the best stage so far" if decided else "no check could decide") + \
-            f"; CDS-exon F1 {agreement:.4f} to {previous}"
+        reason = (
+            f"{this} is the best stage so far" if decided else "no check could decide"
+        ) + f"; CDS-exon F1 {agreement:.4f} to {previous}"
     log.info("after %s: %s (%s)", this, decision, reason)
     with atomic_path(out_tsv) as tmp, open(tmp, "w") as fh:
         fh.write("\t".join(VERDICT_COLUMNS) + "\n")
@@ -301,10 +368,14 @@ def add_stage_arguments(p):
     p.add_argument("--val-h5", required=True, help="round 1's validation_data.h5")
     p.add_argument("--first-pass", required=True, help="the first pass's annotation.gff3")
     p.add_argument("--annotations", nargs="+", required=True, help="each round's annotation.gff3, in round order")
-    p.add_argument("--junctions", help="junctions.tsv: the evidence check")
+    cli.optional_input(p, "--junctions", "junctions.tsv: the evidence check")
     p.add_argument("--genome-h5", help="with --junctions: genome.h5")
-    p.add_argument("--predictions", nargs="*", default=[], help="with --junctions: each stage's predictions.h5, "
-                                                                  "the first pass first")
+    p.add_argument(
+        "--predictions",
+        nargs="*",
+        default=[],
+        help="with --junctions: each stage's predictions.h5, the first pass first",
+    )
     p.add_argument("--profiles", nargs="*", default=[], help="with --junctions: each stage's profile.yaml, in order")
     p.add_argument("--settings", help="with --junctions: the decoder settings (DecodeConfig)")
     p.add_argument("--pseudolabels", help="the gene models round 1 trained on (its checked pseudolabel genes)")
@@ -314,24 +385,29 @@ def add_stage_arguments(p):
 def stage_inputs(a):
     """(stages, junctions, held_out, decoding, coding) from add_stage_arguments' options, as judge()
     takes them."""
-    from genetune.core import cli
     from genetune.decode import DecodeConfig, profile
     from genetune.evidence import splicing
     from genetune.pseudolabels.select import kept_genes
+
     stages = {"first_pass": a.first_pass, **{f"round{r}": path for r, path in enumerate(a.annotations, 1)}}
     junctions = splicing.read_tsv(a.junctions) if a.junctions else None
     held_out = kept_genes(a.pseudolabels, a.genes_tsv) if a.pseudolabels else None
     decoding = None
     if junctions:
         if not a.genome_h5 or len(a.predictions) != len(stages) or len(a.profiles) != len(stages):
-            raise InputError(f"--junctions needs --genome-h5 and {len(stages)} --predictions and --profiles "
-                             "(one per stage, the first pass first)")
-        decoding = (a.genome_h5, {name: (pred, profile.load(prof)) for name, pred, prof
-                                  in zip(stages, a.predictions, a.profiles)},
-                    DecodeConfig.from_dict(cli.load_settings(a.settings), cli.settings_source(a.settings)))
+            raise InputError(
+                f"--junctions needs --genome-h5 and {len(stages)} --predictions and --profiles "
+                "(one per stage, the first pass first)"
+            )
+        decoding = (
+            a.genome_h5,
+            {name: (pred, profile.load(prof)) for name, pred, prof in zip(stages, a.predictions, a.profiles)},
+            DecodeConfig.from_dict(cli.load_settings(a.settings), cli.settings_source(a.settings)),
+        )
     coding = None
     if getattr(a, "psauron_model", None):  # choose_round.py's option: reported beside the checks
         from genetune.deliver import protein_score
+
         if not a.genome_h5:
             raise InputError("--psauron-model needs --genome-h5 (the genes' sequences)")
         coding = protein_scores(a.val_h5, stages, a.genome_h5, protein_score.load(a.psauron_model))

@@ -7,9 +7,21 @@ from genetune.core.fileio import atomic_path
 from genetune.io.chunks import read_keys, seq_lengths
 from genetune.io.gff import read_annotation
 
-STAT_COLUMNS = ("annotation", "genes", "coding_transcripts", "transcripts_per_gene", "exons_per_transcript",
-                "single_exon_share", "gene_length_median", "gene_length_p10", "gene_length_p90",
-                "cds_length_median", "intron_length_median", "intron_length_p10", "intron_length_p90")
+STAT_COLUMNS = (
+    "annotation",
+    "genes",
+    "coding_transcripts",
+    "transcripts_per_gene",
+    "exons_per_transcript",
+    "single_exon_share",
+    "gene_length_median",
+    "gene_length_p10",
+    "gene_length_p90",
+    "cds_length_median",
+    "intron_length_median",
+    "intron_length_p10",
+    "intron_length_p90",
+)
 
 
 def lengths_of(path, genome_h5):
@@ -35,14 +47,23 @@ def gene_stats(lengths):
         def q(a, p):
             return float(np.percentile(a, p)) if len(a) else 0.0
 
-        rows.append({"annotation": name, "genes": len(gene_len), "coding_transcripts": len(cds_len),
-                     "transcripts_per_gene": float(per_gene.mean()) if len(per_gene) else 0.0,
-                     "exons_per_transcript": float(exons.mean()) if len(exons) else 0.0,
-                     "single_exon_share": float((exons == 1).mean()) if len(exons) else 0.0,
-                     "gene_length_median": q(gene_len, 50), "gene_length_p10": q(gene_len, 10),
-                     "gene_length_p90": q(gene_len, 90), "cds_length_median": q(cds_len, 50),
-                     "intron_length_median": q(introns, 50), "intron_length_p10": q(introns, 10),
-                     "intron_length_p90": q(introns, 90)})
+        rows.append(
+            {
+                "annotation": name,
+                "genes": len(gene_len),
+                "coding_transcripts": len(cds_len),
+                "transcripts_per_gene": float(per_gene.mean()) if len(per_gene) else 0.0,
+                "exons_per_transcript": float(exons.mean()) if len(exons) else 0.0,
+                "single_exon_share": float((exons == 1).mean()) if len(exons) else 0.0,
+                "gene_length_median": q(gene_len, 50),
+                "gene_length_p10": q(gene_len, 10),
+                "gene_length_p90": q(gene_len, 90),
+                "cds_length_median": q(cds_len, 50),
+                "intron_length_median": q(introns, 50),
+                "intron_length_p10": q(introns, 10),
+                "intron_length_p90": q(introns, 90),
+            }
+        )
     return rows
 
 
@@ -60,8 +81,11 @@ def plot_lengths(lengths, out_svg):
 
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
     for name, (gene_len, cds_len, introns, exons, _) in lengths.items():
-        for ax, values, title in ((axes[0], gene_len, "gene length (bp)"), (axes[1], cds_len, "CDS length (bp)"),
-                                  (axes[2], introns, "intron length (bp)")):
+        for ax, values, title in (
+            (axes[0], gene_len, "gene length (bp)"),
+            (axes[1], cds_len, "CDS length (bp)"),
+            (axes[2], introns, "intron length (bp)"),
+        ):
             if len(values):
                 bins = np.logspace(np.log10(max(1, values.min())), np.log10(values.max() + 1), 30)
                 ax.hist(values, bins=bins, histtype="step", label=f"{name} ({len(values)})")

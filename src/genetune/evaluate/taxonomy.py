@@ -114,8 +114,9 @@ def classify(ref_all, pred):
             else:
                 outcome = "one_to_one"
                 pts = pred_genes[hits[0]]
-                ref_t, pred_t = max(((r, p) for r in ts for p in pts),
-                                    key=lambda rp: len(set(rp[0].cds) & set(rp[1].cds)))
+                ref_t, pred_t = max(
+                    ((r, p) for r in ts for p in pts), key=lambda rp: len(set(rp[0].cds) & set(rp[1].cds))
+                )
                 errors = _chain_errors(ref_t, pred_t)
         rows.append((key, outcome, errors, longest, n_exons))
     return rows
@@ -163,10 +164,10 @@ def plot(tables, path):
     ax.legend(fontsize=8)
     width = 0.8 / max(1, len(stages))
     for k, s in enumerate(stages):
-        bx.bar(np.arange(len(ERRORS)) + k * width, [counts[s][("one_to_one_error", e)] for e in ERRORS], width,
-               label=s)
-    bx.set_xticks(np.arange(len(ERRORS)) + width * (len(stages) - 1) / 2,
-                  [e.replace("_", " ") for e in ERRORS], fontsize=8)
+        bx.bar(np.arange(len(ERRORS)) + k * width, [counts[s][("one_to_one_error", e)] for e in ERRORS], width, label=s)
+    bx.set_xticks(
+        np.arange(len(ERRORS)) + width * (len(stages) - 1) / 2, [e.replace("_", " ") for e in ERRORS], fontsize=8
+    )
     bx.set(ylabel="one-to-one genes with the error", title="errors of one-to-one genes")
     bx.legend(fontsize=8)
     save_svg(fig, path)

@@ -57,18 +57,23 @@ def bam_references(path, seq_lengths):
         refs = dict(zip(bam.references, bam.lengths))
         order = bam.header.to_dict().get("HD", {}).get("SO")
     if order == "queryname":
-        raise InputError(f"{path}: sorted by read name, not by coordinate (its header says SO:queryname); "
-                         "samtools sort it, then samtools index it")
+        raise InputError(
+            f"{path}: sorted by read name, not by coordinate (its header says SO:queryname); "
+            "samtools sort it, then samtools index it"
+        )
     for index in (Path(f"{path}.bai"), Path(path).with_suffix(".bai")):
         if index.exists() and index.stat().st_mtime < Path(path).stat().st_mtime - 1:
-            raise InputError(f"{index}: older than {path}, so it may index another version of it; "
-                             "samtools index the BAM again")
+            raise InputError(
+                f"{index}: older than {path}, so it may index another version of it; samtools index the BAM again"
+            )
     extra = [s for s in refs if s not in seq_lengths]
     missing = [s for s in seq_lengths if s not in refs]
     other = [f"{s} ({refs[s]} vs {n} bp)" for s, n in seq_lengths.items() if s in refs and refs[s] != n]
-    problems = [f"{what}: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}"
-                for what, names in (("not in the genome", extra), ("absent", missing), ("other length", other))
-                if names]
+    problems = [
+        f"{what}: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}"
+        for what, names in (("not in the genome", extra), ("absent", missing), ("other length", other))
+        if names
+    ]
     if problems:
         raise InputError(f"{path}: BAM header does not match the genome: " + "; ".join(problems))
     return list(refs)
@@ -147,8 +152,23 @@ def _count(task, path, ref, offset, protocol, rows, writer, min_mapq, skip_dupli
             d[:] = 0
             n_carry = bam.apply_carry(carry, n_carry, d, running, g0, g1)
             while not finished:
-                status, pos, n_carry = bam.scan(buf, pos, ref, g0, g1, task.seq_len, d, running, carry, n_carry,
-                                                state, introns, protocol, min_mapq, skip_duplicates)
+                status, pos, n_carry = bam.scan(
+                    buf,
+                    pos,
+                    ref,
+                    g0,
+                    g1,
+                    task.seq_len,
+                    d,
+                    running,
+                    carry,
+                    n_carry,
+                    state,
+                    introns,
+                    protocol,
+                    min_mapq,
+                    skip_duplicates,
+                )
                 if status == bam.NEED_MORE:
                     more = reader.read()
                     if more is None:
@@ -164,8 +184,10 @@ def _count(task, path, ref, offset, protocol, rows, writer, min_mapq, skip_dupli
                 elif status == bam.OTHER_SEQUENCE:
                     finished = True
                 elif status == bam.UNSORTED:
-                    raise InputError(f"{path}: not coordinate-sorted (positions go backwards on '{task.seqid}' "
-                                     f"after {state[0] + 1}); sort it with samtools sort")
+                    raise InputError(
+                        f"{path}: not coordinate-sorted (positions go backwards on '{task.seqid}' "
+                        f"after {state[0] + 1}); sort it with samtools sort"
+                    )
                 else:
                     raise InputError(f"{path}: corrupt BAM record on '{task.seqid}' near position {state[0] + 1}")
             counts = running[:, None] + np.cumsum(d[:, :-1], axis=1)
@@ -182,8 +204,18 @@ def _count(task, path, ref, offset, protocol, rows, writer, min_mapq, skip_dupli
     return int(state[1]), int(state[2])
 
 
-def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVERAGE_PREFIX,
-                 min_mapq=0, skip_duplicates=False, threads=None, block_chunks=16, report=None):
+def add_coverage(
+    genome_h5,
+    bams,
+    strandedness,
+    out,
+    prefix=layout.DEFAULT_COVERAGE_PREFIX,
+    min_mapq=0,
+    skip_duplicates=False,
+    threads=None,
+    block_chunks=16,
+    report=None,
+):
     """coverage.h5 with evaluation/{prefix}_coverage and _spliced_coverage (N, L, n_bams);
     returns the number of alignments counted per BAM. Each BAM's protocol is checked against
     its intron motifs (log, and the TSV `report` if given)."""
@@ -202,17 +234,32 @@ def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVER
         a, b = int(a), int(b)
         rows[sid][(min(a, b), max(a, b))].append(("+" if a < b else "-", r))
     threads = threads or h5chunks.default_threads()
-    with tempfile.TemporaryDirectory(prefix="genetune-bai-") as tmpdir, open_h5(genome_h5) as g, \
-            atomic_path(out) as tmp, h5py.File(tmp, "w") as o:
+    with (
+        tempfile.TemporaryDirectory(prefix="genetune-bai-") as tmpdir,
+        open_h5(genome_h5) as g,
+        atomic_path(out) as tmp,
+        h5py.File(tmp, "w") as o,
+    ):
         offsets = [first_offsets(b, len(r), tmpdir) for b, r in zip(bams, refs)]
         N, L = g[layout.X].shape[:2]
         for name in (layout.SEQIDS, layout.SPECIES, layout.START_ENDS):
             o.create_dataset(name, data=g[name][:])
-        cov, spl = (o.create_dataset(name, shape=(N, L, len(bams)), dtype=np.int64, chunks=(1, L, 1),
-                                     maxshape=(None, L, None), fillvalue=-1, compression="gzip", shuffle=True)
-                    for name in (layout.coverage_name(prefix), layout.spliced_coverage_name(prefix)))
-        o.create_dataset(layout.bam_files_name(prefix),
-                         data=np.array([str(b) for b in bams], dtype=layout.BAM_FILES_DTYPE))
+        cov, spl = (
+            o.create_dataset(
+                name,
+                shape=(N, L, len(bams)),
+                dtype=np.int64,
+                chunks=(1, L, 1),
+                maxshape=(None, L, None),
+                fillvalue=-1,
+                compression="gzip",
+                shuffle=True,
+            )
+            for name in (layout.coverage_name(prefix), layout.spliced_coverage_name(prefix))
+        )
+        o.create_dataset(
+            layout.bam_files_name(prefix), data=np.array([str(b) for b in bams], dtype=layout.BAM_FILES_DTYPE)
+        )
         o.create_dataset(layout.strandedness_name(prefix), data=np.array([s.encode() for s in strandedness]))
         writer = _Writer(cov, spl, L)
         tasks = []
@@ -229,13 +276,22 @@ def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVER
             j = task.bam_index
             ref = refs[j][task.seqid]
             introns = np.zeros((INTRONS_PER_TASK, 3), np.int64)
-            n, k = _count(task, bams[j], ref, offsets[j][ref], PROTOCOLS[strandedness[j]], rows[task.seqid],
-                          writer, min_mapq, skip_duplicates, introns)
+            n, k = _count(
+                task,
+                bams[j],
+                ref,
+                offsets[j][ref],
+                PROTOCOLS[strandedness[j]],
+                rows[task.seqid],
+                writer,
+                min_mapq,
+                skip_duplicates,
+                introns,
+            )
             return j, task.seqid, n, introns[:k]
 
         with ThreadPoolExecutor(threads) as pool:
-            for j, sid, n, introns in tracked(pool.map(run, tasks), total=len(tasks), desc="coverage",
-                                               unit="sequence"):
+            for j, sid, n, introns in tracked(pool.map(run, tasks), total=len(tasks), desc="coverage", unit="sequence"):
                 n_reads[j] += n
                 sampled[j].append((sid, introns))
         for j, b in enumerate(bams):
@@ -243,8 +299,10 @@ def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVER
                 log.warning("%s: no usable alignments on the genome's sequences; its coverage is all zero", b)
         o.attrs["genome_h5"] = str(genome_h5)
         with h5chunks.ChunkIO(threads) as chunk_io:
-            checks = [check_strandedness(b, strandedness[j], sampled[j], g, seqids, start_ends, chunk_io)
-                      for j, b in enumerate(bams)]
+            checks = [
+                check_strandedness(b, strandedness[j], sampled[j], g, seqids, start_ends, chunk_io)
+                for j, b in enumerate(bams)
+            ]
             for j, row in enumerate(checks):
                 row["alignments"] = n_reads[j]
                 if n_reads[j] == 0:
@@ -257,8 +315,18 @@ def add_coverage(genome_h5, bams, strandedness, out, prefix=layout.DEFAULT_COVER
 INTRONS_PER_TASK = 5000  # spliced gaps sampled per (sequence, BAM) for the strandedness check
 MOTIFS = {("GT", "AG"): False, ("GC", "AG"): False, ("CT", "AC"): True, ("CT", "GC"): True}  # -> on minus
 MIN_INFORMATIVE = 50
-REPORT_COLUMNS = ("bam", "declared", "alignments", "introns_sampled", "introns_with_motif", "agree_declared",
-                  "agree_forward", "agree_reverse", "looks", "verdict")
+REPORT_COLUMNS = (
+    "bam",
+    "declared",
+    "alignments",
+    "introns_sampled",
+    "introns_with_motif",
+    "agree_declared",
+    "agree_forward",
+    "agree_reverse",
+    "looks",
+    "verdict",
+)
 
 
 def check_strandedness(path, declared, sampled, genome, seqids, start_ends, chunk_io):
@@ -282,9 +350,15 @@ def check_strandedness(path, declared, sampled, genome, seqids, start_ends, chun
         return float(np.mean([bam.sense_is_minus(c, PROTOCOLS[protocol]) for c in codes] == minus))
 
     fwd, rev = agree("forward"), agree("reverse")
-    row = {"bam": str(path), "declared": declared, "introns_sampled": sum(len(i) for _, i in sampled),
-           "introns_with_motif": len(codes), "agree_declared": agree(declared), "agree_forward": fwd,
-           "agree_reverse": rev}
+    row = {
+        "bam": str(path),
+        "declared": declared,
+        "introns_sampled": sum(len(i) for _, i in sampled),
+        "introns_with_motif": len(codes),
+        "agree_declared": agree(declared),
+        "agree_forward": fwd,
+        "agree_reverse": rev,
+    }
     if len(codes) < MIN_INFORMATIVE:
         row["looks"], row["verdict"] = "unknown", f"too few spliced alignments with a canonical motif ({len(codes)})"
         log.warning("%s: strandedness not checked: %s", path, row["verdict"])
@@ -292,13 +366,25 @@ def check_strandedness(path, declared, sampled, genome, seqids, start_ends, chun
     row["looks"] = "reverse" if rev >= 0.8 else "forward" if fwd >= 0.8 else "unstranded"
     if row["looks"] == declared:
         row["verdict"] = "ok"
-        log.info("%s: spliced alignments agree with the declared '%s' protocol (%.1f%% of %d introns)",
-                 path, declared, 100 * row["agree_declared"], len(codes))
+        log.info(
+            "%s: spliced alignments agree with the declared '%s' protocol (%.1f%% of %d introns)",
+            path,
+            declared,
+            100 * row["agree_declared"],
+            len(codes),
+        )
     else:
         row["verdict"] = f"declared '{declared}' but the reads look '{row['looks']}'"
-        log.warning("!!! %s: %s: %.1f%% of %d introns agree with forward, %.1f%% with reverse. Check the "
-                    "library protocol (strandedness) in the config: wrong strands put the coverage on the "
-                    "wrong genes.", path, row["verdict"], 100 * fwd, len(codes), 100 * rev)
+        log.warning(
+            "!!! %s: %s: %.1f%% of %d introns agree with forward, %.1f%% with reverse. Check the "
+            "library protocol (strandedness) in the config: wrong strands put the coverage on the "
+            "wrong genes.",
+            path,
+            row["verdict"],
+            100 * fwd,
+            len(codes),
+            100 * rev,
+        )
     return row
 
 
@@ -306,5 +392,6 @@ def write_strandedness_report(rows, path):
     with atomic_path(path) as tmp, open(tmp, "w") as fh:
         fh.write("\t".join(REPORT_COLUMNS) + "\n")
         for row in rows:
-            fh.write("\t".join(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])
-                               for c in REPORT_COLUMNS) + "\n")
+            fh.write(
+                "\t".join(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in REPORT_COLUMNS) + "\n"
+            )

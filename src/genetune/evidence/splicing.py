@@ -177,8 +177,9 @@ def junctions_from_hints(path, lengths, genome_h5):
             strand = "-" if minus else "+"
         out[(seqid, strand, start, end)] += n
     if dropped:
-        log.info("%s: %d unstranded intron hints without a GT-AG/GC-AG motif on either strand were left out",
-                 path, dropped)
+        log.info(
+            "%s: %d unstranded intron hints without a GT-AG/GC-AG motif on either strand were left out", path, dropped
+        )
     return out
 
 
@@ -195,8 +196,9 @@ def collect(genome_h5, bams=(), strandedness=(), hints=()):
         log.info("%s: %d junctions (%d reads)", path, len(counts), sum(counts.values()))
         total.update(counts)
     order = {s: k for k, s in enumerate(lengths)}
-    return sorted(((s, st, a, e, n) for (s, st, a, e), n in total.items()),
-                  key=lambda r: (order[r[0]], r[2], r[3], r[1]))
+    return sorted(
+        ((s, st, a, e, n) for (s, st, a, e), n in total.items()), key=lambda r: (order[r[0]], r[2], r[3], r[1])
+    )
 
 
 def write_tsv(rows, path):

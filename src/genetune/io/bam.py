@@ -115,16 +115,18 @@ class BgzfReader:
             return None
         blocks, pos = [], 0
         while pos + 18 <= len(raw):
-            if raw[pos: pos + 4] != b"\x1f\x8b\x08\x04":
-                raise InputError(f"{self.path}: no BGZF block at byte {self.coffset + pos}: the BAM is corrupt, or "
-                                 "its index (.bai) belongs to another file or sort order; samtools index it again")
+            if raw[pos : pos + 4] != b"\x1f\x8b\x08\x04":
+                raise InputError(
+                    f"{self.path}: no BGZF block at byte {self.coffset + pos}: the BAM is corrupt, or "
+                    "its index (.bai) belongs to another file or sort order; samtools index it again"
+                )
             (xlen,) = struct.unpack_from("<H", raw, pos + 10)
             bsize = _bsize(raw, pos, xlen)
             if bsize is None:
                 raise InputError(f"{self.path}: BGZF block without its size at byte {self.coffset + pos}")
             if pos + bsize > len(raw):
                 break
-            blocks.append(memoryview(raw)[pos + 12 + xlen: pos + bsize - 8])
+            blocks.append(memoryview(raw)[pos + 12 + xlen : pos + bsize - 8])
             pos += bsize
         if not blocks and pos < len(raw):
             raise InputError(f"{self.path}: truncated BGZF block at byte {self.coffset + pos}")
@@ -167,8 +169,7 @@ def _u16(b, p):
 @numba.njit(cache=True)
 def _cg_tag(b, p, end):
     """Offset and count of a CG:B:I tag (CIGARs of over 65535 operations), or (-1, 0)."""
-    sizes = {ord("c"): 1, ord("C"): 1, ord("A"): 1, ord("s"): 2, ord("S"): 2, ord("i"): 4, ord("I"): 4,
-             ord("f"): 4}
+    sizes = {ord("c"): 1, ord("C"): 1, ord("A"): 1, ord("s"): 2, ord("S"): 2, ord("i"): 4, ord("I"): 4, ord("f"): 4}
     while p + 3 <= end:
         t0, t1, typ = b[p], b[p + 1], b[p + 2]
         p += 3
@@ -230,8 +231,7 @@ def apply_carry(carry, n_carry, diff, running, g0, g1):
 
 
 @numba.njit(cache=True, nogil=True)
-def scan(buf, pos, ref, g0, g1, seq_len, diff, running, carry, n_carry, state, introns, protocol, min_mapq,
-         skip_dup):
+def scan(buf, pos, ref, g0, g1, seq_len, diff, running, carry, n_carry, state, introns, protocol, min_mapq, skip_dup):
     """Count the records of reference `ref` starting before g1 from byte `pos` of `buf` on.
 
     diff (4, g1 - g0 + 1) gets +1/-1 at the ends of each interval in rows: coverage +,

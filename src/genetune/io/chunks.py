@@ -99,8 +99,10 @@ def check_same_chunks(path_a, path_b):
         keys_b = set(zip(ids_b, map(tuple, se_b)))
         only_b = sorted(keys_b - keys_a)[:3]
         only_a = sorted(keys_a - keys_b)[:3]
-        detail = (f"{len(keys_a - keys_b)} chunks only in {path_a} (e.g. {only_a}), "
-                  f"{len(keys_b - keys_a)} only in {path_b} (e.g. {only_b})")
+        detail = (
+            f"{len(keys_a - keys_b)} chunks only in {path_a} (e.g. {only_a}), "
+            f"{len(keys_b - keys_a)} only in {path_b} (e.g. {only_b})"
+        )
         if not (keys_a - keys_b) and not (keys_b - keys_a):
             detail = "same chunks but in a different order"
         raise InputError(f"{path_b}: chunks do not match {path_a} by (seqid, start, end): {detail}")
@@ -125,14 +127,16 @@ class StrandReader:
         i1 = int(np.searchsorted(self.offsets, b, side="left"))
         r0, r1 = int(self.run.rows[i0]), int(self.run.rows[i1 - 1]) + 1
         valid = self.run.valid[i0:i1]
+
         def gather(d):
             block = self.chunk_io.read_block(d, r0, r1) if self.chunk_io else d[r0:r1]
             return np.concatenate([block[k, :v] for k, v in enumerate(valid)])
+
         base = self.offsets[i0]
-        x = gather(self.X)[a - base: b - base]
+        x = gather(self.X)[a - base : b - base]
         cov = None
         if self.cov_sets:
-            cov = np.concatenate([gather(d) for d in self.cov_sets], axis=-1)[a - base: b - base]
+            cov = np.concatenate([gather(d) for d in self.cov_sets], axis=-1)[a - base : b - base]
         return x, cov
 
 

@@ -22,9 +22,21 @@ from genetune.io.h5chunks import ChunkIO
 
 # IUPAC code -> the bases it stands for.
 IUPAC = {
-    "A": "A", "C": "C", "G": "G", "T": "T",
-    "R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT", "M": "AC",
-    "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT",
+    "A": "A",
+    "C": "C",
+    "G": "G",
+    "T": "T",
+    "R": "AG",
+    "Y": "CT",
+    "S": "CG",
+    "W": "AT",
+    "K": "GT",
+    "M": "AC",
+    "B": "CGT",
+    "D": "AGT",
+    "H": "ACT",
+    "V": "ACG",
+    "N": "ACGT",
 }
 _FRACTION = {1: 1.0, 2: 0.5, 3: 0.33, 4: 0.25}  # Helixer's AMBIGUITY_DECODE values
 
@@ -44,11 +56,13 @@ START_CODON_SEQ, STOP_CODON_SEQS = "ATG", ("TAA", "TAG", "TGA")  # one place: de
 def _lines(fh, path):
     """(line number, line) of an open FASTA; a gzip cut short or corrupt is one InputError."""
     import zlib
+
     try:
         yield from enumerate(fh, 1)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise InputError(f"{path}: the gzip stream is truncated or corrupt ({exc}); fetch or compress it again") \
-            from None
+        raise InputError(
+            f"{path}: the gzip stream is truncated or corrupt ({exc}); fetch or compress it again"
+        ) from None
 
 
 def fasta_pieces(path, piece_bases=1 << 20):
@@ -70,7 +84,7 @@ def fasta_pieces(path, piece_bases=1 << 20):
             pos = int(bad[0])
             for lineno, text in zip(pending_lines, pending):
                 if pos < len(text):
-                    char = text[pos: pos + 1].decode("latin-1")
+                    char = text[pos : pos + 1].decode("latin-1")
                     raise InputError(f"{path} line {lineno}: character '{char}' is not a nucleotide (IUPAC) code")
                 pos -= len(text)
         pending.clear()
@@ -95,8 +109,10 @@ def fasta_pieces(path, piece_bases=1 << 20):
                     raise InputError(f"{path} line {lineno}: empty sequence id")
                 seqid = fields[0].decode("utf-8", "replace")
                 if len(fields[0]) > 50:
-                    raise InputError(f"{path} line {lineno}: sequence id '{seqid}' is longer than 50 bytes "
-                                     "(Helixer's S50 would truncate it silently)")
+                    raise InputError(
+                        f"{path} line {lineno}: sequence id '{seqid}' is longer than 50 bytes "
+                        "(Helixer's S50 would truncate it silently)"
+                    )
                 if seqid in seen:
                     raise InputError(f"{path} line {lineno}: duplicate sequence id '{seqid}'")
                 seen.add(seqid)
@@ -168,9 +184,9 @@ class _GenomeWriter:
         for d in (self.X, self.ids, self.sp, self.se):
             d.resize(n + k, axis=0)
         self.chunk_io.write(self.X, n, block)
-        self.ids[n:n + k] = seqid.encode()
-        self.sp[n:n + k] = self.species
-        self.se[n:n + k] = np.asarray(coords, dtype=np.int64)
+        self.ids[n : n + k] = seqid.encode()
+        self.sp[n : n + k] = self.species
+        self.se[n : n + k] = np.asarray(coords, dtype=np.int64)
 
     def feed(self, seqid, codes):
         """Bases of `seqid` in order; a new seqid finishes the previous sequence."""
@@ -211,7 +227,7 @@ class _GenomeWriter:
         plus_starts = list(range(0, seq_len, L))
         for b in range(len(plus_starts), 0, -self.block_chunks):
             block, coords = [], []
-            for s in reversed(plus_starts[max(b - self.block_chunks, 0): b]):
+            for s in reversed(plus_starts[max(b - self.block_chunks, 0) : b]):
                 e = min(s + L, seq_len)
                 self.spool.seek(s)
                 codes = np.frombuffer(self.spool.read(e - s), dtype=np.uint8)
@@ -230,8 +246,12 @@ def ingest_genome(fasta, species, out, length=layout.DEFAULT_SUBSEQUENCE_LENGTH,
         raise InputError(f"species name '{species}' is longer than 25 bytes (Helixer's S25)")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", species):
         raise InputError(f"species name '{species}' may hold only letters, digits, '_', '.' and '-'")
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5, ChunkIO(threads) as chunk_io, \
-            tempfile.TemporaryFile(dir=Path(tmp).parent) as spool:
+    with (
+        atomic_path(out) as tmp,
+        h5py.File(tmp, "w") as h5,
+        ChunkIO(threads) as chunk_io,
+        tempfile.TemporaryFile(dir=Path(tmp).parent) as spool,
+    ):
         writer = _GenomeWriter(h5, species, length, block_chunks, chunk_io, spool)
         with progress(desc="ingest", unit="bp", unit_scale=True) as bar:
             for seqid, codes in fasta_pieces(fasta, piece_bases=length * block_chunks):

@@ -219,8 +219,10 @@ def read_gtf(path, seq_lengths=None):
             raise InputError(f"{path} line {lineno}: {kind} has no strand")
         tid = attrs["transcript_id"]
         if tid in meta and meta[tid] != (f.seqid, f.strand):
-            raise InputError(f"{path} line {lineno}: transcript '{tid}' is on {meta[tid][0]} {meta[tid][1]} "
-                             f"and here on {f.seqid} {f.strand}")
+            raise InputError(
+                f"{path} line {lineno}: transcript '{tid}' is on {meta[tid][0]} {meta[tid][1]} "
+                f"and here on {f.seqid} {f.strand}"
+            )
         meta[tid] = (f.seqid, f.strand)
         gene_of.setdefault(tid, attrs["gene_id"])
         first_line.setdefault(tid, lineno)
@@ -237,14 +239,24 @@ def read_gtf(path, seq_lengths=None):
         cds_rows = sorted(r["CDS"])
         stops = [(s, e) for s, e, kind, _ in r["codon"] if kind == "stop_codon"]
         cds = merge([(s, e) for s, e, *_ in cds_rows] + (stops if cds_rows else []))
-        exons = merge([(s, e) for s, e, *_ in r["exon"]]) if r["exon"] else \
-            merge([(s, e) for g in ("CDS", "codon", "UTR") for s, e, *_ in r[g]])
+        exons = (
+            merge([(s, e) for s, e, *_ in r["exon"]])
+            if r["exon"]
+            else merge([(s, e) for g in ("CDS", "codon", "UTR") for s, e, *_ in r[g]])
+        )
         outside = [c for c in cds if not any(s <= c[0] and c[1] <= e for s, e in exons)]
         if outside:
             raise InputError(f"{path} line {first_line[tid]}: CDS of '{tid}' lies outside its exons")
         gid = gene_of[tid]
-        t = Transcript(seqid, strand, exons, cds, gene_id=gid, transcript_id=tid,
-                       span=(exons[0][0], exons[-1][1]) if exons else None)
+        t = Transcript(
+            seqid,
+            strand,
+            exons,
+            cds,
+            gene_id=gid,
+            transcript_id=tid,
+            span=(exons[0][0], exons[-1][1]) if exons else None,
+        )
         if cds_rows:
             five_prime = cds_rows[0] if strand == "+" else cds_rows[-1]
             t.cds_phases = cds_phases(t, (3 - five_prime[2]) % 3)
@@ -264,8 +276,9 @@ def _check_range(path, lineno, f, seq_lengths):
     if f.seqid not in seq_lengths:
         raise InputError(f"{path} line {lineno}: sequence '{f.seqid}' is not in the FASTA")
     if f.end > seq_lengths[f.seqid]:
-        raise InputError(f"{path} line {lineno}: end {f.end} is past the end of '{f.seqid}' "
-                         f"({seq_lengths[f.seqid]} bp)")
+        raise InputError(
+            f"{path} line {lineno}: end {f.end} is past the end of '{f.seqid}' ({seq_lengths[f.seqid]} bp)"
+        )
 
 
 def read_annotation(path, seq_lengths=None):
@@ -326,8 +339,9 @@ def read_annotation(path, seq_lengths=None):
         exons = sorted((s, e) for s, e, *_ in ch["exon"])
         for a, b in zip(exons, exons[1:]):
             if b[0] < a[1]:
-                raise InputError(f"{path} line {lineno_of[tid]}: exons of '{tid}' overlap ({a[0]+1}-{a[1]} and "
-                                 f"{b[0]+1}-{b[1]})")
+                raise InputError(
+                    f"{path} line {lineno_of[tid]}: exons of '{tid}' overlap ({a[0] + 1}-{a[1]} and {b[0] + 1}-{b[1]})"
+                )
         cds_rows = sorted(ch["CDS"])
         cds = merge([(s, e) for s, e, *_ in cds_rows])
         if not exons:  # CDS-only (or CDS + UTR) annotation: the exons are their union
@@ -346,10 +360,19 @@ def read_annotation(path, seq_lengths=None):
         if is_gene_type(kinds[tid]):  # exons/CDS hung directly on a gene
             gene = tid
         span = (min(t_start, exons[0][0]), max(t_end, exons[-1][1]))
-        t = Transcript(seqid, strand, exons, cds, gene_id=gene or tid, transcript_id=tid,
-                       cds_phases=[r[2] for r in cds_rows] if len(cds) == len(cds_rows) else [],
-                       span=span, end_phases=(cds_rows[0][2], cds_rows[-1][2]) if cds_rows else (0, 0),
-                       strand_conflict=strand_conflict, intron_exons=intron_exons)
+        t = Transcript(
+            seqid,
+            strand,
+            exons,
+            cds,
+            gene_id=gene or tid,
+            transcript_id=tid,
+            cds_phases=[r[2] for r in cds_rows] if len(cds) == len(cds_rows) else [],
+            span=span,
+            end_phases=(cds_rows[0][2], cds_rows[-1][2]) if cds_rows else (0, 0),
+            strand_conflict=strand_conflict,
+            intron_exons=intron_exons,
+        )
         if gene is None:  # a transcript without a gene line is its own gene
             genes[tid] = Gene(tid, seqid, strand, span[0], span[1])
             gene_order.append(tid)

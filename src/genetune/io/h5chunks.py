@@ -37,7 +37,7 @@ def _shuffle(raw, itemsize):
     out = np.empty_like(raw)
     n = raw.size // itemsize
     for j in range(itemsize):
-        out[j * n: (j + 1) * n] = raw[j::itemsize]
+        out[j * n : (j + 1) * n] = raw[j::itemsize]
     return out
 
 
@@ -45,7 +45,7 @@ def _unshuffle(planes, itemsize):
     out = np.empty_like(planes)
     n = planes.size // itemsize
     for j in range(itemsize):
-        out[j::itemsize] = planes[j * n: (j + 1) * n]
+        out[j::itemsize] = planes[j * n : (j + 1) * n]
     return out
 
 
@@ -111,8 +111,10 @@ class ChunkIO:
 
     def write(self, dset, start, rows):
         encode = _encoder(dset)
+
         def encode_all(rows=rows):
             return [encode(row) for row in rows]
+
         chunks = self.pool.submit(encode_all) if self.pool else encode_all()
         self._pending.append((dset, start, chunks, rows.nbytes))
         while sum(p[3] for p in self._pending) > self.pending_bytes:
@@ -136,10 +138,10 @@ class ChunkIO:
         rows = [int(r) for r in rows]
         for b in range(0, len(rows), batch):
             if decode is None:
-                yield from (dset[r] for r in rows[b: b + batch])
+                yield from (dset[r] for r in rows[b : b + batch])
                 continue
             raw = []
-            for r in rows[b: b + batch]:
+            for r in rows[b : b + batch]:
                 try:
                     mask, data = dset.id.read_direct_chunk((r, *pad))
                 except (KeyError, RuntimeError, ValueError):  # chunk never written

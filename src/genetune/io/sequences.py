@@ -25,5 +25,5 @@ def cds_sequences(h5_path, transcripts, part="cds"):
                 segs = parts if t.strand == "+" else [(run.seq_len - e, run.seq_len - s) for s, e in reversed(parts)]
                 a, b = segs[0][0], segs[-1][1]
                 codes = codes_from_onehot(reader.read(a, b)[0].astype(np.float32))
-                out[k] = b"".join(codes[s - a: e - a].astype(np.uint8).tobytes() for s, e in segs)
+                out[k] = b"".join(codes[s - a : e - a].astype(np.uint8).tobytes() for s, e in segs)
     return out

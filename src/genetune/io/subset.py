@@ -27,7 +27,7 @@ def _copy(src, dst, rows, n, block):
         if d.shape and d.shape[0] == n:
             out = layout.create_chunked(dst, name, len(rows), d.shape[1:], d.dtype, fillvalue=d.fillvalue)
             for i in range(0, len(rows), block):
-                out[i: i + block] = d[np.sort(rows[i: i + block])]
+                out[i : i + block] = d[np.sort(rows[i : i + block])]
         else:
             dst.create_dataset(name, data=d[()])
 
@@ -50,10 +50,11 @@ def write_subset(src_path, rows, out_path, coverage_path=None, attrs=None, block
                 cn = len(cov[layout.SEQIDS])
                 for name, d in _walk(cov["evaluation"], "evaluation/"):
                     if d.shape and d.shape[0] == cn:
-                        out = layout.create_chunked(dst, name, len(rows), d.shape[1:], d.dtype,
-                                                    fillvalue=d.fillvalue, compression="lzf")
+                        out = layout.create_chunked(
+                            dst, name, len(rows), d.shape[1:], d.dtype, fillvalue=d.fillvalue, compression="lzf"
+                        )
                         for i in range(0, len(rows), block):
-                            out[i: i + block] = _take(d, crows[i: i + block])
+                            out[i : i + block] = _take(d, crows[i : i + block])
                     else:
                         dst.create_dataset(name, data=d[()])
         for k, v in (attrs or {}).items():
@@ -84,8 +85,8 @@ def concatenate(paths, out_path, block=64):
                         raise InputError(f"{path}: has no {name}, unlike {paths[0]}")
                     d = s[name]
                     for i in range(0, len(d), block):
-                        part = d[i: i + block]
-                        out[pos: pos + len(part)] = part
+                        part = d[i : i + block]
+                        out[pos : pos + len(part)] = part
                         pos += len(part)
         finally:
             for s in srcs:

@@ -38,11 +38,16 @@ def architecture(family, record, source="checkpoint"):
     known = {f.name for f in dataclasses.fields(arch_cls)}
     foreign = sorted(set(record) - known)
     if foreign:
-        others = [name for name, (_, cls) in FAMILIES.items() if name != family
-                  and set(foreign) <= {f.name for f in dataclasses.fields(cls)}]
+        others = [
+            name
+            for name, (_, cls) in FAMILIES.items()
+            if name != family and set(foreign) <= {f.name for f in dataclasses.fields(cls)}
+        ]
         hint = f"; these are {others[0]} settings" if others else ""
-        raise InputError(f"{source}: architecture settings {', '.join(foreign)} do not belong to the {family} "
-                         f"family (it has {', '.join(sorted(known))}){hint}")
+        raise InputError(
+            f"{source}: architecture settings {', '.join(foreign)} do not belong to the {family} "
+            f"family (it has {', '.join(sorted(known))}){hint}"
+        )
     try:
         return arch_cls(**record)
     except (TypeError, ValueError) as exc:
@@ -63,8 +68,10 @@ def with_coverage_adapter(base, n_bams, width=16, kernel=9, hidden=False):
     any training the model predicts exactly what `base` predicts."""
     if base.input_channels > 4:
         raise InputError("the base model already reads RNA-seq coverage")
-    record = {**base.arch.to_dict(), "coverage_adapter": {"n_bams": n_bams, "width": width, "kernel": kernel,
-                                                          "hidden": hidden}}
+    record = {
+        **base.arch.to_dict(),
+        "coverage_adapter": {"n_bams": n_bams, "width": width, "kernel": kernel, "hidden": hidden},
+    }
     model = build(base.family, record, "coverage adapter")
     missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("adapter.") for k in missing), (missing, unexpected)
@@ -76,7 +83,9 @@ def input_channels(coverage_bams=None, strandedness=None, prefix=layout.DEFAULT_
     BAMs (their order is part of the input), strandedness, dataset prefix and normalisation."""
     return {
         "dna": list(layout.BASES),
-        "coverage": None if not coverage_bams else {
+        "coverage": None
+        if not coverage_bams
+        else {
             "bams": [os.path.basename(str(b)) for b in coverage_bams],
             "strandedness": list(strandedness or []),
             "prefix": prefix,

@@ -84,9 +84,13 @@ def check_channels(ckpt, n_bams, path="model", data="data"):
     """Fail at once when the model's inputs and the data's channels differ."""
     cov = ckpt["input_channels"].get("coverage")
     if cov and not n_bams:
-        raise InputError(f"{path}: model needs RNA-seq coverage from {len(cov['bams'])} BAM(s) "
-                         f"({', '.join(cov['bams'])}, {', '.join(cov['strandedness'])}) but {data} has none; "
-                         "pass --coverage-h5 made from the same BAMs in the same order")
+        raise InputError(
+            f"{path}: model needs RNA-seq coverage from {len(cov['bams'])} BAM(s) "
+            f"({', '.join(cov['bams'])}, {', '.join(cov['strandedness'])}) but {data} has none; "
+            "pass --coverage-h5 made from the same BAMs in the same order"
+        )
     if cov and n_bams != len(cov["bams"]):
-        raise InputError(f"{path}: model was trained on coverage from {len(cov['bams'])} BAM(s) "
-                         f"({', '.join(cov['bams'])}) but {data} has {n_bams}")
+        raise InputError(
+            f"{path}: model was trained on coverage from {len(cov['bams'])} BAM(s) "
+            f"({', '.join(cov['bams'])}) but {data} has {n_bams}"
+        )

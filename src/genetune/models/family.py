@@ -46,7 +46,7 @@ class FamilyModel(nn.Module):
         """Logits of the windows of `length` bases starting at `offsets` in x_span (S, 4), each as if
         predicted alone (coverage: (B, length, n) of the windows or None). A family may share work
         between overlapping windows (HybridModel shares its convolutions)."""
-        return self(torch.stack([x_span[o: o + length] for o in offsets]), coverage)
+        return self(torch.stack([x_span[o : o + length] for o in offsets]), coverage)
 
     def trunk_parameters(self):
         groups = self.layer_groups()

@@ -63,8 +63,9 @@ class HybridModel(FamilyModel):
         self.convs = nn.ModuleList(convs)
         self.norms = nn.ModuleList(norms)
         self.dropout1 = nn.Dropout(a.dropout1)
-        self.lstm = nn.LSTM(a.pool_size * a.filter_depth, a.units, num_layers=a.lstm_layers,
-                            batch_first=True, bidirectional=True)
+        self.lstm = nn.LSTM(
+            a.pool_size * a.filter_depth, a.units, num_layers=a.lstm_layers, batch_first=True, bidirectional=True
+        )
         self.dropout2 = nn.Dropout(a.dropout2)
         head_in = 2 * a.units
         if a.input_coverage:
@@ -82,8 +83,11 @@ class HybridModel(FamilyModel):
     @property
     def input_channels(self):
         a = self.arch
-        return 4 + (2 * a.coverage_count if a.input_coverage else 0) + (
-            2 * a.coverage_adapter["n_bams"] if a.coverage_adapter else 0)
+        return (
+            4
+            + (2 * a.coverage_count if a.input_coverage else 0)
+            + (2 * a.coverage_adapter["n_bams"] if a.coverage_adapter else 0)
+        )
 
     @property
     def length_multiple(self):
@@ -93,8 +97,11 @@ class HybridModel(FamilyModel):
     @property
     def outputs(self):
         """Probability outputs for prediction files and decoding (see probabilities())."""
-        return ("genic",) + (("phase",) if self.arch.predict_phase else ()) + (
-            ("boundary",) if self.arch.predict_boundaries else ())
+        return (
+            ("genic",)
+            + (("phase",) if self.arch.predict_phase else ())
+            + (("boundary",) if self.arch.predict_boundaries else ())
+        )
 
     def flops_per_bp(self):
         return flops_per_bp(self.arch)
@@ -110,8 +117,16 @@ class HybridModel(FamilyModel):
         for i, conv in enumerate(self.convs):
             if i > 0:
                 norm = self.norms[i - 1]
-                h = F.batch_norm(h, norm.running_mean, norm.running_var, norm.weight, norm.bias,
-                                 norm.training, norm.momentum, norm.eps)  # a frozen norm is in eval mode
+                h = F.batch_norm(
+                    h,
+                    norm.running_mean,
+                    norm.running_var,
+                    norm.weight,
+                    norm.bias,
+                    norm.training,
+                    norm.momentum,
+                    norm.eps,
+                )  # a frozen norm is in eval mode
             h = torch.relu_(_conv_same(conv, h))  # in place: one pass less over the largest tensor
         return h.squeeze(2).transpose(1, 2)  # a view: channels-last memory is (B, L, C)
 
@@ -139,14 +154,14 @@ class HybridModel(FamilyModel):
         zero padding shows, come from a separate pass over 2 x reach bases."""
         r = self.conv_reach
         if 2 * r > length:  # windows too short for the edge passes: convolve each alone
-            return self.classify(self.conv_features(torch.stack([x_span[o: o + length] for o in offsets])), coverage)
+            return self.classify(self.conv_features(torch.stack([x_span[o : o + length] for o in offsets])), coverage)
         full = self.conv_features(x_span[None])[0]
-        feats = torch.stack([full[o: o + length] for o in offsets])
+        feats = torch.stack([full[o : o + length] for o in offsets])
         if r:
-            ends = [x_span[o: o + 2 * r] for o in offsets] + [x_span[o + length - 2 * r: o + length] for o in offsets]
+            ends = [x_span[o : o + 2 * r] for o in offsets] + [x_span[o + length - 2 * r : o + length] for o in offsets]
             edge = self.conv_features(torch.stack(ends))
             feats[:, :r] = edge[: len(offsets), :r]
-            feats[:, -r:] = edge[len(offsets):, r:]
+            feats[:, -r:] = edge[len(offsets) :, r:]
         return self.classify(feats, coverage)
 
     def with_boundary_head(self):
@@ -198,10 +213,22 @@ class HybridModel(FamilyModel):
             params = list(conv.parameters()) + (list(self.norms[i - 1].parameters()) if i else [])
             groups.append((f"conv{i + 1}", params))
         for k in range(self.arch.lstm_layers):
-            groups.append((f"lstm{k + 1}", [p for n, p in self.lstm.named_parameters()
-                                            if n.endswith((f"_l{k}", f"_l{k}_reverse"))]))
-        groups.append(("head", [p for n, p in self.named_parameters()
-                                if n.startswith(("head.", "hidden.", "boundary_head.", "adapter."))]))
+            groups.append(
+                (
+                    f"lstm{k + 1}",
+                    [p for n, p in self.lstm.named_parameters() if n.endswith((f"_l{k}", f"_l{k}_reverse"))],
+                )
+            )
+        groups.append(
+            (
+                "head",
+                [
+                    p
+                    for n, p in self.named_parameters()
+                    if n.startswith(("head.", "hidden.", "boundary_head.", "adapter."))
+                ],
+            )
+        )
         return groups
 
 

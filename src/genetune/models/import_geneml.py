@@ -90,8 +90,10 @@ class _Graph:
         """The single consumer of `name` of one of `kinds`."""
         found = [c for c in self.consumers[name] if self.kind(c) in kinds]
         if len(found) != 1:
-            raise InputError(f"{self.path}: layer {name} should feed one {'/'.join(kinds)} layer, "
-                             f"feeds {self.consumers[name] or 'nothing'}")
+            raise InputError(
+                f"{self.path}: layer {name} should feed one {'/'.join(kinds)} layer, "
+                f"feeds {self.consumers[name] or 'nothing'}"
+            )
         return found[0]
 
     def fail(self, name, why):
@@ -185,8 +187,10 @@ def trace(config, path):
     _conv(g, head, kernel=1, activation="softmax")
     n_classes = g.cfg(head)["filters"]
     if n_classes != len(GENEML_CLASSES):
-        raise InputError(f"{path}: the output has {n_classes} classes; geneML's models have "
-                         f"{len(GENEML_CLASSES)} ({', '.join(GENEML_CLASSES)})")
+        raise InputError(
+            f"{path}: the output has {n_classes} classes; geneML's models have "
+            f"{len(GENEML_CLASSES)} ({', '.join(GENEML_CLASSES)})"
+        )
     arch = ResidualArchitecture(channels=g.cfg(stem)["filters"], groups=groups)
     cropping = g.cfg(crop)["cropping"]
     if list(cropping) != [arch.context, arch.context]:
@@ -241,8 +245,10 @@ class _Weights:
     def batch_norm(self, name):
         w = self.vars(name)
         if len(w) != 4:
-            raise InputError(f"{self.path}: layer {name}: expected gamma, beta, moving mean and variance, found "
-                             f"{len(w)} arrays (a BatchNormalization without scale or center is not geneML's)")
+            raise InputError(
+                f"{self.path}: layer {name}: expected gamma, beta, moving mean and variance, found "
+                f"{len(w)} arrays (a BatchNormalization without scale or center is not geneML's)"
+            )
         return w
 
 
@@ -252,8 +258,9 @@ def read_keras3(path):
     try:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{path}: not a Keras 3 .keras file (a zip of config.json and model.weights.h5): {exc}") \
-            from None
+        raise InputError(
+            f"{path}: not a Keras 3 .keras file (a zip of config.json and model.weights.h5): {exc}"
+        ) from None
     with zf:
         names = set(zf.namelist())
         if not {"config.json", "model.weights.h5"} <= names:
@@ -281,7 +288,8 @@ def import_geneml_model(path):
         for i, (unit, k) in enumerate(zip(names["units"], kernels)):
             for j in (1, 2):
                 state[f"units.{i}.conv{j}.weight"], state[f"units.{i}.conv{j}.bias"] = weights.conv(
-                    unit[f"conv{j}"], (k, c, c))
+                    unit[f"conv{j}"], (k, c, c)
+                )
                 gamma, beta, mean, var = weights.batch_norm(unit[f"norm{j}"])
                 for key, v in (("weight", gamma), ("bias", beta), ("running_mean", mean), ("running_var", var)):
                     state[f"units.{i}.norm{j}.{key}"] = v
@@ -292,6 +300,7 @@ def import_geneml_model(path):
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in state.items()}
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):
-        raise InputError(f"{path}: weights do not fit the traced architecture (missing {missing}, "
-                         f"unexpected {unexpected})")
+        raise InputError(
+            f"{path}: weights do not fit the traced architecture (missing {missing}, unexpected {unexpected})"
+        )
     return model.eval(), meta

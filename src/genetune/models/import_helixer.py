@@ -45,8 +45,10 @@ def read_architecture(layers, path):
     """Architecture of a Keras HybridModel from its layer configs (in graph order)."""
     kinds = [lay["class_name"] for lay in layers]
     if any(k in ("Functional", "Model") for k in kinds):
-        raise InputError(f"{path}: a model fine-tuned with Helixer's --fine-tune --input-coverage (a nested "
-                         "model) cannot be imported; import its base model and fine-tune with genetune")
+        raise InputError(
+            f"{path}: a model fine-tuned with Helixer's --fine-tune --input-coverage (a nested "
+            "model) cannot be imported; import its base model and fine-tune with genetune"
+        )
     convs = [lay["config"] for lay in layers if lay["class_name"] == "Conv1D"]
     lstms = [lay["config"]["layer"]["config"] for lay in layers if lay["class_name"] == "Bidirectional"]
     denses = [lay["config"] for lay in layers if lay["class_name"] == "Dense"]
@@ -64,25 +66,44 @@ def read_architecture(layers, path):
     channels = shape[-1]
     out = denses[-1]["units"]
     if out not in (pool * 4, pool * 8):
-        raise InputError(f"{path}: the last Dense layer has {out} units, not {pool * 4} or {pool * 8} "
-                         f"(pool size {pool} x 4 classes, with or without phase)")
+        raise InputError(
+            f"{path}: the last Dense layer has {out} units, not {pool * 4} or {pool * 8} "
+            f"(pool size {pool} x 4 classes, with or without phase)"
+        )
     n_cov = (channels - 4) // 2
     return HybridArchitecture(
-        cnn_layers=len(convs), filter_depth=filters, kernel_size=convs[0]["kernel_size"][0], pool_size=pool,
-        lstm_layers=len(lstms), units=lstms[0]["units"], dropout1=drop1[0] if drop1 else 0.0,
-        dropout2=drop2[0] if drop2 else 0.0, predict_phase=out == pool * 8, input_coverage=n_cov > 0,
-        coverage_count=n_cov, post_coverage_hidden_layer=len(denses) == 2)
+        cnn_layers=len(convs),
+        filter_depth=filters,
+        kernel_size=convs[0]["kernel_size"][0],
+        pool_size=pool,
+        lstm_layers=len(lstms),
+        units=lstms[0]["units"],
+        dropout1=drop1[0] if drop1 else 0.0,
+        dropout2=drop2[0] if drop2 else 0.0,
+        predict_phase=out == pool * 8,
+        input_coverage=n_cov > 0,
+        coverage_count=n_cov,
+        post_coverage_hidden_layer=len(denses) == 2,
+    )
 
 
 def _check_layer(cfg, path):
     name, kind, c = cfg["name"], cfg["class_name"], cfg["config"]
-    if kind == "Conv1D" and (c.get("padding") != "same" or c.get("activation") != "relu"
-                             or tuple(c.get("dilation_rate", (1,))) != (1,) or tuple(c.get("strides", (1,))) != (1,)):
+    if kind == "Conv1D" and (
+        c.get("padding") != "same"
+        or c.get("activation") != "relu"
+        or tuple(c.get("dilation_rate", (1,))) != (1,)
+        or tuple(c.get("strides", (1,))) != (1,)
+    ):
         raise InputError(f"{path}: layer {name}: only Conv1D with padding 'same', relu, stride and dilation 1")
     if kind == "Bidirectional":
         lc = c["layer"]["config"]
-        if (c.get("merge_mode", "concat") != "concat" or lc.get("activation") != "tanh"
-                or lc.get("recurrent_activation") != "sigmoid" or not lc.get("use_bias", True)):
+        if (
+            c.get("merge_mode", "concat") != "concat"
+            or lc.get("activation") != "tanh"
+            or lc.get("recurrent_activation") != "sigmoid"
+            or not lc.get("use_bias", True)
+        ):
             raise InputError(f"{path}: layer {name}: only concat-merged LSTMs with tanh/sigmoid and a bias")
     if kind == "Dense" and c.get("activation", "linear") != "linear":
         raise InputError(f"{path}: layer {name}: Dense with activation {c.get('activation')} is not HybridModel's")

@@ -83,7 +83,7 @@ def _as_columns(model, probs):
     """(B, L, n) float32 numpy array of a probability dict, columns as output_columns()."""
     genic = probs["genic"]
     if "phase" not in probs:
-        cds = genic[..., layout.CDS: layout.CDS + 1] / 3
+        cds = genic[..., layout.CDS : layout.CDS + 1] / 3
         probs = {**probs, "phase": torch.cat([1 - 3 * cds, cds, cds, cds], dim=-1)}
     return torch.cat([probs[name].float() for name, _ in output_columns(model)], dim=-1).cpu().numpy()
 
@@ -106,7 +106,7 @@ def _overlapping_windows(model, reader, length, batch_size, device, overlap, pro
     done = 0  # strand position of acc[0]
     n_cov = len(reader.cov_sets)
     for b0 in range(0, len(starts), batch_size):
-        ws = starts[b0: b0 + batch_size]
+        ws = starts[b0 : b0 + batch_size]
         span_a, span_b = ws[0], min(n, ws[-1] + length)
         x_all, cov_all = reader.read(span_a, span_b)
         x_span = np.zeros((ws[-1] + length - span_a, 4), np.float32)  # zeros past the strand's end
@@ -115,19 +115,19 @@ def _overlapping_windows(model, reader, length, batch_size, device, overlap, pro
         for w in ws:
             if n_cov:
                 c = np.full((length, cov_all.shape[1]), -1.0, np.float32)
-                cseg = cov_all[w - span_a: min(w + length, n) - span_a]
+                cseg = cov_all[w - span_a : min(w + length, n) - span_a]
                 c[: len(cseg)] = cseg
                 covs.append(c)
         values = _predict_windows(model, x_span, [w - span_a for w in ws], covs, length, device)
-        end = max(b for _, b in cores[b0: b0 + len(ws)])
+        end = max(b for _, b in cores[b0 : b0 + len(ws)])
         if end - done > len(cnt):
             grow = end - done - len(cnt)
             acc = np.concatenate([acc, np.zeros((grow, n_cols), np.float32)])
             cnt = np.concatenate([cnt, np.zeros(grow, np.float32)])
         for k, w in enumerate(ws):
             a, b = cores[b0 + k]
-            acc[a - done: b - done] += values[k, a - w: b - w]
-            cnt[a - done: b - done] += 1
+            acc[a - done : b - done] += values[k, a - w : b - w]
+            cnt[a - done : b - done] += 1
         nxt = b0 + len(ws)
         final_upto = cores[nxt][0] if nxt < len(starts) else n
         k = final_upto - done
@@ -150,11 +150,11 @@ def _flanked_spans(model, reader, length, batch_size, device, progress):
         lo, hi = max(0, a - f), min(n, b + f)
         x_real, cov_real = reader.read(lo, hi)
         x = np.zeros((b - a + 2 * f, 4), np.float32)
-        x[lo - (a - f): hi - (a - f)] = x_real
+        x[lo - (a - f) : hi - (a - f)] = x_real
         cov = None
         if cov_real is not None:
             c = np.full((b - a + 2 * f, cov_real.shape[1]), -1.0, np.float32)
-            c[lo - (a - f): hi - (a - f)] = cov_real
+            c[lo - (a - f) : hi - (a - f)] = cov_real
             cov = torch.from_numpy(c)[None].to(device)
         with torch.no_grad(), autocast(device):
             logits = model(torch.from_numpy(x)[None].to(device), cov)
@@ -182,14 +182,23 @@ def predict_run(model, reader, length, batch_size, device, overlap=True, progres
         while next_row < len(run.rows) and out_start + out_buf.shape[0] >= offsets[next_row] + run.valid[next_row]:
             v = int(run.valid[next_row])
             lo = int(offsets[next_row]) - out_start
-            yield int(run.rows[next_row]), out_buf[lo: lo + v]
+            yield int(run.rows[next_row]), out_buf[lo : lo + v]
             next_row += 1
             cut = int(offsets[next_row]) - out_start if next_row < len(run.rows) else out_buf.shape[0]
             out_buf, out_start = out_buf[cut:], out_start + cut
 
 
-def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overlap=True, threads=None,
-               show_progress=True, piece=None):
+def predict_h5(
+    genome_h5,
+    model_path,
+    out,
+    coverage_h5=None,
+    batch_size=8,
+    overlap=True,
+    threads=None,
+    show_progress=True,
+    piece=None,
+):
     """Write predictions.h5 for genome_h5 with the model at model_path. On the CPU, `threads`
     strand runs are predicted at once, one core each: torch's intra-op threads hardly speed up
     a small LSTM, independent runs do (on CUDA one stream does it all). `piece` (k, n): only the
@@ -229,8 +238,10 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
             X = g[layout.X]
             N, L = X.shape[:2]
             if L % model.length_multiple:
-                raise InputError(f"{genome_h5}: subsequence length {L} is not divisible by {model.length_multiple}, "
-                                 f"which the model {model_path} needs")
+                raise InputError(
+                    f"{genome_h5}: subsequence length {L} is not divisible by {model.length_multiple}, "
+                    f"which the model {model_path} needs"
+                )
             columns = output_columns(model)
             dsets, col0 = [], 0
             for name, dataset in columns:
@@ -241,15 +252,17 @@ def predict_h5(genome_h5, model_path, out, coverage_h5=None, batch_size=8, overl
                 o.create_dataset(name, data=g[name][:][rows_out])
             total = int(sum(r.valid.sum() for r in runs))
             lock = threading.Lock()
-            with ChunkIO() as chunk_io, tqdm(total=total, unit="bp", unit_scale=True, disable=not show_progress,
-                                             mininterval=5) as bar:
+            with (
+                ChunkIO() as chunk_io,
+                tqdm(total=total, unit="bp", unit_scale=True, disable=not show_progress, mininterval=5) as bar,
+            ):
 
                 def predict_one(run):
                     reader = StrandReader(run, X, [cov_file[n] for n in cov_names] if cov_file else ())
                     for row, values in predict_run(model, reader, L, batch_size, device, overlap, bar):
                         for dset, c0, width in dsets:
                             a = np.zeros((1, L, width), np.float16)
-                            a[0, : len(values)] = values[:, c0: c0 + width]
+                            a[0, : len(values)] = values[:, c0 : c0 + width]
                             with lock:
                                 chunk_io.write(dset, out_row[row], a)  # compressed in threads while the model runs
 

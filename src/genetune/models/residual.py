@@ -28,10 +28,21 @@ from genetune.models.family import FamilyModel
 GENEML_CLASSES = layout.GENEML_CLASSES
 
 # genetune's genic class of each geneML class, and the boundary column of the boundary classes
-GENIC_OF_CLASS = {"none": layout.IG, "exon_start": layout.CDS, "exon_end": layout.CDS, "cds_start": layout.CDS,
-                  "cds_end": layout.CDS, "is_exon": layout.CDS, "is_intron": layout.INTRON}
-BOUNDARY_OF_CLASS = {"exon_start": layout.ACCEPTOR, "exon_end": layout.DONOR, "cds_start": layout.START_CODON,
-                     "cds_end": layout.STOP_CODON}
+GENIC_OF_CLASS = {
+    "none": layout.IG,
+    "exon_start": layout.CDS,
+    "exon_end": layout.CDS,
+    "cds_start": layout.CDS,
+    "cds_end": layout.CDS,
+    "is_exon": layout.CDS,
+    "is_intron": layout.INTRON,
+}
+BOUNDARY_OF_CLASS = {
+    "exon_start": layout.ACCEPTOR,
+    "exon_end": layout.DONOR,
+    "cds_start": layout.START_CODON,
+    "cds_end": layout.STOP_CODON,
+}
 
 
 @dataclass
@@ -65,8 +76,9 @@ def _conv(conv: nn.Conv1d, h):
 
 
 def _norm(norm: nn.BatchNorm1d, h):
-    return F.batch_norm(h, norm.running_mean, norm.running_var, norm.weight, norm.bias, norm.training,
-                        norm.momentum, norm.eps)
+    return F.batch_norm(
+        h, norm.running_mean, norm.running_var, norm.weight, norm.bias, norm.training, norm.momentum, norm.eps
+    )
 
 
 class ResidualUnit(nn.Module):
@@ -163,7 +175,7 @@ class ResidualCNN(FamilyModel):
         if self.arch.coverage_adapter:
             if coverage is None:
                 raise ValueError("this model needs RNA-seq coverage input")
-            cov = coverage[:, c: coverage.shape[1] - c] if c else coverage
+            cov = coverage[:, c : coverage.shape[1] - c] if c else coverage
             h = self.adapter(skip.squeeze(2).transpose(1, 2), cov)
             skip = h.transpose(1, 2).unsqueeze(2).contiguous(memory_format=torch.channels_last)
         return {"classes": _conv(self.head, skip).squeeze(2).transpose(1, 2)}

@@ -50,9 +50,12 @@ def installed_package(path):
             if listed:
                 meta = email.parser.Parser().parsestr((record.parent / "METADATA").read_text())
                 urls = [u.split(",", 1)[-1].strip() for u in meta.get_all("Project-URL") or []]
-                return {"name": meta.get("Name"), "version": meta.get("Version"),
-                        "licence": meta.get("License-Expression") or meta.get("License"),
-                        "url": urls[0] if urls else meta.get("Home-page")}
+                return {
+                    "name": meta.get("Name"),
+                    "version": meta.get("Version"),
+                    "licence": meta.get("License-Expression") or meta.get("License"),
+                    "url": urls[0] if urls else meta.get("Home-page"),
+                }
     return {}
 
 
@@ -61,22 +64,29 @@ def geneml_card(path, sha, keras_meta, package, context):
     version = package.get("version") or "unknown"
     return {
         "name": f"geneML {Path(path).stem} ({name} {version})",
-        "source": {"format": "keras3", "project": "geneML", "package": name, "version": version,
-                   "url": package.get("url") or "https://github.com/hexagonbio/geneML", "file": str(path),
-                   "sha256": sha, "keras_version": keras_meta.get("keras_version"),
-                   "date_saved": keras_meta.get("date_saved")},
+        "source": {
+            "format": "keras3",
+            "project": "geneML",
+            "package": name,
+            "version": version,
+            "url": package.get("url") or "https://github.com/hexagonbio/geneML",
+            "file": str(path),
+            "sha256": sha,
+            "keras_version": keras_meta.get("keras_version"),
+            "date_saved": keras_meta.get("date_saved"),
+        },
         "licence": package.get("licence") or "GPL-3.0-only (geneML's licence; not read from an installed package)",
         "classes": list(GENEML_CLASSES),
         "genic_classes": list(layout.CLASSES),
         "genic_mapping": "intergenic = none; UTR = 0; CDS = is_exon + exon_start + exon_end + cds_start + cds_end; "
-                         "intron = is_intron",
+        "intron = is_intron",
         "boundary_classes": list(layout.BOUNDARY_CLASSES),
         "context": context,
         "inputs": "DNA one-hot in data/X's C, A, T, G columns (geneML's A, C, G, T permuted); bases other than "
-                  "A, C, G, T as all-zero rows, as geneML encodes N; no RNA-seq coverage",
+        "A, C, G, T as all-zero rows, as geneML encodes N; no RNA-seq coverage",
         "intended_use": "fungal gene prediction (geneML's default model); a pretrained base model to fine-tune",
         "note": "weights converted from geneML's Keras 3 model without TensorFlow; `make compat` checks that "
-                "genetune predicts what geneML's own code predicts (max abs diff <= 1e-4 on all 7 outputs)",
+        "genetune predicts what geneML's own code predicts (max abs diff <= 1e-4 on all 7 outputs)",
     }
 
 
@@ -96,10 +106,15 @@ def import_model(path, coverage_norm="none", coverage_bams=None, strandedness=No
         bams = coverage_bams or [f"bam{k + 1}" for k in range(arch.coverage_count)]
         strands = strandedness or ["unknown"] * arch.coverage_count
         if len(bams) != arch.coverage_count or len(strands) != arch.coverage_count:
-            raise InputError(f"{path}: the model reads {arch.coverage_count} BAM(s); "
-                             f"got {len(bams)} name(s) and {len(strands)} strandedness value(s)")
-    card = {"name": name or Path(path).name,
-            "source": {"format": fmt, "project": "Helixer", "file": str(path), "sha256": sha},
-            "classes": list(layout.CLASSES), "context": None,
-            "note": "weights converted from Helixer's Keras HybridModel; outputs match Keras within 1e-4"}
+            raise InputError(
+                f"{path}: the model reads {arch.coverage_count} BAM(s); "
+                f"got {len(bams)} name(s) and {len(strands)} strandedness value(s)"
+            )
+    card = {
+        "name": name or Path(path).name,
+        "source": {"format": fmt, "project": "Helixer", "file": str(path), "sha256": sha},
+        "classes": list(layout.CLASSES),
+        "context": None,
+        "note": "weights converted from Helixer's Keras HybridModel; outputs match Keras within 1e-4",
+    }
     return model, input_channels(bams, strands, norm=coverage_norm), card

@@ -64,8 +64,9 @@ def _replace_introns(t, junctions):
     lo, hi = t.cds[0][0], t.cds[-1][1]
     if any(j0 <= lo or j1 >= hi for j0, j1 in junctions):
         return None
-    introns = [iv for iv in zip([e for _, e in t.exons[:-1]], [s for s, _ in t.exons[1:]])
-               if not any_overlap([iv], junctions)]
+    introns = [
+        iv for iv in zip([e for _, e in t.exons[:-1]], [s for s, _ in t.exons[1:]]) if not any_overlap([iv], junctions)
+    ]
     introns = sorted(introns + list(junctions))
     exons, pos = [], t.exons[0][0]
     for i0, i1 in introns:
@@ -80,7 +81,7 @@ def _frame_problem(t, sequence):
     """Why the coding sequence (codes, 5'->3') is no gene, or None."""
     if len(sequence) % 3:
         return f"the corrected CDS is {len(sequence)} bp, not a multiple of 3 (the junction shifts the frame)"
-    codons = [sequence[i: i + 3] for i in range(0, len(sequence) - 3, 3)]
+    codons = [sequence[i : i + 3] for i in range(0, len(sequence) - 3, 3)]
     if any(c in _STOPS for c in codons):
         return "the corrected CDS has a stop codon before its end"
     return None
@@ -118,7 +119,7 @@ def correct_genes(transcripts, junctions, genome_h5, min_reads=3, min_intron=30)
         elif conflicting:
             if t.partial5 or t.partial3:
                 action, reason = "masked", "read junctions contradict a gene cut by a sequence end"
-            elif any(any_overlap([a], conflicting[i + 1:]) for i, a in enumerate(conflicting)):
+            elif any(any_overlap([a], conflicting[i + 1 :]) for i, a in enumerate(conflicting)):
                 action, reason = "masked", "overlapping read junctions (alternative splicing) contradict the gene"
             else:
                 fixed = _replace_introns(t, conflicting)
@@ -145,11 +146,24 @@ def correct_genes(transcripts, junctions, genome_h5, min_reads=3, min_intron=30)
                 rows[k].update(action="masked", reason=problem)
     for seqid, strand, a, b in good:
         if (seqid, strand, a, b) not in explained:
-            rows.append({"seqid": seqid, "strand": strand, "start": a, "end": b, "gene_id": "",
-                         "action": "unexplained_junction", "reason": "a read junction inside no gene on its strand"})
+            rows.append(
+                {
+                    "seqid": seqid,
+                    "strand": strand,
+                    "start": a,
+                    "end": b,
+                    "gene_id": "",
+                    "action": "unexplained_junction",
+                    "reason": "a read junction inside no gene on its strand",
+                }
+            )
     counts = {a: sum(r["action"] == a for r in rows) for a in ACTIONS}
-    log.info("genes against %d well-supported read junctions (>= %d reads): %s", len(good), min_reads,
-             ", ".join(f"{n} {a}" for a, n in counts.items()))
+    log.info(
+        "genes against %d well-supported read junctions (>= %d reads): %s",
+        len(good),
+        min_reads,
+        ", ".join(f"{n} {a}" for a, n in counts.items()),
+    )
     return out, rows
 
 

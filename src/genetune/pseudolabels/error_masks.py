@@ -79,8 +79,11 @@ class _Strand:
         if prev.end > cur.end:
             kinds = set(self.errors(i))
             ends = (NO_UTR_5P in kinds, NO_UTR_3P in kinds)
-            return {(True, True): "nested_error_both", (False, True): "nested_error_3p",
-                    (True, False): "nested_error_5p"}.get(ends, "nested")
+            return {
+                (True, True): "nested_error_both",
+                (False, True): "nested_error_3p",
+                (True, False): "nested_error_5p",
+            }.get(ends, "nested")
         status = "overlap_error_5p" if NO_UTR_3P in self.errors(i - 1) else "overlap"
         if NO_UTR_5P in self.errors(i):
             status = "overlap_error_3p" if status == "overlap" else "overlap_error_both"
@@ -173,7 +176,7 @@ def masked_intervals(genes, seq_lengths, window, longest_only=True, utr_flags=Tr
     for (seqid, strand), group in by_strand.items():
         L = seq_lengths[seqid]
         loci = []
-        for g in (group if strand == "+" else group[::-1]):
+        for g in group if strand == "+" else group[::-1]:
             models = []
             for t in g.transcripts:
                 m = _Model(t, _oriented((t.start, t.end), strand, L))

@@ -75,8 +75,8 @@ def label_chunk(transcripts, start, end, length, masked=(), seq_len=None, out=No
         s, e = max(t.start, a), min(t.end, b)
         spans.append((t.start, t.end))
         if s < e:
-            y[s - a: e - a] = _ONE_HOT4[layout.UTR]
-            np.maximum(gl[s - a: e - a], t.end - t.start, out=gl[s - a: e - a])
+            y[s - a : e - a] = _ONE_HOT4[layout.UTR]
+            np.maximum(gl[s - a : e - a], t.end - t.start, out=gl[s - a : e - a])
     for t in transcripts:
         if not t.cds:
             continue
@@ -84,25 +84,25 @@ def label_chunk(transcripts, start, end, length, masked=(), seq_len=None, out=No
         cds_spans.append((lo, hi))
         lo, hi = max(lo, a), min(hi, b)
         if lo < hi:
-            y[lo - a: hi - a] = _ONE_HOT4[layout.CDS]
+            y[lo - a : hi - a] = _ONE_HOT4[layout.CDS]
         done = _first_codon_position(t)  # codon position of the next coding base, 5' to 3'
-        for cs, ce in (t.cds if t.strand == "+" else t.cds[::-1]):
+        for cs, ce in t.cds if t.strand == "+" else t.cds[::-1]:
             lo, hi = max(cs, a), min(ce, b)
             if lo < hi:
                 if t.strand == "+":
                     q = (done + lo - cs) % 3
-                    ph[lo - a: hi - a] = _phase_rows(hi - lo)[q: q + hi - lo]
+                    ph[lo - a : hi - a] = _phase_rows(hi - lo)[q : q + hi - lo]
                 else:
                     q = (done + ce - hi) % 3
-                    ph[lo - a: hi - a] = _phase_rows(hi - lo)[q: q + hi - lo][::-1]
+                    ph[lo - a : hi - a] = _phase_rows(hi - lo)[q : q + hi - lo][::-1]
             done += ce - cs
     for t in transcripts:
         for i0, i1 in t.introns:
             introns.append((i0, i1))
             lo, hi = max(i0, a), min(i1, b)
             if lo < hi:
-                y[lo - a: hi - a] = _ONE_HOT4[layout.INTRON]
-                ph[lo - a: hi - a] = _ONE_HOT4[0]
+                y[lo - a : hi - a] = _ONE_HOT4[layout.INTRON]
+                ph[lo - a : hi - a] = _ONE_HOT4[0]
     for col, intervals in enumerate((spans, cds_spans, introns)):
         for s, e in merge(intervals):
             for p, c in ((s, col), (e, col + 3)):  # the change between bases p - 1 and p
@@ -114,7 +114,7 @@ def label_chunk(transcripts, start, end, length, masked=(), seq_len=None, out=No
     for s, e in masked:
         lo, hi = max(s, a), min(e, b)
         if lo < hi:
-            sw[lo - a: hi - a] = 0
+            sw[lo - a : hi - a] = 0
     return out
 
 
@@ -163,8 +163,9 @@ def phase_disagreement(transcripts):
     return bad / checked if checked else 0.0, checked
 
 
-def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=True, missing_utr_masks=True,
-                  block_chunks=16, qc=None):
+def gff_to_labels(
+    gff3, genome_h5, out, longest_coding_only=True, error_masks=True, missing_utr_masks=True, block_chunks=16, qc=None
+):
     """labels.h5: genome.h5's data/X and keys copied, plus label arrays from the GFF3 (self-contained).
 
     Defaults reproduce geenuff2h5: per gene only the longest coding transcript, and GeenuFF's
@@ -182,36 +183,51 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
     qc = qc if qc is not None else QC()
     share, checked = phase_disagreement(transcripts)
     if share > 0.5:
-        qc.warn("cds_phases", share, f"{gff3}: the CDS phases of {100 * share:.0f}% of {checked} multi-exon "
-                                     "transcripts disagree with their CDS lengths; their bases get sample weight 0 "
-                                     "(GeenuFF's phase masks). Is column 8 right?")
+        qc.warn(
+            "cds_phases",
+            share,
+            f"{gff3}: the CDS phases of {100 * share:.0f}% of {checked} multi-exon "
+            "transcripts disagree with their CDS lengths; their bases get sample weight 0 "
+            "(GeenuFF's phase masks). Is column 8 right?",
+        )
     else:
         qc.ok("cds_phases", share, f"{checked} multi-exon transcripts checked")
     groups = {key: Overlaps(ts, lambda t: (t.start, t.end)) for key, ts in by_seq_strand(transcripts).items()}
     annotated = {t.seqid for t in transcripts}
-    with open_h5(genome_h5) as src, atomic_path(out) as tmp, h5py.File(tmp, "w") as dst, \
-            ChunkIO() as chunk_io:
+    with open_h5(genome_h5) as src, atomic_path(out) as tmp, h5py.File(tmp, "w") as dst, ChunkIO() as chunk_io:
         masks = {}
         with_utr = sum(t.coding_length < sum(e - s for s, e in t.exons) for t in transcripts)
-        utr_flags = missing_utr_masks is True or (missing_utr_masks == "auto"
-                                                  and with_utr >= MIN_UTR_SHARE * len(transcripts))
+        utr_flags = missing_utr_masks is True or (
+            missing_utr_masks == "auto" and with_utr >= MIN_UTR_SHARE * len(transcripts)
+        )
         if error_masks and not utr_flags:
-            log.info("%s: %d of %d coding transcripts have a UTR (a CDS-only annotation): missing UTRs are not "
-                     "flagged as errors", gff3, with_utr, len(transcripts))
+            log.info(
+                "%s: %d of %d coding transcripts have a UTR (a CDS-only annotation): missing UTRs are not "
+                "flagged as errors",
+                gff3,
+                with_utr,
+                len(transcripts),
+            )
         if error_masks:
             found = plus_windows(src, seqids, start_ends, _codon_positions(annotation.transcripts), chunk_io)
 
             def window(seqid, start):
                 return found.get((seqid, start), "")
-            masks = {key: Overlaps(iv, lambda x: x)
-                     for key, iv in masked_intervals(annotation.genes, lengths, window, longest_coding_only,
-                                                     utr_flags).items()}
+
+            masks = {
+                key: Overlaps(iv, lambda x: x)
+                for key, iv in masked_intervals(
+                    annotation.genes, lengths, window, longest_coding_only, utr_flags
+                ).items()
+            }
         N, L = src[layout.X].shape[:2]
         group = dst.require_group(layout.X.rsplit("/", 1)[0])
         for name in (layout.X, layout.SEQIDS, layout.SPECIES, layout.START_ENDS):
             src.copy(src[name], group, name=name.rsplit("/", 1)[1])  # raw chunks: no re-compression
-        dsets = {name: layout.create_chunked(dst, name, N, (L, *shape), dt)
-                 for name, (shape, dt) in layout.LABEL_DATASETS.items()}
+        dsets = {
+            name: layout.create_chunked(dst, name, N, (L, *shape), dt)
+            for name, (shape, dt) in layout.LABEL_DATASETS.items()
+        }
         flags = {name: layout.create_chunked(dst, name, N, (), bool) for name in layout.FLAG_DATASETS}
         nothing = Overlaps([], lambda x: x)
         total = weighted = 0
@@ -221,18 +237,24 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
             for r in rows:
                 s, (a, b) = seqids[r], start_ends[r]
                 strand, lo, hi = ("+", a, b) if a < b else ("-", b, a)
-                label_chunk(groups.get((s, strand), nothing)(lo - 1, hi + 1), a, b, L,
-                             masks.get((s, strand), nothing)(lo, hi), lengths[s],
-                             out=tuple(block[name][r - i0] for name in layout.LABEL_DATASETS))
+                label_chunk(
+                    groups.get((s, strand), nothing)(lo - 1, hi + 1),
+                    a,
+                    b,
+                    L,
+                    masks.get((s, strand), nothing)(lo, hi),
+                    lengths[s],
+                    out=tuple(block[name][r - i0] for name in layout.LABEL_DATASETS),
+                )
             for name in dsets:
                 chunk_io.write(dsets[name], i0, block[name])
             y, sw = block[layout.Y], block[layout.SAMPLE_WEIGHTS]
             real = y.any(axis=2)
             total += int(real.sum())
             weighted += int((real & (sw > 0)).sum())
-            flags[layout.IS_ANNOTATED][rows[0]: rows[-1] + 1] = [seqids[r] in annotated for r in rows]
-            flags[layout.ERR_SAMPLES][rows[0]: rows[-1] + 1] = sw.any(axis=1)
-            flags[layout.FULLY_INTERGENIC][rows[0]: rows[-1] + 1] = np.all(y[:, :, layout.IG] == 1, axis=1)
+            flags[layout.IS_ANNOTATED][rows[0] : rows[-1] + 1] = [seqids[r] in annotated for r in rows]
+            flags[layout.ERR_SAMPLES][rows[0] : rows[-1] + 1] = sw.any(axis=1)
+            flags[layout.FULLY_INTERGENIC][rows[0] : rows[-1] + 1] = np.all(y[:, :, layout.IG] == 1, axis=1)
         dst.attrs["source_gff3"] = str(gff3)
         dst.attrs["genome_h5"] = str(genome_h5)
         dst.attrs["n_transcripts"] = len(transcripts)
@@ -241,8 +263,12 @@ def gff_to_labels(gff3, genome_h5, out, longest_coding_only=True, error_masks=Tr
         dst.attrs["missing_utr_flags"] = bool(error_masks and utr_flags)
         zero = 1 - float(weighted) / max(1, total)
         if zero > 0.5:
-            qc.warn("sample_weight_zero", zero, f"{gff3}: {100 * zero:.0f}% of the bases get sample weight 0 "
-                                                "(error masks); training sees little of this annotation")
+            qc.warn(
+                "sample_weight_zero",
+                zero,
+                f"{gff3}: {100 * zero:.0f}% of the bases get sample weight 0 "
+                "(error masks); training sees little of this annotation",
+            )
         else:
             qc.ok("sample_weight_zero", zero)
     return len(transcripts)

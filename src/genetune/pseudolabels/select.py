@@ -46,8 +46,19 @@ from genetune.io.subset import mask_genes, set_weights, write_subset
 from genetune.pseudolabels.doubt import deep_intron_bases, split_gaps
 
 log = logging.getLogger("genetune.select")
-GENE_COLUMNS = ("seqid", "strand", "start", "end", "gene_id", "confidence", "intron_support", "exon_coverage",
-                "score", "evidence", "kept")
+GENE_COLUMNS = (
+    "seqid",
+    "strand",
+    "start",
+    "end",
+    "gene_id",
+    "confidence",
+    "intron_support",
+    "exon_coverage",
+    "score",
+    "evidence",
+    "kept",
+)
 DEFAULT_CONTEXT = 400  # bases either side a model sees when predictions.h5 does not say (geneML's)
 
 
@@ -82,15 +93,15 @@ def chunk_confidence(labels_h5, predictions_h5, block=64):
         ig = np.zeros(N)
         valid_any = np.zeros(N, dtype=bool)
         for i in range(0, N, block):
-            y = lab[layout.Y][i: i + block].astype(np.float32)
-            w = lab[layout.SAMPLE_WEIGHTS][i: i + block] > 0
-            p = pred[layout.PREDICTIONS][i: i + block].astype(np.float32)
+            y = lab[layout.Y][i : i + block].astype(np.float32)
+            w = lab[layout.SAMPLE_WEIGHTS][i : i + block] > 0
+            p = pred[layout.PREDICTIONS][i : i + block].astype(np.float32)
             valid = w & (y.sum(-1) > 0)
             n = valid.sum(axis=1)
             agree = (y * p).sum(-1)
-            conf[i: i + block] = np.where(n > 0, (agree * valid).sum(1) / np.maximum(n, 1), 0)
-            ig[i: i + block] = np.where(n > 0, (y[..., layout.IG] * valid).sum(1) / np.maximum(n, 1), 1)
-            valid_any[i: i + block] = n > 0
+            conf[i : i + block] = np.where(n > 0, (agree * valid).sum(1) / np.maximum(n, 1), 0)
+            ig[i : i + block] = np.where(n > 0, (y[..., layout.IG] * valid).sum(1) / np.maximum(n, 1), 1)
+            valid_any[i : i + block] = n > 0
     return conf, ig, valid_any
 
 
@@ -123,9 +134,9 @@ def _gene_classes(t):
     n = t.end - t.start
     cls = np.full(n, layout.INTRON, np.int64)
     for s, e in t.exons:
-        cls[s - t.start: e - t.start] = layout.UTR
+        cls[s - t.start : e - t.start] = layout.UTR
     for s, e in t.cds:
-        cls[s - t.start: e - t.start] = layout.CDS
+        cls[s - t.start : e - t.start] = layout.CDS
     return cls if t.strand == "+" else cls[::-1]
 
 
@@ -137,7 +148,7 @@ def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: S
     lengths = seq_lengths(seqids, start_ends)
     strands = {(r.seqid, r.strand): r for r in strand_runs(seqids, start_ends)}
     out = []
-    with open_h5(predictions_h5) as p, (open_h5(coverage_h5) if coverage_h5 else contextlib.nullcontext()) as c:
+    with open_h5(predictions_h5) as p, open_h5(coverage_h5) if coverage_h5 else contextlib.nullcontext() as c:
         for t in tracked(transcripts, desc="gene scores", unit="gene"):
             run = strands.get((t.seqid, t.strand))
             if run is None:
@@ -146,9 +157,17 @@ def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: S
             a, b = _strand_interval(t, L)
             probs = StrandReader(run, p[layout.PREDICTIONS]).read(a, b)[0].astype(np.float32)
             cls = _gene_classes(t)
-            row = {"seqid": t.seqid, "strand": t.strand, "start": t.start, "end": t.end, "gene_id": t.gene_id,
-                   "confidence": float(probs[np.arange(len(cls)), cls].mean()), "intron_support": None,
-                   "exon_coverage": None, "evidence": ""}
+            row = {
+                "seqid": t.seqid,
+                "strand": t.strand,
+                "start": t.start,
+                "end": t.end,
+                "gene_id": t.gene_id,
+                "confidence": float(probs[np.arange(len(cls)), cls].mean()),
+                "intron_support": None,
+                "exon_coverage": None,
+                "evidence": "",
+            }
             evidence = None
             if coverage_h5:
                 reader = StrandReader(run, c[layout.coverage_name()], [c[layout.spliced_coverage_name()]])
@@ -157,8 +176,13 @@ def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: S
                 row["exon_coverage"] = float(((cov + spl)[exonic] >= cfg.min_depth).mean())
                 gaps = runs(~exonic)
                 if gaps and junctions is None:  # with junctions, intron support is theirs (below)
-                    ok = [((cov[i:j] + spl[i:j]).mean() >= cfg.min_depth
-                           and spl[i:j].sum() / max(1.0, (cov[i:j] + spl[i:j]).sum()) >= 0.5) for i, j in gaps]
+                    ok = [
+                        (
+                            (cov[i:j] + spl[i:j]).mean() >= cfg.min_depth
+                            and spl[i:j].sum() / max(1.0, (cov[i:j] + spl[i:j]).sum()) >= 0.5
+                        )
+                        for i, j in gaps
+                    ]
                     row["intron_support"] = float(np.mean(ok))
                     evidence = (row["intron_support"] + row["exon_coverage"]) / 2
                 else:
@@ -168,8 +192,11 @@ def gene_scores(transcripts, genome_h5, predictions_h5, coverage_h5=None, cfg: S
                 row["intron_support"] = float(np.mean([i in junctions for i in introns]))
                 cover = row["exon_coverage"]
                 evidence = row["intron_support"] if cover is None else (row["intron_support"] + cover) / 2
-            row["score"] = row["confidence"] if evidence is None else (
-                (1 - cfg.evidence_weight) * row["confidence"] + cfg.evidence_weight * evidence)
+            row["score"] = (
+                row["confidence"]
+                if evidence is None
+                else ((1 - cfg.evidence_weight) * row["confidence"] + cfg.evidence_weight * evidence)
+            )
             if not introns:
                 row["score"] *= cfg.single_exon_weight
             row["all_introns_supported"] = bool(introns) and row["intron_support"] == 1.0
@@ -182,8 +209,9 @@ def write_genes_tsv(rows, path):
         fh.write("\t".join(GENE_COLUMNS) + "\n")
         for r in rows:
             vals = [r[k] for k in GENE_COLUMNS]
-            fh.write("\t".join("" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
-                               for v in vals) + "\n")
+            fh.write(
+                "\t".join("" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v) for v in vals) + "\n"
+            )
 
 
 def read_genes_tsv(path):
@@ -201,8 +229,18 @@ def kept_genes(gff3, genes_tsv=None):
     return [t for t in genes if (t.seqid, t.gene_id) in kept]
 
 
-def select_confident(labels_h5, predictions_h5, out, cfg: SelectConfig = None, gff3=None, coverage_h5=None,
-                     genes_tsv=None, junctions=None, corrections=None, profile=None):
+def select_confident(
+    labels_h5,
+    predictions_h5,
+    out,
+    cfg: SelectConfig = None,
+    gff3=None,
+    coverage_h5=None,
+    genes_tsv=None,
+    junctions=None,
+    corrections=None,
+    profile=None,
+):
     """Write the selected pseudolabels to `out`; returns (kept chunk rows, chunk confidence).
     Genes are ranked BRAKER-style: multi-exon genes whose every intron the reads support
     (intron_support 1) first, then by score; single-exon genes' scores are down-weighted.
@@ -240,9 +278,12 @@ def select_confident(labels_h5, predictions_h5, out, cfg: SelectConfig = None, g
         kept = {i for i in order[:n_keep] if genes[i]["evidence"] != "masked"}
         for i, g in enumerate(genes):
             g["kept"] = "yes" if i in kept else "no"
-        attrs.update(n_genes=len(genes), n_genes_kept=len(kept),
-                     mean_gene_score_kept=float(np.mean([genes[i]["score"] for i in kept])) if kept else 0.0,
-                     mean_gene_score_all=float(np.mean([g["score"] for g in genes])))
+        attrs.update(
+            n_genes=len(genes),
+            n_genes_kept=len(kept),
+            mean_gene_score_kept=float(np.mean([genes[i]["score"] for i in kept])) if kept else 0.0,
+            mean_gene_score_all=float(np.mean([g["score"] for g in genes])),
+        )
     rejected = [g for g in genes if g["kept"] == "no"]
     unexplained = [r for r in corrections or () if r["action"] == "unexplained_junction"]
     with atomic_path(out) as tmp:  # subset, masks and weights written before the output exists
@@ -253,8 +294,11 @@ def select_confident(labels_h5, predictions_h5, out, cfg: SelectConfig = None, g
         if cfg.unit == "gene":
             kept_ts = [t for t, g in zip(transcripts, genes) if g["kept"] == "yes"]
             attrs.update(_mask_doubt(tmp, kept_ts, cfg, profile, _model_context(predictions_h5), lengths))
-            backed = (lambda g: g["evidence"] == "supported") if corrections is not None else (
-                lambda g: g["all_introns_supported"])  # correct.py's well-supported junctions when it ran
+            backed = (
+                (lambda g: g["evidence"] == "supported")
+                if corrections is not None
+                else (lambda g: g["all_introns_supported"])
+            )  # correct.py's well-supported junctions when it ran
             heavy = [g for g in genes if g["kept"] == "yes" and backed(g)]
             if heavy and cfg.evidence_gene_weight != 1:
                 attrs["evidence_weighted_bases"] = set_weights(tmp, heavy, 0, lengths, cfg.evidence_gene_weight)
@@ -262,10 +306,17 @@ def select_confident(labels_h5, predictions_h5, out, cfg: SelectConfig = None, g
         with open_h5(tmp, "r+") as h5:
             h5.attrs.update({k: v for k, v in attrs.items() if k not in h5.attrs})
     if cfg.unit == "gene":
-        log.info("kept %d of %d genes (%d masked by the read junctions); %d bases of %d rejected genes masked; "
-                 "%d evidence-backed genes weigh %d", len(genes) - len(rejected), len(genes),
-                 sum(g["evidence"] == "masked" for g in genes), n, len(rejected),
-                 attrs.get("evidence_weighted_genes", 0), cfg.evidence_gene_weight)
+        log.info(
+            "kept %d of %d genes (%d masked by the read junctions); %d bases of %d rejected genes masked; "
+            "%d evidence-backed genes weigh %d",
+            len(genes) - len(rejected),
+            len(genes),
+            sum(g["evidence"] == "masked" for g in genes),
+            n,
+            len(rejected),
+            attrs.get("evidence_weighted_genes", 0),
+            cfg.evidence_gene_weight,
+        )
     if genes_tsv:
         write_genes_tsv(genes, genes_tsv)
     return rows, conf
@@ -283,18 +334,26 @@ def _model_context(predictions_h5):
 
 def _mask_doubt(path, kept, cfg, profile, context, lengths):
     """Mask the split-gene gaps and the deep intron bases of the kept genes in `path`; returns attrs."""
+
     def regions(intervals):
         return [{"seqid": s, "strand": st, "start": a, "end": b} for s, st, a, b in intervals]
+
     attrs = {}
     if cfg.split_gap_quantile > 0 and profile is not None:
         gaps, pairs = split_gaps(kept, profile, cfg.split_gap_quantile)
         attrs["split_gaps"] = len(gaps)
         attrs["split_gap_bases"] = mask_genes(path, regions(gaps), 0, lengths)
-        log.info("%d pairs of kept genes close enough to be one split gene: %d bases between them masked",
-                 len(pairs), attrs["split_gap_bases"])
+        log.info(
+            "%d pairs of kept genes close enough to be one split gene: %d bases between them masked",
+            len(pairs),
+            attrs["split_gap_bases"],
+        )
     if cfg.deep_intron_mask and context is not None:
         deep = deep_intron_bases(kept, context)
         attrs["deep_intron_bases"] = mask_genes(path, regions(deep), 0, lengths)
-        log.info("%d intron bases beyond the model's context (%d bp) from every exon masked",
-                 attrs["deep_intron_bases"], context)
+        log.info(
+            "%d intron bases beyond the model's context (%d bp) from every exon masked",
+            attrs["deep_intron_bases"],
+            context,
+        )
     return attrs

@@ -132,7 +132,7 @@ PARALOG_SHARE = 0.5  # shared sampled 15-mers (of the smaller gene) that make tw
 
 
 def _kmers(seq):
-    return {h for h in (zlib.crc32(seq[i: i + K]) for i in range(len(seq) - K + 1)) if h % SAMPLE == 0}
+    return {h for h in (zlib.crc32(seq[i : i + K]) for i in range(len(seq) - K + 1)) if h % SAMPLE == 0}
 
 
 def paralogs_across(sides, seqs):
@@ -154,8 +154,18 @@ def paralogs_across(sides, seqs):
     return out
 
 
-def split_train_val(labels_h5, out_train, out_val, coverage_h5=None, val_fraction=0.2, seed=1,
-                    min_units=MIN_UNITS, genes=None, genome_h5=None, junctions=None):
+def split_train_val(
+    labels_h5,
+    out_train,
+    out_val,
+    coverage_h5=None,
+    val_fraction=0.2,
+    seed=1,
+    min_units=MIN_UNITS,
+    genes=None,
+    genome_h5=None,
+    junctions=None,
+):
     """Write the two files; returns (training units, validation units). genes: the kept pseudolabel
     genes (gff.Transcript), with genome_h5 for their sequence; a validation gene near-identical to a
     training gene (a paralog) is masked in the validation file, so validation does not score what
@@ -168,13 +178,22 @@ def split_train_val(labels_h5, out_train, out_val, coverage_h5=None, val_fractio
     train_ids, val_ids = split_seqids(units, val_fraction, seed, evidence)
     if junctions is not None:
         n_val = sum(evidence.get(u, 0) for u in val_ids)
-        log.info("read junctions (>= %d reads): %d in %d unit(s) of the genome, %d of them in validation",
-                 MIN_READS, sum(evidence.values()), len(evidence), n_val)
+        log.info(
+            "read junctions (>= %d reads): %d in %d unit(s) of the genome, %d of them in validation",
+            MIN_READS,
+            sum(evidence.values()),
+            len(evidence),
+            n_val,
+        )
     if out_train == out_val:
         raise InputError(f"{out_train}: the training and validation outputs are the same file")
-    attrs = {"val_fraction": val_fraction, "seed": seed, "region_chunks": region_chunks,
-             "junctions_validation": sum(evidence.get(u, 0) for u in val_ids),
-             "junctions_training": sum(evidence.get(u, 0) for u in train_ids)}
+    attrs = {
+        "val_fraction": val_fraction,
+        "seed": seed,
+        "region_chunks": region_chunks,
+        "junctions_validation": sum(evidence.get(u, 0) for u in val_ids),
+        "junctions_training": sum(evidence.get(u, 0) for u in train_ids),
+    }
     masked = []
     if genes:
         if genome_h5 is None:
@@ -188,12 +207,18 @@ def split_train_val(labels_h5, out_train, out_val, coverage_h5=None, val_fractio
     for out, chosen in ((out_train, train_ids), (out_val, val_ids)):
         rows = np.flatnonzero(np.isin(units, chosen))
         with atomic_path(out) as tmp:
-            write_subset(labels_h5, rows, tmp, coverage_h5,
-                         attrs={**attrs, "units": ",".join(chosen), "masked_paralogs": len(masked)})
+            write_subset(
+                labels_h5,
+                rows,
+                tmp,
+                coverage_h5,
+                attrs={**attrs, "units": ",".join(chosen), "masked_paralogs": len(masked)},
+            )
             if out == out_val and masked:
                 rows_masked = [{"seqid": t.seqid, "strand": t.strand, "start": t.start, "end": t.end} for t in masked]
                 mask_genes(tmp, rows_masked, 0, seq_lengths(seqids, start_ends))
     if masked:
-        log.info("%d validation genes are near-identical paralogs of training genes: masked in %s", len(masked),
-                 out_val)
+        log.info(
+            "%d validation genes are near-identical paralogs of training genes: masked in %s", len(masked), out_val
+        )
     return train_ids, val_ids

@@ -17,12 +17,19 @@ from genetune.training.targets import boundary_targets, geneml_targets
 
 
 class ChunkDataset(torch.utils.data.Dataset):
-    def __init__(self, path, class_weights=None, transition_weights=None, coverage_prefix=None,
-                 max_chunks=0, seed=0):
+    def __init__(self, path, class_weights=None, transition_weights=None, coverage_prefix=None, max_chunks=0, seed=0):
         self.path = str(path)
         with open_h5(self.path) as h5:
-            require(h5, self.path, layout.X, layout.Y, layout.PHASES, layout.TRANSITIONS, layout.SAMPLE_WEIGHTS,
-                    what="training or validation data with labels")
+            require(
+                h5,
+                self.path,
+                layout.X,
+                layout.Y,
+                layout.PHASES,
+                layout.TRANSITIONS,
+                layout.SAMPLE_WEIGHTS,
+                what="training or validation data with labels",
+            )
             keep = np.ones(len(h5[layout.X]), dtype=bool)
             if layout.IS_ANNOTATED in h5:
                 keep &= h5[layout.IS_ANNOTATED][:] & h5[layout.ERR_SAMPLES][:]
@@ -35,8 +42,7 @@ class ChunkDataset(torch.utils.data.Dataset):
             rng = np.random.default_rng(seed)
             self.rows = np.sort(rng.choice(self.rows, max_chunks, replace=False))
         self.class_weights = np.asarray(class_weights if class_weights is not None else [1, 1, 1, 1], np.float32)
-        self.transition_weights = (np.asarray(transition_weights, np.float32)
-                                   if transition_weights is not None else None)
+        self.transition_weights = np.asarray(transition_weights, np.float32) if transition_weights is not None else None
         self._h5 = None
 
     def __len__(self):
@@ -65,9 +71,15 @@ class ChunkDataset(torch.utils.data.Dataset):
             s[s == 0] = 1.0
             w *= np.repeat(s, layout.POOL_SIZE)
         boundary = boundary_targets(target, transitions, self.minus[r])
-        item = {"x": x, "y": target, "phase": phase, "boundary": boundary,
-                "classes": geneml_targets(target, boundary), "w": w,
-                "evidence": valid & (sample_weights > 1)}  # bases of genes the reads back (select.py)
+        item = {
+            "x": x,
+            "y": target,
+            "phase": phase,
+            "boundary": boundary,
+            "classes": geneml_targets(target, boundary),
+            "w": w,
+            "evidence": valid & (sample_weights > 1),
+        }  # bases of genes the reads back (select.py)
         if self.coverage_prefix:
             cov = h5[layout.coverage_name(self.coverage_prefix)][r]
             spl = h5[layout.spliced_coverage_name(self.coverage_prefix)][r]

@@ -25,8 +25,10 @@ def weighted_loss(logits, target, w, kind="cross_entropy", gamma=2.0, alpha=None
         loss = loss * (1 - lp.exp()).clamp(min=0).pow(gamma)
         if alpha is not None:
             if len(alpha) != n_classes:
-                raise InputError(f"fine-tuning setting focal_alpha: {list(alpha)} needs one weight per class of the "
-                                 f"model's main output ({n_classes})")
+                raise InputError(
+                    f"fine-tuning setting focal_alpha: {list(alpha)} needs one weight per class of the "
+                    f"model's main output ({n_classes})"
+                )
             loss = loss * torch.as_tensor(alpha, dtype=loss.dtype, device=loss.device)[t.clamp(min=0)]
     weights = w.reshape(-1).float() * has
     return (loss * weights).sum() / weights.sum().clamp(min=1.0)

@@ -37,7 +37,7 @@ def lr_at(step, total_steps, cfg, reductions=0):
     if cfg.schedule == "multistep":
         return peak * cfg.gamma ** sum(step >= m for m in cfg.milestones)
     if cfg.schedule == "plateau":
-        return max(peak * cfg.plateau_factor ** reductions, floor)
+        return max(peak * cfg.plateau_factor**reductions, floor)
     raise ValueError(f"unknown schedule {cfg.schedule}")
 
 

@@ -114,9 +114,11 @@ class TrainConfig:
         one rule between two keys the schema does not state."""
         cfg = cls(**validate_section("finetune", dict(d or {}), source))
         if (cfg.mode == "unfreeze_last") != (cfg.unfreeze_last > 0):
-            raise InputError("fine-tuning: mode 'unfreeze_last' needs unfreeze_last >= 1 (the trunk layer groups "
-                             f"that train), and only that mode takes it (mode {cfg.mode}, unfreeze_last "
-                             f"{cfg.unfreeze_last})")
+            raise InputError(
+                "fine-tuning: mode 'unfreeze_last' needs unfreeze_last >= 1 (the trunk layer groups "
+                f"that train), and only that mode takes it (mode {cfg.mode}, unfreeze_last "
+                f"{cfg.unfreeze_last})"
+            )
         return cfg
 
 
@@ -142,8 +144,9 @@ def batch_loss(model, batch, device, cfg: TrainConfig):
     terms = {}
     for name, v in logits.items():
         main = name in ("genic", "classes")
-        terms[name] = weighted_loss(v, batch[TARGET_OF_OUTPUT[name]].to(device), w, cfg.loss, cfg.focal_gamma,
-                                    cfg.focal_alpha if main else None)
+        terms[name] = weighted_loss(
+            v, batch[TARGET_OF_OUTPUT[name]].to(device), w, cfg.loss, cfg.focal_gamma, cfg.focal_alpha if main else None
+        )
     main = terms.pop("genic", None)
     main = terms.pop("classes") if main is None else main
     loss = main
@@ -181,9 +184,13 @@ def evaluate_model(model, loader, device) -> dict:
             cm_evidence += metrics.confusion(y[backed], pred[backed])
     model.train(was_training)
     s = metrics.scores(cm)
-    return {"loss": loss_sum / max(weight_sum, 1.0), "genic_f1": s["genic"][2],
-            **{f"{c}_f1": s[c][2] for c in layout.CLASSES},
-            "evidence_genic_f1": metrics.scores(cm_evidence)["genic"][2], "evidence_bases": int(cm_evidence.sum())}
+    return {
+        "loss": loss_sum / max(weight_sum, 1.0),
+        "genic_f1": s["genic"][2],
+        **{f"{c}_f1": s[c][2] for c in layout.CLASSES},
+        "evidence_genic_f1": metrics.scores(cm_evidence)["genic"][2],
+        "evidence_bases": int(cm_evidence.sum()),
+    }
 
 
 MIN_EVIDENCE_BASES = 2000  # validation bases of read-backed genes enough to choose checkpoints by them
@@ -208,9 +215,11 @@ def trainable_groups(model, cfg: TrainConfig):
         return marked
     if cfg.mode == "unfreeze_last":
         if cfg.unfreeze_last > len(groups) - 1:
-            raise InputError(f"fine-tuning: unfreeze_last {cfg.unfreeze_last} exceeds the {len(groups) - 1} trunk "
-                             f"layer groups of this {model.family} model ({', '.join(n for n, _ in groups[:-1])})")
-        return marked[-1 - cfg.unfreeze_last:]
+            raise InputError(
+                f"fine-tuning: unfreeze_last {cfg.unfreeze_last} exceeds the {len(groups) - 1} trunk "
+                f"layer groups of this {model.family} model ({', '.join(n for n, _ in groups[:-1])})"
+            )
+        return marked[-1 - cfg.unfreeze_last :]
     return marked[-1:]
 
 
@@ -222,8 +231,9 @@ def freeze_for_mode(model, cfg: TrainConfig):
         p.requires_grad = id(p) in ids
     trunk = [p for _, params, is_trunk in chosen if is_trunk for p in params]
     head = [p for _, params, is_trunk in chosen if not is_trunk for p in params]
-    return [g for g in ({"params": head, "lr_ratio": 1.0}, {"params": trunk, "lr_ratio": cfg.trunk_lr_ratio})
-            if g["params"]]
+    return [
+        g for g in ({"params": head, "lr_ratio": 1.0}, {"params": trunk, "lr_ratio": cfg.trunk_lr_ratio}) if g["params"]
+    ]
 
 
 def train_mode(model, cfg: TrainConfig):
@@ -233,7 +243,8 @@ def train_mode(model, cfg: TrainConfig):
     keep_stats = cfg.batch_norm == "frozen" or (cfg.batch_norm == "auto" and cfg.mode != "scratch")
     for m in model.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and (
-                keep_stats or not any(p.requires_grad for p in m.parameters())):
+            keep_stats or not any(p.requires_grad for p in m.parameters())
+        ):
             m.eval()
 
 
@@ -253,14 +264,18 @@ def build_for_mode(cfg: TrainConfig, base_path, n_bams):
         adapter = getattr(model.arch, "coverage_adapter", None)
         if adapter:  # a coverage model of an earlier round: its adapter trains on
             if adapter["n_bams"] != n_bams:
-                raise InputError(f"{base_path}: its coverage adapter reads {adapter['n_bams']} BAM(s), the training "
-                                 f"data has {n_bams}")
+                raise InputError(
+                    f"{base_path}: its coverage adapter reads {adapter['n_bams']} BAM(s), the training "
+                    f"data has {n_bams}"
+                )
         elif model.input_channels > 4:
-            raise InputError(f"{base_path}: base model already reads coverage (Helixer's coverage hat); use mode "
-                             "'full' or 'head'")
+            raise InputError(
+                f"{base_path}: base model already reads coverage (Helixer's coverage hat); use mode 'full' or 'head'"
+            )
         else:
-            model = with_coverage_adapter(model, n_bams, cfg.coverage_width, cfg.coverage_kernel,
-                                          cfg.coverage_hidden_layer)
+            model = with_coverage_adapter(
+                model, n_bams, cfg.coverage_width, cfg.coverage_kernel, cfg.coverage_hidden_layer
+            )
     elif model.input_channels > 4 and not n_bams:
         raise InputError(f"{base_path}: model reads coverage but the training data has none")
     return model, parent
@@ -270,7 +285,7 @@ def epoch_batches(n, batch_size, seed, epoch):
     """The batches of row indices of an epoch: a permutation seeded by (seed, epoch), so a resumed
     run can recreate it and skip the batches already done."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)).tolist()
-    return [order[i: i + batch_size] for i in range(0, n, batch_size)]
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
 def fingerprint(cfg, paths):
@@ -365,10 +380,17 @@ def current_lr(run: Run, st: TrainState):
 
 def write_outputs(run: Run, st: TrainState):
     """best.pt, last.pt and metrics.tsv, all from the state."""
+
     def extra(val, best):
         card = {**run.meta["model_card"], "validation_metrics": {k: round(float(v), 4) for k, v in val.items()}}
-        return {**run.meta, "model_card": card, "step": st.best_step if best else st.step,
-                "epoch": st.best_epoch if best else st.epoch, "best_metric": st.best_metric, "val_metrics": val}
+        return {
+            **run.meta,
+            "model_card": card,
+            "step": st.best_step if best else st.step,
+            "epoch": st.best_epoch if best else st.epoch,
+            "best_metric": st.best_metric,
+            "val_metrics": val,
+        }
 
     best_model = copy.deepcopy(run.model)
     best_model.load_state_dict(st.best_state)
@@ -387,8 +409,11 @@ def check(run: Run, st: TrainState, epoch_label):
     st.loss_sum, st.loss_n = 0.0, 0
     if not st.metric_name:
         st.metric_name = checkpoint_metric(run.cfg, val)
-        log.info("checkpoints chosen by validation %s (%d bases of read-backed genes in validation)",
-                 st.metric_name, val.get("evidence_bases", 0))
+        log.info(
+            "checkpoints chosen by validation %s (%d bases of read-backed genes in validation)",
+            st.metric_name,
+            val.get("evidence_bases", 0),
+        )
     metric = val[st.metric_name]
     baseline = st.best_state is None
     improved = baseline or metric > st.best_metric + run.cfg.min_delta
@@ -402,10 +427,23 @@ def check(run: Run, st: TrainState, epoch_label):
     st.val = val
     save_state(run, st)
     write_outputs(run, st)
-    what = "starting model" if baseline else (
-        "-> best.pt" if improved else f"{st.bad}/{run.cfg.patience} checks without improvement")
-    log.info("epoch %d step %d: val %s %.4f (genic F1 %.4f), val loss %.4f, lr %.2e (best %.4f) %s", epoch_label,
-             st.step, st.metric_name, metric, val["genic_f1"], val["loss"], lr, st.best_metric, what)
+    what = (
+        "starting model"
+        if baseline
+        else ("-> best.pt" if improved else f"{st.bad}/{run.cfg.patience} checks without improvement")
+    )
+    log.info(
+        "epoch %d step %d: val %s %.4f (genic F1 %.4f), val loss %.4f, lr %.2e (best %.4f) %s",
+        epoch_label,
+        st.step,
+        st.metric_name,
+        metric,
+        val["genic_f1"],
+        val["loss"],
+        lr,
+        st.best_metric,
+        what,
+    )
     return st.bad >= run.cfg.patience
 
 
@@ -419,9 +457,11 @@ def train_step(run: Run, st: TrainState, rows, epoch):
     with autocast(run.device):
         loss = batch_loss(run.model, batch, run.device, cfg)
     if not torch.isfinite(loss):
-        raise InputError(f"training diverged: the loss is {loss.item()} at step {st.step + 1} (epoch {epoch}); "
-                         f"best.pt and last.pt hold the last good weights. Lower lr ({cfg.lr:g}) or raise "
-                         "warmup_steps")
+        raise InputError(
+            f"training diverged: the loss is {loss.item()} at step {st.step + 1} (epoch {epoch}); "
+            f"best.pt and last.pt hold the last good weights. Lower lr ({cfg.lr:g}) or raise "
+            "warmup_steps"
+        )
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.grad_clip:
@@ -445,26 +485,49 @@ def setup(cfg: TrainConfig, train_h5, val_h5, out_dir, base_model, model_card, s
     model, parent = build_for_mode(cfg, base_model, n_bams)
     uses_cov = model.input_channels > 4
     cov_prefix = prefix if uses_cov else None
-    train_ds = ChunkDataset(train_h5, cfg.class_weights, cfg.transition_weights, cov_prefix,
-                            cfg.max_train_chunks, cfg.seed)
+    train_ds = ChunkDataset(
+        train_h5, cfg.class_weights, cfg.transition_weights, cov_prefix, cfg.max_train_chunks, cfg.seed
+    )
     val_ds = ChunkDataset(val_h5, None, None, cov_prefix, cfg.max_val_chunks, cfg.seed)
     if not len(train_ds) or not len(val_ds):
         raise InputError(f"no usable chunks: {len(train_ds)} in {train_h5}, {len(val_ds)} in {val_h5}")
     device = pick_device()
     model.to(device)
     groups = freeze_for_mode(model, cfg)
-    optimizer = torch.optim.AdamW([{"params": g["params"]} for g in groups], lr=cfg.lr,
-                                  weight_decay=cfg.weight_decay)
-    meta = {"train_config": asdict(cfg), "parent_sha256": sha256(base_model) if parent else None,
-            "model_card": model_card or (parent or {}).get("model_card", {})}
-    return Run(cfg, model, optimizer, groups, train_ds, torch.utils.data.DataLoader(val_ds, batch_size=cfg.batch_size),
-               device, cfg.epochs * math.ceil(len(train_ds) / cfg.batch_size),
-               input_channels(bams, strands, prefix) if uses_cov else input_channels(), meta, Path(out_dir),
-               Path(state_path) if state_path else Path(out_dir) / "resume_state.pt")
+    optimizer = torch.optim.AdamW([{"params": g["params"]} for g in groups], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    meta = {
+        "train_config": asdict(cfg),
+        "parent_sha256": sha256(base_model) if parent else None,
+        "model_card": model_card or (parent or {}).get("model_card", {}),
+    }
+    return Run(
+        cfg,
+        model,
+        optimizer,
+        groups,
+        train_ds,
+        torch.utils.data.DataLoader(val_ds, batch_size=cfg.batch_size),
+        device,
+        cfg.epochs * math.ceil(len(train_ds) / cfg.batch_size),
+        input_channels(bams, strands, prefix) if uses_cov else input_channels(),
+        meta,
+        Path(out_dir),
+        Path(state_path) if state_path else Path(out_dir) / "resume_state.pt",
+    )
 
 
-def train(cfg: TrainConfig, train_h5, val_h5, out_dir, base_model=None, resume=True, model_card=None,
-          threads=None, state_path=None, progress=True):
+def train(
+    cfg: TrainConfig,
+    train_h5,
+    val_h5,
+    out_dir,
+    base_model=None,
+    resume=True,
+    model_card=None,
+    threads=None,
+    state_path=None,
+    progress=True,
+):
     """Train; writes out_dir/{best,last}.pt and metrics.tsv (out_dir is made by the first write, so a
     failed start leaves nothing). Returns the best validation metrics."""
     if threads:
@@ -478,15 +541,25 @@ def train(cfg: TrainConfig, train_h5, val_h5, out_dir, base_model=None, resume=T
     st = load_state(run.state_path, key) if resume else None
     if st is not None:
         restore(run, st)
-        log.info("resumed from %s at epoch %d, step %d (best val genic F1 %.4f)", run.state_path, st.epoch + 1,
-                 st.step, st.best_metric)
+        log.info(
+            "resumed from %s at epoch %d, step %d (best val genic F1 %.4f)",
+            run.state_path,
+            st.epoch + 1,
+            st.step,
+            st.best_metric,
+        )
     else:
         st = TrainState(fingerprint=key)
     steps_per_epoch = math.ceil(len(run.train_ds) / cfg.batch_size)
     log.info("config: %s", json.dumps(asdict(cfg)))
-    log.info("device %s, %d train / %d val chunks, %d trainable parameters, %d steps per epoch", run.device,
-             len(run.train_ds), len(run.val_loader.dataset), sum(p.numel() for g in run.groups for p in g["params"]),
-             steps_per_epoch)
+    log.info(
+        "device %s, %d train / %d val chunks, %d trainable parameters, %d steps per epoch",
+        run.device,
+        len(run.train_ds),
+        len(run.val_loader.dataset),
+        sum(p.numel() for g in run.groups for p in g["params"]),
+        steps_per_epoch,
+    )
 
     # the baseline check, then epochs of seeded batches with a check every epoch (or every check_every steps)
     if st.best_state is None:
@@ -496,15 +569,27 @@ def train(cfg: TrainConfig, train_h5, val_h5, out_dir, base_model=None, resume=T
         train_mode(run.model, cfg)
         batches = epoch_batches(len(run.train_ds), cfg.batch_size, cfg.seed, epoch)
         t0 = time.time()
-        bar = tqdm(batches[st.batch:], desc=f"epoch {epoch}", unit="step", file=sys.stderr, mininterval=10,
-                   disable=not progress)
+        bar = tqdm(
+            batches[st.batch :],
+            desc=f"epoch {epoch}",
+            unit="step",
+            file=sys.stderr,
+            mininterval=10,
+            disable=not progress,
+        )
         stop = False
         for rows in bar:
             loss, lr = train_step(run, st, rows, epoch)
             bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", refresh=False)
             if st.step % cfg.log_every == 0:
-                log.info("epoch %d step %d loss %.4f lr %.2e %.2fs/step", epoch, st.step, loss, lr,
-                         (time.time() - t0) / max(1, st.batch))
+                log.info(
+                    "epoch %d step %d loss %.4f lr %.2e %.2fs/step",
+                    epoch,
+                    st.step,
+                    loss,
+                    lr,
+                    (time.time() - t0) / max(1, st.batch),
+                )
             if cfg.check_every and st.step % cfg.check_every == 0:
                 if check(run, st, epoch):
                     stop = True
