@@ -70,6 +70,7 @@ HINTS = {
     "human_chr16_part_hints": "resources/real/human_chr16/hints_from_100kb.gff",
 }
 AUGUSTUS_EXTRINSIC = Path("/usr/share/augustus/config/extrinsic/extrinsic.M.RM.E.W.cfg")
+HIGH = "genetune final, high confidence"
 LEVELS = [("gene", "gene"), ("transcript", "transcript"), ("cds_exon", "cds_exon"), ("base", "genic")]
 
 
@@ -318,13 +319,25 @@ def coding_share(gff3, genome_h5, model):
 
 
 def scores(reference, annotations, genome_h5):
-    """{tool: ({level: F1}, genes predicted, taxonomy rows)} of each annotation against the reference."""
+    """{tool: ({level: F1}, genes predicted, taxonomy rows, (gene precision, gene recall))} of each
+    annotation against the reference."""
     result = evaluate_stages(reference, annotations, genome_h5)
     out = {}
     for tool in annotations:
         rows = {(r[0], r[1]): r for r in result.tables[tool]}
-        out[tool] = ({lvl: rows[lvl][4] for lvl in LEVELS}, rows[("gene", "gene")][6], result.taxonomies[tool])
+        gene = rows[("gene", "gene")]
+        out[tool] = ({lvl: rows[lvl][4] for lvl in LEVELS}, gene[6], result.taxonomies[tool], (gene[2], gene[3]))
     return out
+
+
+def print_high_confidence(genome, table):
+    """Gene precision and the share of reference genes found, the final set against its high-confidence
+    subset (deliver: min_confidence; the subset must be clearly more precise)."""
+    print(f"\n{genome}: the high-confidence subset (final/annotation.high_confidence.gff3)")
+    print(f"{'':<40}{'gene precision':>15}{'ref. genes found':>17}{'genes':>7}")
+    for label in ("genetune final", HIGH):
+        f1, n, _, (precision, recall) = table[label]
+        print(f"{label:<40}{precision:>15.3f}{recall:>17.3f}{n:>7}")
 
 
 def augustus(fasta, out, species, hints=None):
@@ -409,6 +422,7 @@ def main():
                 if (res / f"round{r}/annotation.gff3").exists():
                     annotations[f"genetune round {r}"] = res / f"round{r}/annotation.gff3"
             annotations["genetune final"] = res / "final/annotation.gff3"
+            annotations[HIGH] = res / "final/annotation.high_confidence.gff3"
             where = ""
             if genome in SCORED_REGION:
                 region = SCORED_REGION[genome]
@@ -429,7 +443,7 @@ def main():
                 "share of the genes it calls protein-coding)"
             )
             print(f"{'':<40}{'gene F1':>9}{'transcr.':>9}{'CDS-exon':>9}{'base':>7}{'genes':>7}{'PSAURON':>9}")
-            for label, (f1, n, _) in table.items():
+            for label, (f1, n, _, _) in table.items():
                 share = coding_share(annotations[label], res / "genome.h5", psauron) if psauron else float("nan")
                 print(
                     f"{label:<40}"
@@ -437,6 +451,7 @@ def main():
                     + f"{f1[LEVELS[3]]:>7.3f}{n:>7}{share:>9.3f}"
                 )
             print_taxonomy(genome, table)
+            print_high_confidence(genome, table)
             rounds_tsv = (res / "final" / "rounds.tsv").read_text()
             print(f"\n{genome}: the final check (results/{genome}/final/rounds.tsv)\n{rounds_tsv}")
             for verdict in sorted(res.glob("round*/verdict.tsv")):

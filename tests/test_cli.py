@@ -1,6 +1,8 @@
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +35,32 @@ def test_freed_batch_memory_is_reused_not_faulted_in_again():
     one_batch = 8 * 768  # 4 KiB pages
     assert faults["keep"] < 2 * one_batch  # faulted in once, then reused
     assert faults["default"] > 5 * faults["keep"]  # glibc's default hands them back after every batch
+
+
+@pytest.mark.parametrize(
+    "step,allocate,expect",
+    [
+        (
+            "predict",
+            "import torch; torch.empty(10**13)",
+            "predict: out of memory (it asked for 37252.90 GiB); lower predict: batch_size",
+        ),
+        (
+            "finetune",
+            "import numpy; numpy.empty(10**13)",
+            "finetune: out of memory (it asked for 72.8 TiB); lower finetune: batch_size",
+        ),
+    ],
+)
+def test_an_allocation_failure_is_one_sentence_naming_the_step_the_size_and_what_to_lower(step, allocate, expect):
+    """Real allocations that fail (torch's CPU allocator, numpy): no traceback, the setting to lower."""
+    code = f"import sys; sys.argv = ['{step}.py']; from genetune.core import cli; cli.run(lambda: exec({allocate!r}))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")},
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: {expect}") and "mem_mb" in line

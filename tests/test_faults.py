@@ -95,33 +95,90 @@ def test_a_killed_add_coverage_leaves_only_a_temp_file_which_the_rerun_removes_a
     assert _same_h5(out, tmp_path / "whole.h5", [layout.coverage_name(), layout.spliced_coverage_name()])
 
 
-def test_a_full_disk_is_one_clear_error_and_leaves_nothing(big_genome, tmp_path):
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 512 kB tmpfs (CI runs as root): a full disk for real, not a mocked error."""
     disk = tmp_path / "disk"
     disk.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(disk)], capture_output=True)
     if mounted.returncode:
         pytest.skip("cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN)")
-    try:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                SCRIPTS / "ingest_genome.py",
-                "--fasta",
-                big_genome / "g.fa",
-                "--species",
-                "sp",
-                "--out",
-                disk / "out" / "g.h5",
-            ],
-            capture_output=True,
-            text=True,
-        )
-        lines = proc.stderr.strip().splitlines()
-        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
-        assert lines[-1].startswith("error: ") and "no space left on the device" in lines[-1]
-        assert not list(disk.iterdir())
-    finally:
-        subprocess.run(["umount", str(disk)])
+    yield disk
+    subprocess.run(["umount", str(disk)])
+
+
+def _fails_on_the_full_disk(cmd, disk):
+    proc = subprocess.run([sys.executable, *map(str, cmd)], capture_output=True, text=True)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert lines[-1].startswith("error: ") and "no space left on the device" in lines[-1], lines[-1]
+    assert str(disk) in lines[-1]  # the file it could not write
+    leftovers = [p for p in disk.rglob("*") if p.is_file() and p.name.startswith(".")]
+    assert not leftovers, leftovers  # no temporary file stays
+
+
+def test_a_full_disk_during_ingestion_is_one_clear_error_and_leaves_nothing(big_genome, small_disk):
+    cmd = [
+        SCRIPTS / "ingest_genome.py",
+        "--fasta",
+        big_genome / "g.fa",
+        "--species",
+        "sp",
+        "--out",
+        small_disk / "out" / "g.h5",
+    ]
+    _fails_on_the_full_disk(cmd, small_disk)
+    assert not list(small_disk.iterdir())
+
+
+def test_a_full_disk_during_prediction_is_one_clear_error_and_leaves_nothing(big_genome, small_disk, tmp_path):
+    from genetune.models.checkpoint import input_channels, save_checkpoint
+    from genetune.models.hybrid import HybridArchitecture, HybridModel
+
+    save_checkpoint(tmp_path / "m.pt", HybridModel(HybridArchitecture(filter_depth=16, units=16)), input_channels())
+    cmd = [
+        SCRIPTS / "predict.py",
+        "--genome-h5",
+        big_genome / "g.h5",
+        "--model",
+        tmp_path / "m.pt",
+        "--threads",
+        "1",
+        "--out",
+        small_disk / "p.h5",
+    ]
+    _fails_on_the_full_disk(cmd, small_disk)
+    assert not (small_disk / "p.h5").exists()
+
+
+def test_a_full_disk_during_fine_tuning_is_one_clear_error_and_leaves_nothing(tiny_species, small_disk, tmp_path):
+    """torch.save on a full disk raises its own RuntimeError (an iostream error), not OSError(ENOSPC)."""
+    from genetune.models.checkpoint import input_channels, save_checkpoint
+    from genetune.models.hybrid import HybridArchitecture, HybridModel
+
+    save_checkpoint(tmp_path / "m.pt", HybridModel(HybridArchitecture(filter_depth=64, units=64)), input_channels())
+    assert (tmp_path / "m.pt").stat().st_size > 600_000  # more than the disk holds
+    labels = tiny_species["dir"] / "labels.h5"
+    cmd = [
+        SCRIPTS / "finetune.py",
+        "--train-h5",
+        labels,
+        "--val-h5",
+        labels,
+        "--base-model",
+        tmp_path / "m.pt",
+        "--settings",
+        '{"epochs": 1, "batch_size": 4, "max_train_chunks": 4, "max_val_chunks": 4}',
+        "--threads",
+        "1",
+        "--no-progress",
+        "--state",
+        small_disk / "state" / "state.pt",
+        "--out-dir",
+        small_disk / "run",
+    ]
+    _fails_on_the_full_disk(cmd, small_disk)
+    assert not list(small_disk.rglob("*.pt"))
 
 
 def test_most_cds_phases_disagreeing_is_a_warning_and_a_qc_row(tmp_path, caplog):

@@ -1,6 +1,7 @@
 """Real Snakemake runs on a tiny simulated species (the whole chain, end to end)."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,19 @@ def test_the_final_annotation_comes_with_proteins_cds_mrna_and_gtf(tiny_run):
     assert gtf_ids == set(transcripts)
 
 
+def test_the_final_annotation_carries_evidence_a_high_confidence_subset_and_a_summary(tiny_run):
+    res = tiny_run / "results" / "tiny" / "final"
+    genes = [ln.split("\t") for ln in (res / "annotation.gff3").read_text().splitlines() if "\tgene\t" in ln]
+    assert genes and all("introns_supported=" in g[8] and "exon_coverage=" in g[8] for g in genes)
+    assert any("evidence=full" in g[8] for g in genes)  # the tiny species has reads
+    high = read_gff3(res / "annotation.high_confidence.gff3")
+    assert 0 < len(high) <= len(genes)
+    summary = {ln.split("\t")[0]: ln.split("\t")[1:] for ln in (res / "summary.tsv").read_text().splitlines()}
+    assert summary["measure"] == ["first_pass", "final"]
+    assert int(summary["genes"][1]) == len(genes) and int(summary["high_confidence_genes"][1]) == len(high)
+    assert "gene_f1" in summary and (res / "protein_lengths.svg").stat().st_size > 1000
+
+
 def test_a_genetic_code_ncbi_does_not_define_is_rejected_by_the_schema(tmp_path):
     wd = _workdir(tmp_path, {**TINY, "genetic_code": 7})
     proc = subprocess.run(SNAKEMAKE + ["-n", "--cores", "1"], cwd=wd, env=_env(), capture_output=True, text=True)
@@ -110,6 +124,7 @@ def test_every_gff3_the_workflow_writes_passes_gt_gff3validator(tiny_run):
     for path in (
         "results/tiny/first_pass/annotation.gff3",
         "results/tiny/final/annotation.gff3",
+        "results/tiny/final/annotation.high_confidence.gff3",
         "resources/demo/tiny/annotation.gff3",
     ):
         proc = subprocess.run(["gt", "gff3validator", str(tiny_run / path)], capture_output=True, text=True)
@@ -170,7 +185,13 @@ def test_each_round_fine_tunes_the_previous_rounds_model_and_the_final_is_the_be
     else:  # no check could decide: said so, and the first pass stays
         assert chosen["stage"] == "first_pass" and chosen["check"] == "none could decide"
         assert all(r["verdict"].startswith("cannot decide: ") for r in rows[:-1])
-    assert (res / "final/annotation.gff3").read_text() == (tiny_run / chosen["annotation"]).read_text()
+    assert (res / "chosen/annotation.gff3").read_text() == (tiny_run / chosen["annotation"]).read_text()
+    # the final annotation is the chosen stage's gene models, renamed by locus tag
+    final, stage = read_gff3(res / "final/annotation.gff3"), read_gff3(tiny_run / chosen["annotation"])
+    assert sorted((t.seqid, t.strand, t.exons, t.cds) for t in final) == sorted(
+        (t.seqid, t.strand, t.exons, t.cds) for t in stage
+    )
+    assert [t.gene_id for t in final] == [f"tiny_{10 * k:06d}" for k in range(1, len(final) + 1)]
 
 
 def test_workflow_predictions_keep_genome_chunk_order(tiny_run):
@@ -318,10 +339,11 @@ def _finetune_pid(workdir):
     return None
 
 
-def test_kill_9_of_the_finetune_job_then_snakemake_again_ends_as_an_uninterrupted_run(tmp_path_factory):
-    """Rerun with the README's plain `snakemake` (the default profile reruns incomplete jobs): the
-    resume state is no output, so Snakemake keeps it; training continues from the last saved step
-    and the checkpoints and metrics equal an uninterrupted run's, without duplicated rows."""
+def test_kill_9_of_the_whole_run_then_the_same_command_ends_as_an_uninterrupted_run(tmp_path_factory):
+    """kill -9 of Snakemake's whole process group (a lost login node) mid fine-tuning, then the same
+    command, as the README says: the dead run's locks are removed (no --unlock), the resume state is
+    no output, so Snakemake keeps it; training continues from the last saved step and the checkpoints
+    and metrics equal an uninterrupted run's, without duplicated rows."""
     import signal
     import time
 
@@ -333,7 +355,12 @@ def test_kill_9_of_the_finetune_job_then_snakemake_again_ends_as_an_uninterrupte
     cut = _workdir(tmp_path_factory.mktemp("cut"), RESUMABLE)
     state = cut / "results/tiny/round1/finetune_state/state.pt"
     run = subprocess.Popen(
-        SNAKEMAKE + ["--cores", "2"], cwd=cut, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        SNAKEMAKE + ["--cores", "2"],
+        cwd=cut,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, as a login shell's job
     )
     killed_at, deadline = None, time.time() + 600
     while killed_at is None and time.time() < deadline and run.poll() is None:
@@ -344,14 +371,18 @@ def test_kill_9_of_the_finetune_job_then_snakemake_again_ends_as_an_uninterrupte
                 continue
             pid = _finetune_pid(cut)
             if s["step"] >= 6 and not s["done"] and pid:
-                os.kill(pid, signal.SIGKILL)
+                os.killpg(run.pid, signal.SIGKILL)  # Snakemake and its jobs at once
                 killed_at = s["step"]
         time.sleep(0.05)
     run.wait()
     assert killed_at and run.returncode != 0, "the finetune job finished before it could be killed"
-    assert state.exists() and not (cut / "results/tiny/round1/finetune/best.pt").exists()
+    # Snakemake died with its jobs: nothing cleaned up what fine-tuning had written so far
+    assert state.exists() and list(
+        (cut / ".snakemake/locks").glob("*.lock")
+    )  # what made the rerun fail with "cannot be locked"
     again = subprocess.run(SNAKEMAKE + ["--cores", "2"], cwd=cut, env=_env(), capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-3000:]
+    assert "removed the locks of the run pid" in again.stderr
     log = (cut / "logs/finetune/tiny.round1.log").read_text()
     assert "resumed from" in log
     a, b = (w / "results/tiny/round1/finetune" for w in (whole, cut))
@@ -504,12 +535,17 @@ def test_every_gff3_header_says_what_made_it(tiny_run):
             for ln in (tiny_run / "results/tiny" / stage / "annotation.gff3").read_text().splitlines()
             if ln.startswith("#")
         ]
-        assert f"# genetune {__version__}" in head and any(ln.startswith("# config sha256 ") for ln in head)
+        # the settings that shaped the gene models, not the whole config (that would rerun every decode)
+        settings = next(ln for ln in head if ln.startswith("# decode settings "))
+        assert f"# genetune {__version__}" in head and '"gene_penalty": 20.0' in settings
         assert (
             f"# base model resources/models/demo_base.pt sha256 {sha256(ROOT / 'resources/models/demo_base.pt')}"
             in head
         )
         assert any(ln.startswith("# model sha256 ") for ln in head)
+    record = yaml.safe_load((tiny_run / "results/tiny/final/provenance.yaml").read_text())
+    assert record["genetune"] == __version__ and record["config"]["species"] == "tiny"
+    assert len(record["config_sha256"]) == 64
 
 
 def test_rounds_auto_runs_rounds_until_a_verdict_says_stop(tmp_path):
@@ -539,3 +575,113 @@ def test_rounds_auto_runs_rounds_until_a_verdict_says_stop(tmp_path):
     assert stages == {"first_pass"} | {f"round{r}" for r in ran}
     again = subprocess.run(SNAKEMAKE + ["-n", "--cores", "2"], cwd=wd, env=_env(), capture_output=True, text=True)
     assert "Nothing to be done" in again.stdout + again.stderr  # the verdicts are stable: a rerun has nothing to do
+
+
+def _jobs(wd, *extra):
+    """{(rule, its outputs): its inputs} of the jobs a dry run plans (--forceall: every job)."""
+    proc = subprocess.run(
+        SNAKEMAKE + ["-n", "--cores", "1", *extra], cwd=wd, env=_env(), capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = {}
+    for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:)", proc.stdout):
+        rule = re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", block)
+        if rule:
+            outputs = re.search(r"\n\s+output: (.*)", block)
+            inputs = re.search(r"\n\s+input: (.*)", block)
+            key = (rule.group(1), outputs.group(1) if outputs else rule.group(1))
+            jobs[key] = set(inputs.group(1).split(", ")) if inputs else set()
+    return jobs
+
+
+def _descendants(dag, start):
+    """The jobs of `dag` (_jobs) that read, directly or not, what the `start` jobs write."""
+    done, todo = set(start), list(start)
+    while todo:
+        made = set(todo.pop()[1].split(", "))
+        for job, inputs in dag.items():
+            if job not in done and inputs & made:
+                done.add(job)
+                todo.append(job)
+    return done
+
+
+# one setting per config section, and the jobs that read it (rule, and a part of their output path)
+CHANGES = {
+    "decode": (
+        {"decode": {**TINY["decode"], "gene_penalty": 25.0}},
+        [("decode", ""), ("judge_round", ""), ("choose_final_round", ""), ("estimate_profile", "round1/")],
+    ),
+    "select": ({"select": {**TINY["select"], "keep_fraction": 0.7}}, [("select_confident", "")]),
+    "split": ({"split": {**TINY["split"], "seed": 2}}, [("split_train_val", "")]),
+    "finetune": ({"finetune": {**TINY["finetune"], "lr": 0.001}}, [("finetune", "")]),
+    "evaluate": ({"reference_is_incomplete": True}, [("evaluate", "")]),
+    "deliver": ({"deliver": {"min_confidence": 0.5}}, [("deliver", "")]),
+    "scatter": ({"scatter": {"pieces": 2}}, [("predict", ""), ("decode", "")]),
+    "rounds": ({"rounds": 1}, [("choose_final_round", ""), ("evaluate", "")]),
+}
+
+
+@pytest.mark.parametrize("section", list(CHANGES))
+def test_a_setting_change_reruns_only_the_rules_that_read_it_and_what_follows(tiny_run, tmp_path, section):
+    """Snakemake plans exactly the jobs that read the changed section, what depends on them, and
+    provenance.yaml (the whole config's record); never the first pass for a later section."""
+    wd = tmp_path / "run"
+    shutil.copytree(tiny_run, wd, symlinks=True, ignore=shutil.ignore_patterns("logs"))
+    change, readers = CHANGES[section]
+    (wd / "config" / "config.yaml").write_text(yaml.safe_dump({**TINY, **change}))
+    dag = _jobs(wd, "--forceall")
+    start = {job for job in dag for rule, part in readers if job[0] == rule and part in job[1]}
+    start |= {job for job in dag if job[0] == "provenance"}
+    expected = {rule for rule, _ in _descendants(dag, start)}
+    planned = {rule for rule, _ in _jobs(wd)}
+    assert planned == expected, (sorted(planned - expected), sorted(expected - planned))
+    if section in ("select", "split", "finetune", "evaluate", "deliver"):
+        assert not any("first_pass" in outputs for _, outputs in _jobs(wd))
+
+
+def test_after_a_change_the_rerun_does_the_planned_jobs_and_then_nothing(tiny_run, tmp_path):
+    wd = tmp_path / "run"
+    shutil.copytree(tiny_run, wd, symlinks=True, ignore=shutil.ignore_patterns("logs"))
+    (wd / "config" / "config.yaml").write_text(yaml.safe_dump({**TINY, "reference_is_incomplete": True}))
+    planned = {rule for rule, _ in _jobs(wd)}
+    assert planned == {"evaluate", "summarize", "provenance", "all"}
+    proc = subprocess.run(SNAKEMAKE + ["--cores", "2"], cwd=wd, env=_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    again = subprocess.run(SNAKEMAKE + ["-n", "--cores", "1"], cwd=wd, env=_env(), capture_output=True, text=True)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def _pid_of(script, workdir):
+    """The pid of the `script` process running in `workdir`, if any."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            if any(c.endswith(script.encode()) for c in cmd) and Path(os.readlink(proc / "cwd")) == workdir:
+                return int(proc.name)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def test_a_job_killed_by_signal_9_says_so_in_its_log(tmp_path):
+    """What a memory cgroup does to a job: its log gets a line naming the signal, memory and mem_mb."""
+    import signal
+    import time
+
+    wd = _workdir(tmp_path, TINY)
+    run = subprocess.Popen(
+        SNAKEMAKE + ["--cores", "1"], cwd=wd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and run.poll() is None:
+        pid = _pid_of("simulate_species.py", wd)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    assert run.wait(timeout=300) != 0
+    log = (wd / "logs/simulate_demo_species/tiny.log").read_text()
+    assert "killed from outside by signal 9" in log and "--set-resources simulate_demo_species:mem_mb" in log

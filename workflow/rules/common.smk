@@ -14,6 +14,7 @@ from snakemake.settings.types import DeploymentMethod
 sys.path.insert(0, str(Path(workflow.current_basedir).parents[1] / "src"))
 from genetune import __version__ as GENETUNE_VERSION
 from genetune.core.errors import InputError
+from genetune.core.runlock import claim_run, clear_stale_locks, release_run
 from genetune.core.settings import section_defaults, species_configs
 from genetune.evaluate.rounds import MAX_AUTO_ROUNDS, read_verdict
 
@@ -31,12 +32,25 @@ def _python_dir():
     return link.parent.resolve()
 
 
+# Every rule's command ends `|| killed_from_outside $? LOG RULE`: a job killed by signal 9 (a memory
+# cgroup, the OOM killer) cannot say so itself, so its shell adds the line to the job's log.
+KILLED = (
+    'killed_from_outside() {{ if [ "$1" -eq 137 ]; then echo "error: killed from outside by signal 9 '
+    "(SIGKILL), most often for memory (SLURM's cgroup limit, the kernel's OOM killer): raise the rule's "
+    'mem_mb (--set-resources $3:mem_mb=...) or lower its batch_size or scatter: pieces" >> "$2"; fi; '
+    'return "$1"; }}; '  # braces doubled: Snakemake formats the prefix
+)
 # The rules call `python`: outside a conda deployment, the interpreter Snakemake runs under, so
 # `.venv/bin/snakemake ...` needs no activated venv; with --sdm conda, the rule's env's.
-if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+    shell.prefix(f"set -euo pipefail; {KILLED}")
+else:
     shell.prefix(
         f'set -euo pipefail; export PATH={shlex.quote(str(_python_dir()))}:"$PATH"; '
+        + KILLED
     )
+
+
 SCRIPTS = (
     Path(workflow.current_basedir).parent / "scripts"
 )  # beside the rules (module deployment)
@@ -51,6 +65,9 @@ try:
 except InputError as exc:
     raise WorkflowError(str(exc)) from None
 SPECIES = list(SPECIES_CONFIGS)
+if workflow.is_main_process:
+    for line in clear_stale_locks():
+        print(line, file=sys.stderr)
 
 
 # only the configured species: another species' results (a related species' profile.yaml given
@@ -65,7 +82,10 @@ wildcard_constraints:
 
 
 def script_path(name):
-    return str(SCRIPTS / name)
+    """The script's path from the working directory: a run folder that is moved or copied with its
+    workflow keeps its params, so Snakemake does not rerun the chain for a new absolute path.
+    """
+    return os.path.relpath(SCRIPTS / name)
 
 
 def cfg(wildcards):
@@ -81,9 +101,29 @@ def path(output, wildcards, **values):
 # --- params -------------------------------------------------------------------------------------
 
 
-def settings(section):
-    """A config section of the species as inline JSON, the one --settings a script reads."""
-    return lambda wildcards: json.dumps(cfg(wildcards).get(section, {}), sort_keys=True)
+def settings(section, *keys):
+    """A config section of the species (only `keys` of it, when given: what the script reads, so that
+    changing another key reruns nothing) as inline JSON, the one --settings a script reads.
+    """
+
+    def get(wildcards):
+        values = cfg(wildcards).get(section, {})
+        if keys:
+            values = {k: values[k] for k in keys if k in values}
+        return json.dumps(values, sort_keys=True)
+
+    return get
+
+
+def profile_settings(wildcards):
+    """make_profile.py's decode settings: min_intron, and the whole section where round 1 fits the
+    decoder to the evidence (it decodes then)."""
+    fits = wildcards.get("round") == "1" and has_evidence(wildcards.species)
+    return (
+        settings("decode")(wildcards)
+        if fits
+        else settings("decode", "min_intron")(wildcards)
+    )
 
 
 def species_setting(*keys, default=None):
@@ -107,7 +147,7 @@ def min_intron(wildcards):
 
 
 def config_hash(wildcards):
-    """sha256 of the species' complete config (written into its GFF3 headers)."""
+    """sha256 of the species' complete config (provenance.yaml; no computing rule's param)."""
     text = json.dumps(cfg(wildcards), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -193,6 +233,13 @@ def get_start_profile(wildcards):
 def get_psauron_model(wildcards):
     model = cfg(wildcards).get("psauron_model")
     return [model] if model else []
+
+
+def get_evaluation(wildcards):
+    """evaluation/metrics.tsv when a reference is given, else nothing."""
+    if cfg(wildcards).get("reference"):
+        return [path(rules.evaluate.output.metrics, wildcards)]
+    return []
 
 
 def get_reference(wildcards):
@@ -399,12 +446,12 @@ def by_genome(base, per_mb):
 
 def species_outputs(species):
     w = Wildcards(fromdict={"species": species})
-    out = [
-        path(rules.choose_final_round.output.gff3, w),
+    out = [path(rules.deliver.output[name], w) for name in rules.deliver.output.keys()]
+    out += [path(rules.summarize.output[name], w) for name in ("tsv", "svg")]
+    out += [
         path(rules.choose_final_round.output.rounds, w),
-        path(rules.deliver.output.gtf, w),
-        path(rules.deliver.output.faa, w),
         path(rules.gene_stats.output.tsv, w),
+        path(rules.provenance.output.yaml, w),
     ]
     # with rounds: auto, the rounds after the first run when their verdicts say so
     out += [

@@ -10,6 +10,8 @@ rule simulate_demo_species:
         bai="resources/demo/{demo}/rnaseq.bam.bai",
     log:
         "logs/simulate_demo_species/{demo}.log",
+    benchmark:
+        "logs/benchmark/simulate_demo_species/{demo}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -27,4 +29,4 @@ rule simulate_demo_species:
     shell:
         "python {params.script:q} --preset {params.preset} --seed {params.seed} "
         "--contig-sizes {params.sizes} --read-pairs {params.pairs} --read-contigs {params.read_contigs:q} "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} simulate_demo_species"

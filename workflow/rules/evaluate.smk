@@ -10,7 +10,7 @@ rule evaluate:
             rules.gather_annotation.output.gff3, w, stage="first_pass"
         ),
         rounds=round_stages("gather_annotation", "gff3"),
-        final=rules.choose_final_round.output.gff3,
+        final=rules.deliver.output.gff3,
     output:
         metrics=report(
             "results/{species}/evaluation/metrics.tsv",
@@ -50,6 +50,8 @@ rule evaluate:
         ),
     log:
         "logs/evaluate/{species}.log",
+    benchmark:
+        "logs/benchmark/evaluate/{species}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -64,7 +66,7 @@ rule evaluate:
         "--prediction first_pass={input.first_pass:q} --round-predictions {input.rounds:q} "
         "--prediction final={input.final:q} --reference-loci-only {params.incomplete} --plot {output.plot:q} --confusion {output.confusion:q} "
         "--errors-tsv {output.errors:q} --errors-plot {output.errors_plot:q} "
-        "--qc-tsv {output.qc:q} --out {output.metrics:q} > {log:q} 2>&1"
+        "--qc-tsv {output.qc:q} --out {output.metrics:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} evaluate"
 
 
 rule gene_stats:
@@ -72,7 +74,7 @@ rule gene_stats:
         first_pass=lambda w: path(
             rules.gather_annotation.output.gff3, w, stage="first_pass"
         ),
-        final=rules.choose_final_round.output.gff3,
+        final=rules.deliver.output.gff3,
         reference=get_reference,
         genome=rules.ingest_genome.output.h5,
     output:
@@ -90,6 +92,8 @@ rule gene_stats:
         ),
     log:
         "logs/gene_stats/{species}.log",
+    benchmark:
+        "logs/benchmark/gene_stats/{species}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -101,4 +105,4 @@ rule gene_stats:
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --annotation first_pass={input.first_pass:q} "
         "--annotation final={input.final:q} --reference {input.reference:q} "
-        "--out-tsv {output.tsv:q} --out-svg {output.svg:q} > {log:q} 2>&1"
+        "--out-tsv {output.tsv:q} --out-svg {output.svg:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} gene_stats"

@@ -47,7 +47,7 @@ rule finetune:
     shell:
         "python {params.script:q} --train-h5 {input.train:q} --val-h5 {input.val:q} --base-model {input.base:q} "
         "--settings {params.settings:q} --threads {threads} --state {params.state:q} "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} finetune"
 
 
 checkpoint judge_round:
@@ -72,6 +72,8 @@ checkpoint judge_round:
         ),
     log:
         "logs/judge_round/{species}.round{round}.log",
+    benchmark:
+        "logs/benchmark/judge_round/{species}.round{round}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
@@ -86,7 +88,7 @@ checkpoint judge_round:
         "--first-pass {input.first_pass:q} --pseudolabels {input.pseudolabels:q} --genes-tsv {input.genes:q} "
         "--junctions {input.junctions:q} --genome-h5 {input.genome:q} --predictions {input.predictions:q} "
         "--profiles {input.profiles:q} --settings {params.settings:q} --annotations {input.annotations:q} "
-        "--out-tsv {output.tsv:q} > {log:q} 2>&1"
+        "--out-tsv {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} judge_round"
 
 
 rule choose_final_round:
@@ -105,7 +107,7 @@ rule choose_final_round:
         profiles=stage_profiles,
         psauron=get_psauron_model,
     output:
-        gff3="results/{species}/final/annotation.gff3",
+        gff3="results/{species}/chosen/annotation.gff3",
         rounds=report(
             "results/{species}/final/rounds.tsv",
             caption="../report/rounds.rst",
@@ -114,6 +116,8 @@ rule choose_final_round:
         ),
     log:
         "logs/choose_final_round/{species}.log",
+    benchmark:
+        "logs/benchmark/choose_final_round/{species}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
@@ -130,4 +134,4 @@ rule choose_final_round:
         "--genome-h5 {input.genome:q} --predictions {input.predictions:q} --profiles {input.profiles:q} "
         "--settings {params.settings:q} "
         "--models {input.models:q} --annotations {input.annotations:q} --out-gff3 {output.gff3:q} "
-        "--out-tsv {output.rounds:q} > {log:q} 2>&1"
+        "--out-tsv {output.rounds:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} choose_final_round"

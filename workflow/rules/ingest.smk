@@ -23,7 +23,7 @@ rule ingest_genome:
         length=species_setting("subsequence_length"),
     shell:
         "python {params.script:q} --fasta {input.fasta:q} --species {params.species} "
-        "--subsequence-length {params.length} --out {output.h5:q} > {log:q} 2>&1"
+        "--subsequence-length {params.length} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} ingest_genome"
 
 
 rule add_coverage:
@@ -54,7 +54,7 @@ rule add_coverage:
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --bam {input.bams:q} "
         "--strandedness {params.strandedness} --threads {threads} "
-        "--strandedness-report {output.strandedness:q} --out {output.h5:q} > {log:q} 2>&1"
+        "--strandedness-report {output.strandedness:q} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} add_coverage"
 
 
 rule collect_junctions:
@@ -66,6 +66,8 @@ rule collect_junctions:
         tsv="results/{species}/evidence/junctions.tsv",
     log:
         "logs/collect_junctions/{species}.log",
+    benchmark:
+        "logs/benchmark/collect_junctions/{species}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -77,4 +79,4 @@ rule collect_junctions:
         strandedness=strandedness,
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --bam {input.bams:q} "
-        "--strandedness {params.strandedness} --hints {input.hints:q} --out {output.tsv:q} > {log:q} 2>&1"
+        "--strandedness {params.strandedness} --hints {input.hints:q} --out {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} collect_junctions"

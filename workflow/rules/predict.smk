@@ -11,6 +11,8 @@ rule import_base_model:
         pt="results/{species}/base_model.pt",
     log:
         "logs/import_base_model/{species}.log",
+    benchmark:
+        "logs/benchmark/import_base_model/{species}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
@@ -20,7 +22,7 @@ rule import_base_model:
     params:
         script=script_path("import_model.py"),
     shell:
-        "python {params.script:q} --keras {input.keras:q} --out {output.pt:q} > {log:q} 2>&1"
+        "python {params.script:q} --keras {input.keras:q} --out {output.pt:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} import_base_model"
 
 
 rule predict:
@@ -48,7 +50,7 @@ rule predict:
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --model {input.model:q} "
         "--coverage-h5 {input.coverage:q} --settings {params.settings:q} --threads {threads} "
-        "--piece {wildcards.piece} --pieces {params.pieces} --out {output.h5:q} > {log:q} 2>&1"
+        "--piece {wildcards.piece} --pieces {params.pieces} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} predict"
 
 
 rule gather_predictions:
@@ -59,6 +61,8 @@ rule gather_predictions:
         h5="results/{species}/{stage}/predictions.h5",
     log:
         "logs/gather_predictions/{species}.{stage}.log",
+    benchmark:
+        "logs/benchmark/gather_predictions/{species}.{stage}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -69,7 +73,7 @@ rule gather_predictions:
         script=script_path("gather_predictions.py"),
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --pieces {input.pieces:q} "
-        "--out {output.h5:q} > {log:q} 2>&1"
+        "--out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} gather_predictions"
 
 
 rule first_pass_profile:
@@ -87,6 +91,8 @@ rule first_pass_profile:
         ),
     log:
         "logs/make_profile/{species}.first_pass.log",
+    benchmark:
+        "logs/benchmark/make_profile/{species}.first_pass.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
@@ -95,11 +101,11 @@ rule first_pass_profile:
         runtime=10,
     params:
         script=script_path("make_profile.py"),
-        settings=settings("decode"),
+        settings=settings("decode", "min_intron"),
     shell:
         "python {params.script:q} --base-model {input.base:q} --profile {input.start:q} "
         "--junctions {input.junctions:q} --settings {params.settings:q} --out {output.yaml:q} "
-        "--out-tsv {output.tsv:q} > {log:q} 2>&1"
+        "--out-tsv {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} first_pass_profile"
 
 
 rule decode:
@@ -126,15 +132,14 @@ rule decode:
         script=script_path("decode.py"),
         settings=settings("decode"),
         version=GENETUNE_VERSION,
-        config_sha256=config_hash,
         pieces=n_pieces,
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --predictions {input.predictions:q} "
         "--coverage-h5 {input.coverage:q} --junctions {input.junctions:q} --profile {input.profile:q} "
         "--settings {params.settings:q} --comment 'genetune {params.version}' "
-        "--comment 'config sha256 {params.config_sha256}' --comment 'stage {wildcards.stage}' "
+        "--comment 'stage {wildcards.stage}' "
         "--base-model {input.base:q} "
-        "--piece {wildcards.piece} --pieces {params.pieces} --out {output.gff3:q} > {log:q} 2>&1"
+        "--piece {wildcards.piece} --pieces {params.pieces} --out {output.gff3:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} decode"
 
 
 rule gather_annotation:
@@ -144,6 +149,8 @@ rule gather_annotation:
         gff3="results/{species}/{stage}/annotation.gff3",
     log:
         "logs/gather_annotation/{species}.{stage}.log",
+    benchmark:
+        "logs/benchmark/gather_annotation/{species}.{stage}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -153,4 +160,4 @@ rule gather_annotation:
     params:
         script=script_path("gather_annotation.py"),
     shell:
-        "python {params.script:q} --pieces {input.pieces:q} --out {output.gff3:q} > {log:q} 2>&1"
+        "python {params.script:q} --pieces {input.pieces:q} --out {output.gff3:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} gather_annotation"

@@ -9,6 +9,8 @@ rule simulate_source_species:
         gff3="pretrain/{source}/annotation.gff3",
     log:
         "logs/simulate_source_species/{source}.log",
+    benchmark:
+        "logs/benchmark/simulate_source_species/{source}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -24,7 +26,7 @@ rule simulate_source_species:
     shell:
         "python {params.script:q} --preset {params.preset} --seed {params.seed} "
         "--contig-sizes {params.sizes} --prefix {wildcards.source}_chr "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} simulate_source_species"
 
 
 use rule ingest_genome as ingest_source_genome with:
@@ -50,6 +52,8 @@ use rule pseudolabels_to_h5 as source_labels_to_h5 with:
         qc="pretrain/{source}/qc_labels.tsv",
     log:
         "logs/source_labels_to_h5/{source}.log",
+    benchmark:
+        "logs/benchmark/source_labels_to_h5/{source}.tsv"
     params:
         settings=json.dumps({"missing_utr_masks": "on"}),
 
@@ -64,6 +68,8 @@ rule concatenate_sources:
         h5="pretrain/all/labels.h5",
     log:
         "logs/concatenate_sources/all.log",
+    benchmark:
+        "logs/benchmark/concatenate_sources/all.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -73,7 +79,7 @@ rule concatenate_sources:
     params:
         script=script_path("concatenate_h5.py"),
     shell:
-        "python {params.script:q} --inputs {input:q} --out {output.h5:q} > {log:q} 2>&1"
+        "python {params.script:q} --inputs {input:q} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} concatenate_sources"
 
 
 use rule split_train_val as split_sources with:
@@ -89,6 +95,8 @@ use rule split_train_val as split_sources with:
         val="pretrain/all/validation_data.h5",
     log:
         "logs/split_sources/all.log",
+    benchmark:
+        "logs/benchmark/split_sources/all.tsv"
     params:
         settings=pretrain_json("val_fraction", "seed"),
 
@@ -120,7 +128,7 @@ rule train_base_model:
     shell:
         "python {params.script:q} --train-h5 {input.train:q} --val-h5 {input.val:q} "
         "--settings {params.settings:q} --model-card {params.card:q} --threads {threads} "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} train_base_model"
 
 
 rule pretrain:

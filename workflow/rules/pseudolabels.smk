@@ -22,6 +22,8 @@ rule correct_pseudolabels:
         ),
     log:
         "logs/correct_pseudolabels/{species}.round{round}.log",
+    benchmark:
+        "logs/benchmark/correct_pseudolabels/{species}.round{round}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -30,12 +32,12 @@ rule correct_pseudolabels:
         runtime=by_genome(10, 0.5),
     params:
         script=script_path("correct_pseudolabels.py"),
-        settings=settings("select"),
+        settings=settings("select", "min_junction_reads"),
         min_intron=min_intron,
     shell:
         "python {params.script:q} --gff3 {input.gff3:q} --genome-h5 {input.genome:q} "
         "--junctions {input.junctions:q} --settings {params.settings:q} --min-intron {params.min_intron} "
-        "--out-gff3 {output.gff3:q} --out-tsv {output.tsv:q} > {log:q} 2>&1"
+        "--out-gff3 {output.gff3:q} --out-tsv {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} correct_pseudolabels"
 
 
 rule pseudolabels_to_h5:
@@ -47,6 +49,8 @@ rule pseudolabels_to_h5:
         qc="results/{species}/qc/labels.round{round}.tsv",
     log:
         "logs/pseudolabels_to_h5/{species}.round{round}.log",
+    benchmark:
+        "logs/benchmark/pseudolabels_to_h5/{species}.round{round}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -58,7 +62,7 @@ rule pseudolabels_to_h5:
         settings=settings("pseudolabels"),
     shell:
         "python {params.script:q} --gff3 {input.gff3:q} --genome-h5 {input.genome:q} "
-        "--settings {params.settings:q} --qc-tsv {output.qc:q} --out {output.h5:q} > {log:q} 2>&1"
+        "--settings {params.settings:q} --qc-tsv {output.qc:q} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} pseudolabels_to_h5"
 
 
 rule select_confident:
@@ -85,6 +89,8 @@ rule select_confident:
         ),
     log:
         "logs/select_confident/{species}.round{round}.log",
+    benchmark:
+        "logs/benchmark/select_confident/{species}.round{round}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -99,7 +105,7 @@ rule select_confident:
         "--gff3 {input.gff3:q} --coverage-h5 {input.coverage:q} --junctions {input.junctions:q} "
         "--corrections {input.corrections:q} "
         "--profile {input.profile:q} --settings {params.settings:q} "
-        "--genes-tsv {output.genes:q} --out {output.h5:q} > {log:q} 2>&1"
+        "--genes-tsv {output.genes:q} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} select_confident"
 
 
 rule split_train_val:
@@ -115,6 +121,8 @@ rule split_train_val:
         val="results/{species}/round{round}/finetune/validation_data.h5",
     log:
         "logs/split_train_val/{species}.round{round}.log",
+    benchmark:
+        "logs/benchmark/split_train_val/{species}.round{round}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -128,7 +136,7 @@ rule split_train_val:
         "python {params.script:q} --labels-h5 {input.labels:q} --coverage-h5 {input.coverage:q} "
         "--settings {params.settings:q} --gff3 {input.gff3:q} --genes-tsv {input.genes:q} "
         "--genome-h5 {input.genome:q} --junctions {input.junctions:q} "
-        "--out-train {output.train:q} --out-val {output.val:q} > {log:q} 2>&1"
+        "--out-train {output.train:q} --out-val {output.val:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} split_train_val"
 
 
 rule estimate_profile:
@@ -151,6 +159,8 @@ rule estimate_profile:
         ),
     log:
         "logs/make_profile/{species}.round{round}.log",
+    benchmark:
+        "logs/benchmark/make_profile/{species}.round{round}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
@@ -159,10 +169,10 @@ rule estimate_profile:
         runtime=by_genome(10, 0.5),
     params:
         script=script_path("make_profile.py"),
-        settings=settings("decode"),
+        settings=profile_settings,
     shell:
         "python {params.script:q} --prior {input.prior:q} --gff3 {input.gff3:q} --genes-tsv {input.genes:q} "
         "--genome-h5 {input.genome:q} --junctions {input.junctions:q} --settings {params.settings:q} "
         "--fit-predictions {input.fit_predictions:q} --fit-train-h5 {input.fit_train:q} "
         "--corrections {input.corrections:q} "
-        "--out {output.yaml:q} --out-tsv {output.tsv:q} > {log:q} 2>&1"
+        "--out {output.yaml:q} --out-tsv {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} estimate_profile"

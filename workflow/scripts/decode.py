@@ -1,6 +1,9 @@
 #!/usr/bin/env python
 """Decode predictions.h5 into GFF3 gene models (Viterbi constrained by start/stop codons and splice sites)."""
 
+import dataclasses
+import json
+
 import _bootstrap  # noqa: F401
 
 from genetune.core import cli
@@ -26,6 +29,7 @@ def main():
     p.add_argument("--out", required=True)
     a = p.parse_args()
     cfg = DecodeConfig.from_dict(cli.load_settings(a.settings), cli.settings_source(a.settings))
+    a.comment.append(f"decode settings {json.dumps(dataclasses.asdict(cfg), sort_keys=True)}")
     if a.base_model:
         a.comment.append(f"base model {a.base_model} sha256 {sha256(a.base_model)}")
     prof = profile.load(a.profile) if a.profile else None

@@ -10,6 +10,7 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 
 from genetune.core import cli
+from genetune.core.runlock import exclusive
 from genetune.evaluate.curves import plot_learning_curves
 from genetune.training.train import TrainConfig, train
 
@@ -29,19 +30,22 @@ def main():
     cli.keep_freed_memory()
     cfg = TrainConfig.from_dict(cli.load_settings(a.settings), cli.settings_source(a.settings))
     card = cli.load_settings(a.model_card) or None
-    best = train(
-        cfg,
-        a.train_h5,
-        a.val_h5,
-        a.out_dir,
-        a.base_model,
-        resume=not a.no_resume,
-        model_card=card,
-        threads=a.threads,
-        state_path=a.state,
-        progress=not a.no_progress,
-    )
-    plot_learning_curves(Path(a.out_dir) / "metrics.tsv", Path(a.out_dir) / "learning_curves.svg")
+    out = Path(a.out_dir)
+    # one trainer per folder: a second one (a run started beside a live one) is refused, naming the first
+    with exclusive(out.parent / f".{out.name}.trainer.lock", f"fine-tuning into {out}"):
+        best = train(
+            cfg,
+            a.train_h5,
+            a.val_h5,
+            a.out_dir,
+            a.base_model,
+            resume=not a.no_resume,
+            model_card=card,
+            threads=a.threads,
+            state_path=a.state,
+            progress=not a.no_progress,
+        )
+        plot_learning_curves(out / "metrics.tsv", out / "learning_curves.svg")
     print(json.dumps(best))
 
 

@@ -5,8 +5,11 @@ import ctypes
 import json
 import logging
 import os
+import re
+import resource
 import sys
 import time
+from pathlib import Path
 
 import yaml
 
@@ -72,6 +75,34 @@ def piece(args):
 
 # Problems with the user's files, settings or disk: one line, exit status 1. Anything else is a
 # bug in genetune and keeps its traceback.
+# what to lower when a step runs out of memory (every step: or give its rule more memory, mem_mb)
+MEMORY_SETTINGS = {
+    "predict": "predict: batch_size (windows per forward pass), or scatter: pieces (less genome per job)",
+    "finetune": "finetune: batch_size",
+    "decode": "scatter: pieces (fewer sequences per job)",
+}
+_AMOUNT = re.compile(r"allocate (?:memory: you tried to allocate )?([0-9.]+ ?(?:[KMGTP]i?B|bytes))", re.I)
+
+
+def memory_message(exc, step):
+    """One sentence for an allocation failure (numpy's MemoryError, torch's CPU allocator, CUDA out of
+    memory): the step, about how much it asked for, what to lower; None for any other error."""
+    text = str(exc)
+    cuda = "CUDA out of memory" in text or type(exc).__name__ == "OutOfMemoryError"
+    if not (isinstance(exc, MemoryError) or cuda or "can't allocate memory" in text):
+        return None
+    amount = _AMOUNT.search(text)
+    size = amount.group(1) if amount else "more than was free"
+    if size.endswith("bytes"):
+        size = f"{float(size.split()[0]) / 2**30:.2f} GiB"
+    where = "GPU memory" if cuda else "memory"
+    lower = MEMORY_SETTINGS.get(step, "the size of what it reads")
+    return (
+        f"{step}: out of {where} (it asked for {size}); lower {lower}, or give the job more memory "
+        f"(the rule's mem_mb, e.g. --set-resources {step}:mem_mb=..., or a larger GPU)"
+    )
+
+
 USER_ERRORS = (InputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
@@ -81,6 +112,12 @@ def run(main):
     t0 = time.time()
     try:
         main()
+    except (MemoryError, RuntimeError) as exc:
+        message = memory_message(exc, Path(sys.argv[0]).stem)
+        if message is None or "--debug" in sys.argv:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(1)
     except USER_ERRORS as exc:
         if "--debug" in sys.argv:
             raise
@@ -93,7 +130,15 @@ def run(main):
             sys.stdout.flush()
             os._exit(1)
         sys.exit(1)
-    logging.getLogger("genetune").info("done in %.1f s", time.time() - t0)
+    logging.getLogger("genetune").info("done in %.1f s, %s", time.time() - t0, peak_memory())
+
+
+def peak_memory():
+    """The step's peak resident memory, as the log's last line says it: what `mem_mb` must cover
+    (benchmarks/memory.py reads it; Snakemake's benchmark sampling misses short peaks)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return f"peak memory {own + children:.0f} MB" + (f" ({children:.0f} MB in child processes)" if children else "")
 
 
 def keep_freed_memory():

@@ -88,6 +88,16 @@ def atomic_path(path):
         except OSError as exc:
             if exc.errno in WRITE_ERRORS:
                 raise _write_error(path, exc, during_write=True) from None
+            full = _out_of_space(tmp, exc)
+            if full:
+                raise _write_error(path, OSError(full, os.strerror(full)), during_write=True) from None
+            raise
+        except (RuntimeError, ValueError) as exc:
+            # torch.save and HDF5 report a full disk in their own words (an iostream error, an
+            # unexpected position, "errno = 28"), not as OSError(ENOSPC)
+            full = _out_of_space(tmp, exc)
+            if full:
+                raise _write_error(path, OSError(full, os.strerror(full)), during_write=True) from None
             raise
     finally:
         if tmp.exists():
@@ -96,6 +106,26 @@ def atomic_path(path):
             for d in made:  # innermost first; only the empty ones this write created
                 with contextlib.suppress(OSError):
                     d.rmdir()
+
+
+SPACE_WORDS = {  # how libraries word a full disk or quota when they do not raise OSError(ENOSPC)
+    errno.ENOSPC: ("no space left", "errno = 28"),
+    errno.EDQUOT: ("quota exceeded", "errno = 122"),
+}
+
+
+def _out_of_space(tmp, exc):
+    """ENOSPC or EDQUOT when `exc`, raised while writing `tmp`, came from a full disk or quota: its
+    message says so, or the folder's file system has (next to) no free blocks left. Else None."""
+    text = " ".join(str(e) for e in (exc, exc.__cause__, exc.__context__) if e).lower()
+    for code, words in SPACE_WORDS.items():
+        if any(w in text for w in words):
+            return code
+    try:
+        st = os.statvfs(Path(tmp).parent)
+    except OSError:
+        return None
+    return errno.ENOSPC if st.f_bavail * st.f_frsize < (1 << 20) else None
 
 
 def _write_error(path, exc, during_write=False):

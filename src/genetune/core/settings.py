@@ -9,6 +9,7 @@ jsonschema's dump of the schema.
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -92,13 +93,23 @@ def section_defaults(section):
 
 
 def validate_config(config, source="config"):
-    """Validate a whole workflow config in place and fill the schema's defaults."""
+    """Validate a whole workflow config in place and fill the schema's defaults (naming.prefix: the
+    species name, which must then be a valid prefix)."""
     s = schema()
     err = _first_error(config, s)
     if err:
         key = ".".join(map(str, err.absolute_path)) or "config"
         raise InputError(f"{source}: {key}: {explain(err)}")
-    return _fill_defaults(config, s)
+    config = _fill_defaults(config, s)
+    if "prefix" not in config["naming"] and "species" in config:
+        prefix = s["properties"]["naming"]["properties"]["prefix"]
+        if not re.match(prefix["pattern"], config["species"]):
+            raise InputError(
+                f"{source}: naming.prefix: the species name '{config['species']}' is no locus-tag "
+                f"prefix (letters, digits and _, starting with a letter); set naming: prefix:"
+            )
+        config["naming"]["prefix"] = config["species"]
+    return config
 
 
 def species_configs(config, source="config"):

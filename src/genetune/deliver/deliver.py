@@ -14,13 +14,14 @@ transcript_id; positions 1-based inclusive.
 """
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 
 from genetune.core.fileio import atomic_path
 from genetune.deliver.genetic_code import translate
 from genetune.io.fasta import LETTERS
-from genetune.io.gff import cds_phases, sorted_by_position
+from genetune.io.gff import cds_phases, sorted_by_position, write_gff3
 from genetune.io.sequences import cds_sequences
 
 FASTA_WIDTH = 60
@@ -124,3 +125,60 @@ def write_gtf(transcripts, seq_order, path, source="genetune"):
                 for s, e in _codon(t, at_start=False):
                     line("stop_codon", s, e, "0")
     return path
+
+
+FILES = {  # deliverable -> file name in final/ (the high-confidence set inserts .high_confidence)
+    "gff3": "annotation.gff3",
+    "gtf": "annotation.gtf",
+    "faa": "proteins.faa",
+    "cds": "cds.fna",
+    "mrna": "mrna.fna",
+    "genes": "genes.tsv",
+}
+GENE_COLUMNS = (
+    "gene_id",
+    "seqid",
+    "start",
+    "end",
+    "strand",
+    "score",
+    "introns",
+    "introns_supported",
+    "exon_coverage",
+    "coding_score",
+    "evidence",
+    "high_confidence",
+)
+
+
+def file_name(kind, high_confidence=False):
+    name = FILES[kind]
+    if not high_confidence:
+        return name
+    stem, _, suffix = name.rpartition(".")
+    return f"{stem}.high_confidence.{suffix}"
+
+
+def _write_genes_tsv(transcripts, path):
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        fh.write("\t".join(GENE_COLUMNS) + "\n")
+        for t in transcripts:
+            row = {
+                "gene_id": t.gene_id,
+                "seqid": t.seqid,
+                "start": t.start + 1,
+                "end": t.end,
+                "strand": t.strand,
+                "score": "" if t.score is None else f"{t.score:g}",
+                **t.attributes,
+            }
+            fh.write("\t".join(str(row.get(c, "")) for c in GENE_COLUMNS) + "\n")
+
+
+def write_set(transcripts, lengths, genome_h5, out_dir, high_confidence, table, comments):
+    """The GFF3, GTF, FASTA files and genes.tsv of one gene set."""
+    name = {kind: Path(out_dir) / file_name(kind, high_confidence) for kind in FILES}
+    write_gff3(transcripts, lengths, name["gff3"], "genetune", comments=comments)
+    write_gtf(transcripts, list(lengths), name["gtf"])
+    write_sequences(transcripts, genome_h5, name["faa"], name["cds"], name["mrna"], table)
+    _write_genes_tsv(transcripts, name["genes"])

@@ -60,6 +60,7 @@ class Transcript:
     strand_conflict: bool = False  # an exon on the other strand (GeenuFF masks the whole gene)
     intron_exons: list = None  # the exons GeenuFF subtracts from the span, if not all of them
     score: float = None  # GFF3 column 6 of the gene and mRNA lines (a decoder's confidence)
+    attributes: dict = field(default_factory=dict)  # further GFF3 attributes of the gene and mRNA lines
 
     @property
     def start(self):
@@ -270,6 +271,14 @@ def read_gtf(path, seq_lengths=None):
     return Annotation(transcripts, list(genes.values()))
 
 
+def _score(text):
+    """GFF3 column 6 as a float (None for "." or anything else that is no number)."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _check_range(path, lineno, f, seq_lengths):
     if seq_lengths is None:
         return
@@ -286,7 +295,7 @@ def read_annotation(path, seq_lengths=None):
     path = Path(path)
     if is_gtf(path):
         return read_gtf(path, seq_lengths)
-    kinds, parents, meta, lineno_of = {}, {}, {}, {}
+    kinds, parents, meta, lineno_of, marks = {}, {}, {}, {}, {}
     children = defaultdict(lambda: {"exon": [], "CDS": [], "UTR": []})
     gene_order = []
     for lineno, line in gff_lines(path):
@@ -303,6 +312,7 @@ def read_annotation(path, seq_lengths=None):
             kinds[fid] = f.featuretype
             parents[fid] = pids
             meta[fid] = (f.seqid, f.strand, f.start - 1, f.end)
+            marks[fid] = (_score(cols[5]), set(f.attributes.get("partial", [])))
             lineno_of.setdefault(fid, lineno)
             if is_gene_type(f.featuretype):
                 gene_order.append(fid)
@@ -372,6 +382,9 @@ def read_annotation(path, seq_lengths=None):
             end_phases=(cds_rows[0][2], cds_rows[-1][2]) if cds_rows else (0, 0),
             strand_conflict=strand_conflict,
             intron_exons=intron_exons,
+            score=marks[tid][0],
+            partial5="5prime" in marks[tid][1],
+            partial3="3prime" in marks[tid][1],
         )
         if gene is None:  # a transcript without a gene line is its own gene
             genes[tid] = Gene(tid, seqid, strand, span[0], span[1])
@@ -413,6 +426,14 @@ def sorted_by_position(transcripts, seqids):
     return sorted(transcripts, key=lambda t: (order[t.seqid], t.start, t.strand))
 
 
+def _escaped(value):
+    """A GFF3 attribute value with the characters GFF3 reserves percent-encoded."""
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    for ch in "%;=&,\t\n":
+        text = text.replace(ch, f"%{ord(ch):02X}")
+    return text
+
+
 def write_gff3(transcripts, seq_lengths, path, source, comments=()):
     """gene / mRNA / exon / CDS (with phase) / five_prime_UTR / three_prime_UTR, one transcript
     per gene, sorted by sequence order and position; partial genes carry partial=5prime,3prime."""
@@ -431,8 +452,9 @@ def write_gff3(transcripts, seq_lengths, path, source, comments=()):
             def row(kind, start, end, attrs, phase=".", score=".", t=t):
                 fh.write(f"{t.seqid}\t{source}\t{kind}\t{start}\t{end}\t{score}\t{t.strand}\t{phase}\t{attrs}\n")
 
-            row("gene", t.start + 1, t.end, f"ID={g}{pattr}", score=score)
-            row("mRNA", t.start + 1, t.end, f"ID={m};Parent={g}{pattr}", score=score)
+            extra = "".join(f";{k}={_escaped(v)}" for k, v in t.attributes.items())
+            row("gene", t.start + 1, t.end, f"ID={g}{pattr}{extra}", score=score)
+            row("mRNA", t.start + 1, t.end, f"ID={m};Parent={g}{pattr}{extra}", score=score)
             for i, (s, e) in enumerate(t.exons, 1):
                 row("exon", s + 1, e, f"ID={m}.exon{i};Parent={m}")
             for (s, e), ph in zip(t.cds, t.cds_phases or cds_phases(t)):
