@@ -46,23 +46,28 @@ def big_genome(tmp_path_factory):
     return d
 
 
-def test_a_killed_predict_leaves_only_a_temp_file_which_the_rerun_removes_and_matches(big_genome, tmp_path):
+def _predict_command(genome_h5, model_dir, out):
+    """predict.py on `genome_h5` with a small untrained HybridModel saved into `model_dir`."""
     from genetune.models.checkpoint import input_channels, save_checkpoint
     from genetune.models.hybrid import HybridArchitecture, HybridModel
 
-    save_checkpoint(tmp_path / "m.pt", HybridModel(HybridArchitecture(filter_depth=16, units=16)), input_channels())
-    out = tmp_path / "p.h5"
-    cmd = [
+    save_checkpoint(model_dir / "m.pt", HybridModel(HybridArchitecture(filter_depth=16, units=16)), input_channels())
+    return [
         SCRIPTS / "predict.py",
         "--genome-h5",
-        big_genome / "g.h5",
+        genome_h5,
         "--model",
-        tmp_path / "m.pt",
+        model_dir / "m.pt",
         "--threads",
         "1",
         "--out",
         out,
     ]
+
+
+def test_a_killed_predict_leaves_only_a_temp_file_which_the_rerun_removes_and_matches(big_genome, tmp_path):
+    out = tmp_path / "p.h5"
+    cmd = _predict_command(big_genome / "g.h5", tmp_path, out)
     temp = _kill_when_temp_appears(cmd, out)
     assert temp.exists() and not out.exists()
     subprocess.run([sys.executable, *map(str, cmd)], check=True, capture_output=True)
@@ -132,22 +137,7 @@ def test_a_full_disk_during_ingestion_is_one_clear_error_and_leaves_nothing(big_
 
 
 def test_a_full_disk_during_prediction_is_one_clear_error_and_leaves_nothing(big_genome, small_disk, tmp_path):
-    from genetune.models.checkpoint import input_channels, save_checkpoint
-    from genetune.models.hybrid import HybridArchitecture, HybridModel
-
-    save_checkpoint(tmp_path / "m.pt", HybridModel(HybridArchitecture(filter_depth=16, units=16)), input_channels())
-    cmd = [
-        SCRIPTS / "predict.py",
-        "--genome-h5",
-        big_genome / "g.h5",
-        "--model",
-        tmp_path / "m.pt",
-        "--threads",
-        "1",
-        "--out",
-        small_disk / "p.h5",
-    ]
-    _fails_on_the_full_disk(cmd, small_disk)
+    _fails_on_the_full_disk(_predict_command(big_genome / "g.h5", tmp_path, small_disk / "p.h5"), small_disk)
     assert not (small_disk / "p.h5").exists()
 
 

@@ -82,7 +82,7 @@ def test_workflow_writes_valid_gene_models(tiny_run):
             assert cds.startswith("ATG") and protein.endswith("*") and "*" not in protein[:-1]
 
 
-def test_the_final_annotation_comes_with_proteins_cds_mrna_and_gtf(tiny_run):
+def test_the_final_annotation_comes_with_proteins_cds_mrna_and_gtf(tiny_run, tmp_path):
     """One protein, CDS and mRNA record per final transcript, complete proteins from M without an
     internal stop; the GTF names the same transcripts."""
     from Bio import SeqIO
@@ -96,6 +96,13 @@ def test_the_final_annotation_comes_with_proteins_cds_mrna_and_gtf(tiny_run):
             assert str(r.seq).startswith("M") and "*" not in str(r.seq), r.id
     gtf_ids = {ln.split('transcript_id "')[1].split('"')[0] for ln in (res / "annotation.gtf").read_text().splitlines()}
     assert gtf_ids == set(transcripts)
+    if shutil.which("gffread"):  # an independent route (Debian's gffread) gives the same proteins
+        theirs = tmp_path / "gffread.faa"
+        genome = shutil.copy(tiny_run / "resources/demo/tiny/genome.fa", tmp_path)  # gffread writes a .fai beside it
+        subprocess.run(["gffread", "-y", str(theirs), "-g", str(genome), str(res / "annotation.gff3")], check=True)
+        gffread = {r.id: str(r.seq).rstrip(".*") for r in SeqIO.parse(str(theirs), "fasta")}
+        complete = [r for r in SeqIO.parse(str(res / "proteins.faa"), "fasta") if "partial=" not in r.description]
+        assert complete and all(gffread[r.id] == str(r.seq) for r in complete)
 
 
 def test_the_final_annotation_carries_evidence_a_high_confidence_subset_and_a_summary(tiny_run):
@@ -523,6 +530,20 @@ def test_a_species_sheet_runs_several_species_in_one_dag(tmp_path):
         assert f"results/{name}/final/annotation.gff3" in proc.stdout
         assert f"logs/finetune/{name}.round1.log" in proc.stdout
     assert "tiny" not in proc.stdout.replace("resources/demo/tiny", "")
+
+
+def test_every_job_peaked_below_the_memory_it_asks_the_cluster_for(tiny_run):
+    """Each step's log states its peak memory; no job of the tiny run used more than its mem_mb (a
+    cluster's memory cgroup would have killed it). benchmarks/memory.py measures the same on any run."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import memory
+
+    rows = memory.measure(tiny_run)
+    measured = {rule for rule, *_ in rows}
+    assert {"predict", "decode", "finetune", "deliver", "evaluate"} <= measured
+    assert "peak memory" in (tiny_run / "logs/finetune/tiny.round1.log").read_text()
+    over = [(rule, peak, asked) for rule, _, _, _, peak, asked in rows if peak > asked]
+    assert not over, over
 
 
 def test_every_gff3_header_says_what_made_it(tiny_run):

@@ -1,55 +1,18 @@
 # The config, validated once, and the functions the rules call: inputs, params and resources.
-import hashlib
 import json
 import os
 import re
-import shlex
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.iocontainers import Wildcards
-from snakemake.settings.types import DeploymentMethod
 
 sys.path.insert(0, str(Path(workflow.current_basedir).parents[1] / "src"))
 from genetune import __version__ as GENETUNE_VERSION
 from genetune.core.errors import InputError
-from genetune.core.runlock import claim_run, clear_stale_locks, release_run
 from genetune.core.settings import section_defaults, species_configs
 from genetune.evaluate.rounds import MAX_AUTO_ROUNDS, read_verdict
-
-
-def _python_dir():
-    """A folder whose `python` is the interpreter Snakemake runs under (a venv's bin/, or a link)."""
-    here = Path(sys.executable)
-    if (here.parent / "python").resolve() == here.resolve():
-        return here.parent
-    link = Path(".snakemake/genetune-python/python")
-    if not link.is_symlink() or link.resolve() != here.resolve():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.unlink(missing_ok=True)
-        link.symlink_to(here)
-    return link.parent.resolve()
-
-
-# Every rule's command ends `|| killed_from_outside $? LOG RULE`: a job killed by signal 9 (a memory
-# cgroup, the OOM killer) cannot say so itself, so its shell adds the line to the job's log.
-KILLED = (
-    'killed_from_outside() {{ if [ "$1" -eq 137 ]; then echo "error: killed from outside by signal 9 '
-    "(SIGKILL), most often for memory (SLURM's cgroup limit, the kernel's OOM killer): raise the rule's "
-    'mem_mb (--set-resources $3:mem_mb=...) or lower its batch_size or scatter: pieces" >> "$2"; fi; '
-    'return "$1"; }}; '  # braces doubled: Snakemake formats the prefix
-)
-# The rules call `python`: outside a conda deployment, the interpreter Snakemake runs under, so
-# `.venv/bin/snakemake ...` needs no activated venv; with --sdm conda, the rule's env's.
-if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
-    shell.prefix(f"set -euo pipefail; {KILLED}")
-else:
-    shell.prefix(
-        f'set -euo pipefail; export PATH={shlex.quote(str(_python_dir()))}:"$PATH"; '
-        + KILLED
-    )
-
 
 SCRIPTS = (
     Path(workflow.current_basedir).parent / "scripts"
@@ -65,9 +28,6 @@ try:
 except InputError as exc:
     raise WorkflowError(str(exc)) from None
 SPECIES = list(SPECIES_CONFIGS)
-if workflow.is_main_process:
-    for line in clear_stale_locks():
-        print(line, file=sys.stderr)
 
 
 # only the configured species: another species' results (a related species' profile.yaml given
@@ -144,12 +104,6 @@ def min_intron(wildcards):
     return species_setting(
         "decode", "min_intron", default=section_defaults("decode")["min_intron"]
     )(wildcards)
-
-
-def config_hash(wildcards):
-    """sha256 of the species' complete config (provenance.yaml; no computing rule's param)."""
-    text = json.dumps(cfg(wildcards), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def strandedness(wildcards):
@@ -425,6 +379,10 @@ def stage_profiles(wildcards):
 
 
 # --- resources: scale with the genome -----------------------------------------------------------
+# mem_mb: measured with benchmarks/memory.py (each step's logged getrusage peak) on runs of genome.h5
+# 0.16 MB (.test), 0.37 (Micromonas, geneML), 1.73 (demo), 8.55 (sim_6mb, 6 Mb, geneML): a fit
+# peak = a + b x genome.h5 MB per rule, requested as about 1.5 a + 2 b x MB. The peaks hardly grow
+# (streamed); the GPU rules add about 1.2 GB for a CUDA context (host memory; not measured here).
 
 
 def genome_mb(input):

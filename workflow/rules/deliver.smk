@@ -36,7 +36,7 @@ rule deliver:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=by_genome(1000, 1),
+        mem_mb=by_genome(1000, 4),
         runtime=by_genome(10, 0.2),
     params:
         script=script_path("deliver.py"),
@@ -81,7 +81,7 @@ rule summarize:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=by_genome(400, 2),
         runtime=by_genome(10, 0.2),
     params:
         script=script_path("summarize.py"),
@@ -102,7 +102,7 @@ rule provenance:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=200,
         runtime=5,
     params:
         script=script_path("provenance.py"),

@@ -56,7 +56,7 @@ rule evaluate:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=by_genome(2000, 1),
+        mem_mb=by_genome(500, 4),
         runtime=by_genome(10, 1),
     params:
         script=script_path("evaluate.py"),
@@ -98,7 +98,7 @@ rule gene_stats:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=by_genome(400, 2),
         runtime=by_genome(10, 0.2),
     params:
         script=script_path("gene_stats.py"),

@@ -35,7 +35,7 @@ rule finetune:
         "../envs/torch.yaml"
     threads: 2
     resources:
-        mem_mb=8000,
+        mem_mb=3500,
         runtime=720,
         gpu=1,
     params:
@@ -78,7 +78,7 @@ checkpoint judge_round:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=by_genome(1600, 44),
         runtime=60,
     params:
         script=script_path("judge_round.py"),
@@ -122,7 +122,7 @@ rule choose_final_round:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=by_genome(1600, 44),
         runtime=60,
     params:
         script=script_path("choose_round.py"),

@@ -15,7 +15,7 @@ rule ingest_genome:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=by_genome(500, 4),
         runtime=by_genome(10, 0.1),
     params:
         script=script_path("ingest_genome.py"),
@@ -46,7 +46,7 @@ rule add_coverage:
         "../envs/data.yaml"
     threads: 4
     resources:
-        mem_mb=by_genome(2000, 2),
+        mem_mb=by_genome(800, 8),
         runtime=by_genome(30, 1),
     params:
         script=script_path("add_coverage.py"),
@@ -72,7 +72,7 @@ rule collect_junctions:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=by_genome(500, 2),
         runtime=by_genome(20, 1),
     params:
         script=script_path("collect_junctions.py"),

@@ -17,7 +17,7 @@ rule import_base_model:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
         runtime=10,
     params:
         script=script_path("import_model.py"),
@@ -40,7 +40,7 @@ rule predict:
         "../envs/torch.yaml"
     threads: 2
     resources:
-        mem_mb=by_genome(3000, 0.5),
+        mem_mb=by_genome(3000, 40),
         runtime=by_genome(30, 2),
         gpu=1,
     params:
@@ -67,7 +67,7 @@ rule gather_predictions:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=by_genome(300, 2),
         runtime=by_genome(10, 0.2),
     params:
         script=script_path("gather_predictions.py"),
@@ -90,14 +90,14 @@ rule first_pass_profile:
             labels={"species": "{species}", "stage": "first_pass"},
         ),
     log:
-        "logs/make_profile/{species}.first_pass.log",
+        "logs/first_pass_profile/{species}.log",
     benchmark:
-        "logs/benchmark/make_profile/{species}.first_pass.tsv"
+        "logs/benchmark/first_pass_profile/{species}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
         runtime=10,
     params:
         script=script_path("make_profile.py"),
@@ -126,7 +126,7 @@ rule decode:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=by_genome(3000, 0.2),
+        mem_mb=by_genome(800, 70),
         runtime=by_genome(20, 1),
     params:
         script=script_path("decode.py"),
@@ -155,7 +155,7 @@ rule gather_annotation:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=500,
         runtime=10,
     params:
         script=script_path("gather_annotation.py"),

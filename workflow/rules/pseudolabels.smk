@@ -28,7 +28,7 @@ rule correct_pseudolabels:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=by_genome(2000, 1),
+        mem_mb=by_genome(500, 4),
         runtime=by_genome(10, 0.5),
     params:
         script=script_path("correct_pseudolabels.py"),
@@ -55,7 +55,7 @@ rule pseudolabels_to_h5:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=by_genome(2000, 1),
+        mem_mb=by_genome(400, 6),
         runtime=by_genome(10, 0.5),
     params:
         script=script_path("pseudolabels_to_h5.py"),
@@ -95,7 +95,7 @@ rule select_confident:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=by_genome(2000, 1),
+        mem_mb=by_genome(700, 17),
         runtime=by_genome(10, 0.5),
     params:
         script=script_path("select_confident.py"),
@@ -127,7 +127,7 @@ rule split_train_val:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=by_genome(500, 10),
         runtime=by_genome(10, 0.5),
     params:
         script=script_path("split_train_val.py"),
@@ -158,14 +158,14 @@ rule estimate_profile:
             labels={"species": "{species}", "stage": "round{round}"},
         ),
     log:
-        "logs/make_profile/{species}.round{round}.log",
+        "logs/estimate_profile/{species}.round{round}.log",
     benchmark:
-        "logs/benchmark/make_profile/{species}.round{round}.tsv"
+        "logs/benchmark/estimate_profile/{species}.round{round}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=by_genome(2000, 1),
+        mem_mb=by_genome(900, 84),
         runtime=by_genome(10, 0.5),
     params:
         script=script_path("make_profile.py"),
