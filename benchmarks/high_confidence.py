@@ -18,6 +18,7 @@ from common import ROOT
 
 from genetune.core.fileio import read_table
 from genetune.deliver.deliver import GENE_COLUMNS
+from genetune.deliver.support import high_confidence
 from genetune.evaluate.evaluate import evaluate_stages
 from genetune.io.chunks import read_keys, seq_lengths
 from genetune.io.gff import read_gff3, write_gff3
@@ -35,12 +36,9 @@ def sweep(results, genome):
     subsets = {}
     for evidence in (True, False):
         for t in THRESHOLDS:
-            keep = [
-                g
-                for g in genes
-                if float(rows[g.gene_id]["score"] or 0) >= t or (evidence and rows[g.gene_id]["evidence"] == "full")
-            ]
-            subsets[(t, evidence)] = keep
+            # the workflow's own rule; without the evidence rule, confidence alone
+            support = {g.gene_id: rows[g.gene_id] if evidence else {} for g in genes}
+            subsets[(t, evidence)] = [g for g in genes if high_confidence(g, support[g.gene_id], t)]
     with tempfile.TemporaryDirectory() as tmp:
         paths = {}
         for (t, evidence), keep in subsets.items():

@@ -277,6 +277,9 @@ def test_pretrain_target_plans_source_simulation_through_training(tmp_path):
     ):
         assert rule in proc.stdout
     assert proc.stdout.count("rule simulate_source_species") == 3  # three source presets
+    # a rule reused under another name (use rule ... as) logs into its own folder, which names it in
+    # the line a killed job leaves (killed_from_outside)
+    assert "killed_from_outside $? logs/ingest_source_genome/source_a.log" in proc.stdout
 
 
 TINY_RESIDUAL = {

@@ -48,7 +48,7 @@ rule deliver:
         "python {params.script:q} --gff3 {input.gff3:q} --genome-h5 {input.genome:q} "
         "--junctions {input.junctions:q} --coverage-h5 {input.coverage:q} --psauron-model {input.psauron:q} "
         "--prefix {params.prefix:q} --genetic-code {params.code} --settings {params.settings:q} "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} deliver"
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule summarize:
@@ -88,7 +88,7 @@ rule summarize:
     shell:
         "python {params.script:q} --first-pass {input.first_pass:q} --final {input.final:q} "
         "--genes-tsv {input.genes:q} --genome-h5 {input.genome:q} --metrics {input.metrics:q} "
-        "--out-tsv {output.tsv:q} --out-svg {output.svg:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} summarize"
+        "--out-tsv {output.tsv:q} --out-svg {output.svg:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule provenance:
@@ -108,4 +108,4 @@ rule provenance:
         script=script_path("provenance.py"),
         config=lambda w: json.dumps(cfg(w), sort_keys=True, default=str),
     shell:
-        "python {params.script:q} --config-json {params.config:q} --out {output.yaml:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} provenance"
+        "python {params.script:q} --config-json {params.config:q} --out {output.yaml:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"

@@ -29,4 +29,4 @@ rule simulate_demo_species:
     shell:
         "python {params.script:q} --preset {params.preset} --seed {params.seed} "
         "--contig-sizes {params.sizes} --read-pairs {params.pairs} --read-contigs {params.read_contigs:q} "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} simulate_demo_species"
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"

@@ -66,7 +66,7 @@ rule evaluate:
         "--prediction first_pass={input.first_pass:q} --round-predictions {input.rounds:q} "
         "--prediction final={input.final:q} --reference-loci-only {params.incomplete} --plot {output.plot:q} --confusion {output.confusion:q} "
         "--errors-tsv {output.errors:q} --errors-plot {output.errors_plot:q} "
-        "--qc-tsv {output.qc:q} --out {output.metrics:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} evaluate"
+        "--qc-tsv {output.qc:q} --out {output.metrics:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule gene_stats:
@@ -105,4 +105,4 @@ rule gene_stats:
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --annotation first_pass={input.first_pass:q} "
         "--annotation final={input.final:q} --reference {input.reference:q} "
-        "--out-tsv {output.tsv:q} --out-svg {output.svg:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} gene_stats"
+        "--out-tsv {output.tsv:q} --out-svg {output.svg:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"

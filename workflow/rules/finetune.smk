@@ -47,7 +47,7 @@ rule finetune:
     shell:
         "python {params.script:q} --train-h5 {input.train:q} --val-h5 {input.val:q} --base-model {input.base:q} "
         "--settings {params.settings:q} --threads {threads} --state {params.state:q} "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} finetune"
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 checkpoint judge_round:
@@ -88,7 +88,7 @@ checkpoint judge_round:
         "--first-pass {input.first_pass:q} --pseudolabels {input.pseudolabels:q} --genes-tsv {input.genes:q} "
         "--junctions {input.junctions:q} --genome-h5 {input.genome:q} --predictions {input.predictions:q} "
         "--profiles {input.profiles:q} --settings {params.settings:q} --annotations {input.annotations:q} "
-        "--out-tsv {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} judge_round"
+        "--out-tsv {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule choose_final_round:
@@ -134,4 +134,4 @@ rule choose_final_round:
         "--genome-h5 {input.genome:q} --predictions {input.predictions:q} --profiles {input.profiles:q} "
         "--settings {params.settings:q} "
         "--models {input.models:q} --annotations {input.annotations:q} --out-gff3 {output.gff3:q} "
-        "--out-tsv {output.rounds:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} choose_final_round"
+        "--out-tsv {output.rounds:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"

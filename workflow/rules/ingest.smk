@@ -23,7 +23,7 @@ rule ingest_genome:
         length=species_setting("subsequence_length"),
     shell:
         "python {params.script:q} --fasta {input.fasta:q} --species {params.species} "
-        "--subsequence-length {params.length} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} ingest_genome"
+        "--subsequence-length {params.length} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule add_coverage:
@@ -54,7 +54,7 @@ rule add_coverage:
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --bam {input.bams:q} "
         "--strandedness {params.strandedness} --threads {threads} "
-        "--strandedness-report {output.strandedness:q} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} add_coverage"
+        "--strandedness-report {output.strandedness:q} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule collect_junctions:
@@ -79,4 +79,4 @@ rule collect_junctions:
         strandedness=strandedness,
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --bam {input.bams:q} "
-        "--strandedness {params.strandedness} --hints {input.hints:q} --out {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} collect_junctions"
+        "--strandedness {params.strandedness} --hints {input.hints:q} --out {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"

@@ -20,13 +20,14 @@ def _python_dir():
     return link.parent.resolve()
 
 
-# Every rule's command ends `|| killed_from_outside $? LOG RULE`: a job killed by signal 9 (a memory
-# cgroup, the OOM killer) cannot say so itself, so its shell adds the line to the job's log.
+# Every rule's command ends `|| killed_from_outside $? {log:q}`: a job killed by signal 9 (a memory
+# cgroup, the OOM killer) cannot say so itself, so its shell adds the line to the job's log. Every
+# log lies in logs/<rule>/ (a `use rule` copy in its own folder): the folder names the rule.
 KILLED = (
     'killed_from_outside() {{ if [ "$1" -eq 137 ]; then echo "error: killed from outside by signal 9 '
     "(SIGKILL), most often for memory (SLURM's cgroup limit, the kernel's OOM killer): raise the rule's "
-    'mem_mb (--set-resources $3:mem_mb=...) or lower its batch_size or scatter: pieces" >> "$2"; fi; '
-    'return "$1"; }}; '  # braces doubled: Snakemake formats the prefix
+    'mem_mb (--set-resources $(basename "$(dirname "$2")"):mem_mb=...) or lower its batch_size or '
+    'scatter: pieces" >> "$2"; fi; return "$1"; }}; '  # braces doubled: Snakemake formats the prefix
 )
 # The rules call `python`: outside a conda deployment, the interpreter Snakemake runs under, so
 # `.venv/bin/snakemake ...` needs no activated venv; with --sdm conda, the rule's env's.

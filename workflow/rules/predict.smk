@@ -22,7 +22,7 @@ rule import_base_model:
     params:
         script=script_path("import_model.py"),
     shell:
-        "python {params.script:q} --keras {input.keras:q} --out {output.pt:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} import_base_model"
+        "python {params.script:q} --keras {input.keras:q} --out {output.pt:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule predict:
@@ -50,7 +50,7 @@ rule predict:
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --model {input.model:q} "
         "--coverage-h5 {input.coverage:q} --settings {params.settings:q} --threads {threads} "
-        "--piece {wildcards.piece} --pieces {params.pieces} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} predict"
+        "--piece {wildcards.piece} --pieces {params.pieces} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule gather_predictions:
@@ -73,7 +73,7 @@ rule gather_predictions:
         script=script_path("gather_predictions.py"),
     shell:
         "python {params.script:q} --genome-h5 {input.genome:q} --pieces {input.pieces:q} "
-        "--out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} gather_predictions"
+        "--out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule first_pass_profile:
@@ -105,7 +105,7 @@ rule first_pass_profile:
     shell:
         "python {params.script:q} --base-model {input.base:q} --profile {input.start:q} "
         "--junctions {input.junctions:q} --settings {params.settings:q} --out {output.yaml:q} "
-        "--out-tsv {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} first_pass_profile"
+        "--out-tsv {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule decode:
@@ -139,7 +139,7 @@ rule decode:
         "--settings {params.settings:q} --comment 'genetune {params.version}' "
         "--comment 'stage {wildcards.stage}' "
         "--base-model {input.base:q} "
-        "--piece {wildcards.piece} --pieces {params.pieces} --out {output.gff3:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} decode"
+        "--piece {wildcards.piece} --pieces {params.pieces} --out {output.gff3:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule gather_annotation:
@@ -160,4 +160,4 @@ rule gather_annotation:
     params:
         script=script_path("gather_annotation.py"),
     shell:
-        "python {params.script:q} --pieces {input.pieces:q} --out {output.gff3:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} gather_annotation"
+        "python {params.script:q} --pieces {input.pieces:q} --out {output.gff3:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"

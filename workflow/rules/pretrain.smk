@@ -26,7 +26,7 @@ rule simulate_source_species:
     shell:
         "python {params.script:q} --preset {params.preset} --seed {params.seed} "
         "--contig-sizes {params.sizes} --prefix {wildcards.source}_chr "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} simulate_source_species"
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 use rule ingest_genome as ingest_source_genome with:
@@ -79,7 +79,7 @@ rule concatenate_sources:
     params:
         script=script_path("concatenate_h5.py"),
     shell:
-        "python {params.script:q} --inputs {input:q} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} concatenate_sources"
+        "python {params.script:q} --inputs {input:q} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 use rule split_train_val as split_sources with:
@@ -128,7 +128,7 @@ rule train_base_model:
     shell:
         "python {params.script:q} --train-h5 {input.train:q} --val-h5 {input.val:q} "
         "--settings {params.settings:q} --model-card {params.card:q} --threads {threads} "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} train_base_model"
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule pretrain:

@@ -37,7 +37,7 @@ rule correct_pseudolabels:
     shell:
         "python {params.script:q} --gff3 {input.gff3:q} --genome-h5 {input.genome:q} "
         "--junctions {input.junctions:q} --settings {params.settings:q} --min-intron {params.min_intron} "
-        "--out-gff3 {output.gff3:q} --out-tsv {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} correct_pseudolabels"
+        "--out-gff3 {output.gff3:q} --out-tsv {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule pseudolabels_to_h5:
@@ -62,7 +62,7 @@ rule pseudolabels_to_h5:
         settings=settings("pseudolabels"),
     shell:
         "python {params.script:q} --gff3 {input.gff3:q} --genome-h5 {input.genome:q} "
-        "--settings {params.settings:q} --qc-tsv {output.qc:q} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} pseudolabels_to_h5"
+        "--settings {params.settings:q} --qc-tsv {output.qc:q} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule select_confident:
@@ -105,7 +105,7 @@ rule select_confident:
         "--gff3 {input.gff3:q} --coverage-h5 {input.coverage:q} --junctions {input.junctions:q} "
         "--corrections {input.corrections:q} "
         "--profile {input.profile:q} --settings {params.settings:q} "
-        "--genes-tsv {output.genes:q} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} select_confident"
+        "--genes-tsv {output.genes:q} --out {output.h5:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule split_train_val:
@@ -136,7 +136,7 @@ rule split_train_val:
         "python {params.script:q} --labels-h5 {input.labels:q} --coverage-h5 {input.coverage:q} "
         "--settings {params.settings:q} --gff3 {input.gff3:q} --genes-tsv {input.genes:q} "
         "--genome-h5 {input.genome:q} --junctions {input.junctions:q} "
-        "--out-train {output.train:q} --out-val {output.val:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} split_train_val"
+        "--out-train {output.train:q} --out-val {output.val:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"
 
 
 rule estimate_profile:
@@ -175,4 +175,4 @@ rule estimate_profile:
         "--genome-h5 {input.genome:q} --junctions {input.junctions:q} --settings {params.settings:q} "
         "--fit-predictions {input.fit_predictions:q} --fit-train-h5 {input.fit_train:q} "
         "--corrections {input.corrections:q} "
-        "--out {output.yaml:q} --out-tsv {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q} estimate_profile"
+        "--out {output.yaml:q} --out-tsv {output.tsv:q} > {log:q} 2>&1 || killed_from_outside $? {log:q}"

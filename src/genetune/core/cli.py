@@ -73,8 +73,6 @@ def piece(args):
     return args.piece, args.pieces
 
 
-# Problems with the user's files, settings or disk: one line, exit status 1. Anything else is a
-# bug in genetune and keeps its traceback.
 # what to lower when a step runs out of memory (every step: or give its rule more memory, mem_mb)
 MEMORY_SETTINGS = {
     "predict": "predict: batch_size (windows per forward pass), or scatter: pieces (less genome per job)",
@@ -103,6 +101,8 @@ def memory_message(exc, step):
     )
 
 
+# Problems with the user's files, settings or disk: one line, exit status 1. Anything else is a
+# bug in genetune and keeps its traceback.
 USER_ERRORS = (InputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 

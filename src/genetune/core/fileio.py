@@ -85,19 +85,13 @@ def atomic_path(path):
             yield tmp
             os.replace(tmp, path)
             ok = True
-        except OSError as exc:
-            if exc.errno in WRITE_ERRORS:
-                raise _write_error(path, exc, during_write=True) from None
-            full = _out_of_space(tmp, exc)
-            if full:
-                raise _write_error(path, OSError(full, os.strerror(full)), during_write=True) from None
-            raise
-        except (RuntimeError, ValueError) as exc:
-            # torch.save and HDF5 report a full disk in their own words (an iostream error, an
+        except (OSError, RuntimeError, ValueError) as exc:
+            # torch.save and HDF5 may report a full disk in their own words (an iostream error, an
             # unexpected position, "errno = 28"), not as OSError(ENOSPC)
-            full = _out_of_space(tmp, exc)
-            if full:
-                raise _write_error(path, OSError(full, os.strerror(full)), during_write=True) from None
+            known = isinstance(exc, OSError) and exc.errno in WRITE_ERRORS
+            code = exc.errno if known else _out_of_space(tmp, exc)
+            if code:
+                raise _write_error(path, OSError(code, os.strerror(code)), during_write=True) from None
             raise
     finally:
         if tmp.exists():

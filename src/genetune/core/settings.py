@@ -92,6 +92,12 @@ def section_defaults(section):
     }
 
 
+def is_locus_prefix(text):
+    """Whether `text` may be a locus-tag prefix: the schema's naming.prefix pattern (letters, digits
+    and _, from a letter: what NCBI allows in a locus_tag and GFF3 in an ID)."""
+    return bool(re.match(schema()["properties"]["naming"]["properties"]["prefix"]["pattern"], text or ""))
+
+
 def validate_config(config, source="config"):
     """Validate a whole workflow config in place and fill the schema's defaults (naming.prefix: the
     species name, which must then be a valid prefix)."""
@@ -102,8 +108,7 @@ def validate_config(config, source="config"):
         raise InputError(f"{source}: {key}: {explain(err)}")
     config = _fill_defaults(config, s)
     if "prefix" not in config["naming"] and "species" in config:
-        prefix = s["properties"]["naming"]["properties"]["prefix"]
-        if not re.match(prefix["pattern"], config["species"]):
+        if not is_locus_prefix(config["species"]):
             raise InputError(
                 f"{source}: naming.prefix: the species name '{config['species']}' is no locus-tag "
                 f"prefix (letters, digits and _, starting with a letter); set naming: prefix:"

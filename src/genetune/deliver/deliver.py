@@ -37,7 +37,7 @@ def _description(t):
     return text + (f" partial={','.join(partial)}" if partial else "")
 
 
-def _first_phase(t):
+def first_phase(t):
     """GFF phase of the 5'-most CDS segment: the bases before its first whole codon."""
     phases = t.cds_phases or cds_phases(t)
     return int(phases[0] if t.strand == "+" else phases[-1])
@@ -45,7 +45,7 @@ def _first_phase(t):
 
 def protein(t, cds, table=1):
     """The protein of transcript t from its CDS letters (5'->3')."""
-    coding = cds[_first_phase(t) :] if t.partial5 else cds
+    coding = cds[first_phase(t) :] if t.partial5 else cds
     aa = translate(coding, table, first_is_start=not t.partial5)
     return aa[:-1] if not t.partial3 and aa.endswith("*") else aa
 
@@ -115,7 +115,7 @@ def write_gtf(transcripts, seq_order, path, source="genetune"):
             for s, e in t.exons:
                 line("exon", s, e)
             coding = _trim_stop(t) if not t.partial3 else list(t.cds)
-            phases = cds_phases(dataclasses.replace(t, cds=coding), (3 - _first_phase(t)) % 3) if coding else []
+            phases = cds_phases(dataclasses.replace(t, cds=coding), (3 - first_phase(t)) % 3) if coding else []
             for (s, e), ph in zip(coding, phases):
                 line("CDS", s, e, ph)
             if not t.partial5:

@@ -4,10 +4,9 @@ models in the same genome always get the same IDs: the order is the sequences' o
 then start, then strand."""
 
 import dataclasses
-import re
 
 from genetune.core.errors import InputError
-from genetune.core.settings import schema
+from genetune.core.settings import is_locus_prefix
 from genetune.io.gff import sorted_by_position
 
 STEP = 10
@@ -16,8 +15,7 @@ DIGITS = 6
 
 def check_prefix(prefix, source="naming.prefix"):
     """The prefix, or one clear error naming where it came from."""
-    # the schema's pattern: letters, digits and _ (what NCBI allows in a locus_tag, GFF3 in an ID), from a letter
-    if not re.match(schema()["properties"]["naming"]["properties"]["prefix"]["pattern"], prefix or ""):
+    if not is_locus_prefix(prefix):
         raise InputError(
             f"{source}: '{prefix}' is no locus-tag prefix (1-32 letters, digits or _, starting with a "
             f"letter; NCBI registers 3-12 letters and digits)"

@@ -6,7 +6,7 @@ reference, the evaluation (gene and CDS-exon level). One figure: protein lengths
 import numpy as np
 
 from genetune.core.fileio import atomic_path, read_table
-from genetune.deliver.deliver import GENE_COLUMNS
+from genetune.deliver.deliver import GENE_COLUMNS, first_phase
 from genetune.evaluate.evaluate import HEADER
 from genetune.io.chunks import read_keys, seq_lengths
 from genetune.io.gff import read_annotation
@@ -34,11 +34,8 @@ EVALUATION = (
 
 def protein_lengths(transcripts):
     """Amino acids each CDS codes (its phase and, for a complete 3' end, the stop codon left out)."""
-    out = []
-    for t in transcripts:
-        phases = t.cds_phases or [0]
-        skip = (phases[0] if t.strand == "+" else phases[-1]) if t.partial5 else 0
-        out.append((t.coding_length - skip) // 3 - (0 if t.partial3 else 1))
+    skips = [first_phase(t) if t.partial5 else 0 for t in transcripts]
+    out = [(t.coding_length - skip) // 3 - (0 if t.partial3 else 1) for t, skip in zip(transcripts, skips)]
     return np.asarray(out, dtype=np.float64)
 
 
