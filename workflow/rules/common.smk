@@ -382,7 +382,7 @@ def stage_profiles(wildcards):
 # mem_mb: measured with benchmarks/memory.py (each step's logged getrusage peak) on runs of genome.h5
 # 0.16 MB (.test), 0.37 (Micromonas, geneML), 1.73 (demo), 8.55 (sim_6mb, 6 Mb, geneML): a fit
 # peak = a + b x genome.h5 MB per rule, requested as about 1.5 a + 2 b x MB. The peaks hardly grow
-# (streamed); the GPU rules add about 1.2 GB for a CUDA context (host memory; not measured here).
+# (streamed); predict and finetune add 1.2-1.6 GB for a CUDA context (host memory; not measured here).
 
 
 def genome_mb(input):
