@@ -1,6 +1,6 @@
 """genetune vs Helixer's add_ngs_coverage.py vs `samtools depth -a -s` on one RNA-seq BAM.
 
-    python benchmarks/coverage.py [--pairs 2000000] [--mb 20] [--repeats 3] [--oracle .oracle-venv] [--keep DIR]
+    python benchmarks/rnaseq_coverage.py [--pairs 2000000] [--mb 20] [--repeats 3] [--oracle .oracle-venv] [--keep DIR]
 
 A simulated species (dUTP paired-end reads, `--pairs` pairs on a `--mb` genome) is made once
 (kept with --keep). Helixer (the oracle venv from `make compat`) fills a copy of genome.h5 in
@@ -10,6 +10,9 @@ their ratios are printed, plus genetune with 1 and 2 threads and on a quarter of
 (peak memory must not depend on the BAM's size). Helixer's and genetune's arrays
 are compared before the timings are reported.
 """
+
+# not named coverage.py: run as a script, its folder comes first on sys.path, where that name would
+# shadow the `coverage` package that numba imports when present (benchmarks importing numba then fail)
 
 import argparse
 import os
